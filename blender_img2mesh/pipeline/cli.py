@@ -1,0 +1,168 @@
+"""The command line: ``img2mesh INPUT -o OUT.ply [options]`` (= ``python -m blender_img2mesh``).
+
+Exit codes: 0 done, 2 a problem with the input, a model or the output (one clear line on
+stderr, or an ``error`` event with ``--json``), 1 an unexpected internal error, 130
+interrupted.
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+import traceback
+
+from .. import __version__
+from .camera import DEFAULT_FOV
+from .errors import Img2MeshError
+from .export import FRAMES
+from .models import DEFAULT_DEPTH_MODEL, DEPTH_MODELS
+from .progress import Reporter, json_sink, terminal_sink
+from .surface import BACKS
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="img2mesh", description="Turn a photo into a colored 3D mesh (.ply/.obj/.glb).",
+        epilog="Depth models: auto, inflate, " + ", ".join(DEPTH_MODELS) +
+        ", any hub id (org/name) or a local model folder.  See README.md.")
+    p.add_argument("input", help="the photo (JPEG, PNG, WebP, TIFF, BMP)")
+    p.add_argument("-o", "--output", help="mesh file to write: .ply, .obj or .glb "
+                   "(default: INPUT's name with .ply, in the current folder)")
+    p.add_argument("--preview", metavar="PNG", help="also draw the mesh to this PNG file")
+    g = p.add_argument_group("background removal")
+    g.add_argument("--segmenter", default="u2netp", metavar="NAME",
+                   help="rembg model for background removal (default: %(default)s)")
+    g.add_argument("--mask", metavar="FILE", help="use this mask (white = object) instead")
+    g.add_argument("--keep-background", action="store_true",
+                   help="no background removal: reconstruct the whole picture")
+    g = p.add_argument_group("depth")
+    g.add_argument("--depth-model", default="auto", metavar="NAME_OR_DIR",
+                   help=f"auto (default: {DEFAULT_DEPTH_MODEL} if available, else inflate), "
+                   "inflate (no weights), a model name, hub id or folder")
+    g.add_argument("--depth-map", metavar="FILE",
+                   help="use this depth instead of a model (.npy, 16-bit PNG/TIFF, .exr)")
+    g.add_argument("--depth-kind", choices=("auto", "metric", "relative"), default="auto",
+                   help="what the depth holds: metric depth or relative inverse depth "
+                   "(auto: known per model; metric for --depth-map)")
+    g.add_argument("--depth-scale", type=float, default=None, metavar="F",
+                   help="multiply a --depth-map by this (default 1; 0.001 for 16-bit "
+                   "integer images, i.e. millimetres)")
+    g.add_argument("--thickness", type=float, default=None, metavar="F",
+                   help="depth of the visible part relative to its width, for relative "
+                   "depth and inflation (default 0.5; metric depth is kept unless given)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    g.add_argument("--models-dir", metavar="DIR",
+                   help="folder of local models (default: $IMG2MESH_MODELS or "
+                   "~/.cache/blender_img2mesh/models)")
+    g.add_argument("--offline", action="store_true", help="never download a model")
+    g = p.add_argument_group("geometry")
+    g.add_argument("--fov", type=float, default=None, metavar="DEG",
+                   help=f"camera field of view across the longer side (default: the model's "
+                   f"estimate if it gives one, else {DEFAULT_FOV:g})")
+    g.add_argument("--max-size", type=int, default=512, metavar="PX",
+                   help="longer side of the working image (default: %(default)s)")
+    g.add_argument("--poisson-depth", type=int, default=8, metavar="N",
+                   help="surface detail, octree depth 5-12 (default: %(default)s)")
+    g.add_argument("--back", choices=BACKS, default="open",
+                   help="open: visible surface only; flat: closed with a flat back; "
+                   "mirror: closed with the front mirrored (default: %(default)s)")
+    g.add_argument("--target-faces", type=int, default=None, metavar="N",
+                   help="decimate to about N triangles")
+    g = p.add_argument_group("output")
+    g.add_argument("--frame", choices=FRAMES, default="blender",
+                   help="blender: Z up, facing -Y, on Z=0, scaled to --size; camera: the "
+                   "camera frame of the depth (x right, y down, z forward) (default: blender)")
+    g.add_argument("--size", type=float, default=2.0, metavar="F",
+                   help="largest dimension in the blender frame (default: %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print progress and the result as JSON lines (docs/protocol.md)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def check_args(p, args):
+    if not 5 <= args.poisson_depth <= 12:
+        p.error("--poisson-depth must be between 5 and 12")
+    if args.fov is not None and not 1.0 <= args.fov <= 170.0:
+        p.error("--fov must be between 1 and 170 degrees")
+    if args.thickness is not None and not 0.0 < args.thickness <= 10.0:
+        p.error("--thickness must be above 0 and at most 10")
+    if args.max_size < 32:
+        p.error("--max-size must be at least 32")
+    if args.size <= 0:
+        p.error("--size must be positive")
+    if args.target_faces is not None and args.target_faces < 4:
+        p.error("--target-faces must be at least 4")
+    if args.mask and args.keep_background:
+        p.error("--mask and --keep-background exclude each other")
+    if args.output is None:
+        args.output = os.path.splitext(os.path.basename(args.input))[0] + ".ply"
+    return args
+
+
+def parse_args(argv=None):
+    p = build_parser()
+    return check_args(p, p.parse_args(argv))
+
+
+def run_cli(args, out, cache=None):
+    """Run one job, printing events to ``out`` (JSON) or stderr; returns the exit code."""
+    from .run import run
+
+    sink = json_sink(out) if args.json else terminal_sink(quiet=args.quiet)
+    reporter = Reporter(sink)
+    if args.json:
+        reporter.start()
+    try:
+        result = run(args, reporter, cache=cache)
+    except Img2MeshError as err:
+        reporter.error(err)
+        if not args.json:
+            print(f"error: {err.one_line()}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return err.exit_code
+    except KeyboardInterrupt:
+        reporter.error(Img2MeshError("interrupted", kind="cancelled"))
+        return 130
+    except Exception as exc:  # a bug or a library failure: say so in one line
+        err = Img2MeshError(f"internal error: {type(exc).__name__}: {exc}", kind="internal",
+                            hint=None if args.verbose else "run with --verbose for details")
+        reporter.error(err)
+        if not args.json:
+            print(f"error: {err.one_line()}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return 1
+    if not args.json and not args.quiet:
+        print(f"wrote {result['mesh']} ({result['vertices']} vertices, {result['faces']} "
+              f"faces) in {result['seconds']:.1f} s", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def stdout_for_events():
+    """Keep the real stdout for JSON events only: whatever else is printed -- by Python
+    code or by C++ libraries writing to file descriptor 1 -- goes to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    real = sys.stdout
+    sys.stdout = sys.stderr
+    events = os.fdopen(os.dup(saved), "w", encoding="utf-8", buffering=1)
+    try:
+        yield events
+    finally:
+        events.flush()
+        events.close()
+        sys.stdout = real
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    with stdout_for_events() as out:
+        return run_cli(args, out)

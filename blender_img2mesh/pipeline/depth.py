@@ -1,0 +1,153 @@
+"""Depth: a learned model (transformers), the no-weights silhouette inflation, and the
+conversion of either into metric depth along the camera's z axis.
+
+Two kinds of model output, handled explicitly:
+
+* ``metric`` (GLPN, ZoeDepth, Depth Pro, Depth Anything *metric*): depth in metres.
+* ``relative`` (Depth Anything V2, DPT/MiDaS): affine-invariant inverse depth
+  (disparity).  It has no scale and no shift, so we choose them: the object's nearest
+  point is put at ``z_near`` and its farthest at ``z_near + thickness * size``, where
+  ``size`` is the object's larger extent across the image (in the same units).  Inverse
+  depth is linear between those two, which is exactly what affine invariance allows.
+
+``--thickness`` is therefore "how deep the visible part is, relative to how wide it is":
+0.5 makes a ball round; 0.2 a relief; 1.0 a deep object.
+"""
+
+import os
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import Img2MeshError
+
+METRIC_TYPES = ("glpn", "zoedepth", "depth_pro")
+#: distance of the object's nearest point for relative depth and inflation (units)
+Z_NEAR = 1.0
+
+
+def select_device(name="auto"):
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise Img2MeshError("--device cuda was asked for but torch sees no CUDA GPU",
+                            hint="use --device auto or cpu", kind="input")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and
+                              torch.backends.mps.is_available()):
+        raise Img2MeshError("--device mps was asked for but this torch has no MPS support",
+                            hint="use --device auto or cpu", kind="input")
+    return name
+
+
+class DepthEstimator:
+    """A transformers depth model and its image processor, loaded once."""
+
+    def __init__(self, folder, device="auto"):
+        import torch
+        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        self.device = select_device(device)
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(folder)
+            self.model = AutoModelForDepthEstimation.from_pretrained(
+                folder, use_safetensors=True, trust_remote_code=False)
+        except Exception as exc:
+            raise Img2MeshError(f"cannot load depth model from {folder} "
+                                f"({type(exc).__name__}: {exc})", file=folder,
+                                hint="the folder must hold config.json, "
+                                "preprocessor_config.json and model.safetensors",
+                                kind="model") from None
+        self.model.to(self.device).eval()
+        config = self.model.config
+        self.model_type = config.model_type
+        if self.model_type == "depth_anything":
+            self.kind = getattr(config, "depth_estimation_type", "relative") or "relative"
+        else:
+            self.kind = "metric" if self.model_type in METRIC_TYPES else "relative"
+
+    def predict(self, rgb):
+        """Raw model output resized to the image (float32 HxW) and the model's fov or None."""
+        import torch
+
+        h, w = rgb.shape[:2]
+        inputs = self.processor(images=rgb, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            outputs = self.model(**inputs)
+        post = self.processor.post_process_depth_estimation(outputs, target_sizes=[(h, w)])[0]
+        depth = post["predicted_depth"].detach().float().cpu().numpy()
+        fov = post.get("field_of_view")
+        if fov is not None:
+            fov = float(torch.as_tensor(fov).reshape(-1)[0])
+        return depth.astype(np.float32), fov
+
+
+def object_extent(mask, f, z):
+    """The object's larger extent across the image, in scene units at distance ``z``."""
+    ys, xs = np.nonzero(mask)
+    pixels = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    return pixels * z / f
+
+
+def relative_to_depth(disparity, mask, f, thickness, z_near=Z_NEAR):
+    """Affine-invariant disparity -> metric depth (see the module docstring)."""
+    d = disparity[mask]
+    lo, hi = np.percentile(d, [1.0, 99.0])
+    if not np.isfinite(hi - lo) or hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return np.full(disparity.shape, z_near, np.float32)
+    n = np.clip((disparity - lo) / (hi - lo), -0.25, 1.25)
+    z_far = z_near + thickness * object_extent(mask, f, z_near)
+    inv = n / z_near + (1.0 - n) / z_far
+    inv = np.maximum(inv, 0.25 / z_far)
+    return (1.0 / inv).astype(np.float32)
+
+
+def rescale_metric(depth, mask, f, thickness):
+    """Stretch metric depth about the object's near point so its depth is ``thickness``
+    times its extent (only when the user asks for a thickness with a metric model)."""
+    d = depth[mask]
+    near, far = np.percentile(d, [1.0, 99.0])
+    if far - near <= 1e-9:
+        return depth
+    want = thickness * object_extent(mask, f, near)
+    return (near + (depth - near) * (want / (far - near))).astype(np.float32)
+
+
+def inflate_depth(mask, f, thickness, z_near=Z_NEAR):
+    """No-weights depth: the silhouette blown up like a balloon.
+
+    Height above the outline follows a circle's profile, ``sqrt(2 R d - d^2)`` of the
+    (smoothed) distance ``d`` to the outline, so a disc becomes a hemisphere; the result is
+    scaled so the visible depth is ``thickness`` times the object's extent.
+    """
+    # the image border is not an outline: an object cut by it continues beyond it
+    dist = ndimage.distance_transform_edt(np.pad(mask, 1, mode="edge"))[1:-1, 1:-1]
+    ys, xs = np.nonzero(mask)
+    size_px = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    dist = ndimage.gaussian_filter(dist, sigma=max(0.5, 0.01 * size_px))
+    radius = max(dist.max(), 1e-6)
+    height = np.sqrt(np.clip(2.0 * radius * dist - dist * dist, 0.0, None)) / radius
+    depth_extent = thickness * size_px * z_near / f
+    z = z_near + depth_extent * (1.0 - height)
+    return z.astype(np.float32)
+
+
+def depth_from_file(values, kind, scale, mask, f, thickness):
+    """A user-given depth map: metric (times ``scale``) or relative disparity."""
+    values = np.where(np.isfinite(values), values, 0.0).astype(np.float32)
+    if kind == "relative":
+        return relative_to_depth(values, mask, f, thickness)
+    depth = values * float(scale)
+    valid = mask & (depth > 0)
+    if not valid.any():
+        raise Img2MeshError("the depth map has no positive depth inside the object",
+                            hint="check --depth-scale and --depth-kind")
+    return depth

@@ -1,0 +1,147 @@
+"""Where depth models come from: a local folder first, then the Hugging Face cache, then
+(only when allowed) a download of the safetensors files into the models folder.
+
+Names: an alias below, a hub id ``org/name``, or a local folder holding a transformers
+model (``config.json`` + ``model.safetensors`` + ``preprocessor_config.json``).
+"""
+
+import os
+
+from .errors import Img2MeshError, ModelUnavailable
+
+#: alias -> (hub id, license, what it outputs)
+DEPTH_MODELS = {
+    "depth-anything-v2-small": ("depth-anything/Depth-Anything-V2-Small-hf", "Apache-2.0",
+                                "relative"),
+    "depth-anything-v2-base": ("depth-anything/Depth-Anything-V2-Base-hf", "CC-BY-NC-4.0",
+                               "relative"),
+    "depth-anything-v2-large": ("depth-anything/Depth-Anything-V2-Large-hf", "CC-BY-NC-4.0",
+                                "relative"),
+    "depth-anything-v2-metric-indoor-small": (
+        "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", "Apache-2.0", "metric"),
+    "glpn-nyu": ("vinvino02/glpn-nyu", "Apache-2.0", "metric"),
+    "glpn-kitti": ("vinvino02/glpn-kitti", "Apache-2.0", "metric"),
+    "dpt-hybrid": ("Intel/dpt-hybrid-midas", "Apache-2.0", "relative"),
+    "dpt-large": ("Intel/dpt-large", "Apache-2.0", "relative"),
+    "zoedepth-nyu-kitti": ("Intel/zoedepth-nyu-kitti", "MIT", "metric"),
+    "depth-pro": ("apple/DepthPro-hf", "Apple sample code license", "metric"),
+}
+DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
+#: files a depth model needs; weights only as safetensors (never pickles)
+MODEL_FILES = ["*.json", "*.safetensors", "*.txt"]
+
+
+def default_models_dir():
+    """``$IMG2MESH_MODELS``, else ``~/.cache/blender_img2mesh/models``."""
+    env = os.environ.get("IMG2MESH_MODELS")
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "blender_img2mesh", "models")
+
+
+def downloads_allowed(offline_flag=False):
+    """False when ``--offline`` or the usual Hugging Face offline variables say so."""
+    if offline_flag:
+        return False
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "IMG2MESH_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return False
+    return True
+
+
+def _looks_like_path(name):
+    return name.startswith((".", "~", "/")) or os.sep in name.replace("/", "") or (
+        os.altsep is not None and os.altsep in name) or name.count("/") > 1
+
+
+def _is_model_dir(path):
+    return os.path.isfile(os.path.join(path, "config.json"))
+
+
+def local_name(repo_id):
+    """Folder name of a hub model inside the models folder (``org--name``)."""
+    return repo_id.replace("/", "--")
+
+
+def resolve_depth_model(name, models_dir, allow_download, progress=None):
+    """Return ``(folder, hub_id_or_None)`` of a ready-to-load model, or raise.
+
+    ``progress(fraction, message)`` is called while downloading.
+    """
+    expanded = os.path.expanduser(name)
+    if os.path.isdir(expanded):
+        if not _is_model_dir(expanded):
+            raise Img2MeshError(f"model folder has no config.json: {expanded}", file=expanded,
+                                hint="give a folder saved with save_pretrained()", kind="model")
+        return os.path.abspath(expanded), None
+    if _looks_like_path(name):
+        raise Img2MeshError(f"model folder not found: {expanded}", file=expanded,
+                            hint="check the path, or use a model name such as "
+                            f"{DEFAULT_DEPTH_MODEL}", kind="model")
+    if name in DEPTH_MODELS:
+        repo_id = DEPTH_MODELS[name][0]
+    elif name.count("/") == 1 and all(name.split("/")):
+        repo_id = name
+    else:
+        raise Img2MeshError(f"unknown depth model '{name}'",
+                            hint="use auto, inflate, one of " + ", ".join(DEPTH_MODELS) +
+                            ", a hub id like org/name, or a local model folder", kind="model")
+    for candidate in (name, local_name(repo_id)):
+        folder = os.path.join(models_dir, candidate) if models_dir else None
+        if folder and _is_model_dir(folder):
+            return folder, repo_id
+    cached = _from_hf_cache(repo_id)
+    if cached:
+        return cached, repo_id
+    target = os.path.join(models_dir, local_name(repo_id))
+    if not allow_download:
+        raise ModelUnavailable(
+            f"depth model '{name}' ({repo_id}) is not downloaded and downloads are off",
+            file=target, hint="allow downloads (drop --offline / enable Online Access), or put "
+            f"the model folder at {target}; --depth-model inflate needs no model")
+    return _download(repo_id, target, progress), repo_id
+
+
+def _from_hf_cache(repo_id):
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = snapshot_download(repo_id, local_files_only=True, allow_patterns=MODEL_FILES)
+    except Exception:
+        return None
+    return path if _is_model_dir(path) else None
+
+
+def _download(repo_id, target, progress):
+    from huggingface_hub import snapshot_download
+
+    tqdm_class = _progress_tqdm(progress) if progress else None
+    partial = target + ".partial"
+    try:
+        snapshot_download(repo_id, local_dir=partial, allow_patterns=MODEL_FILES,
+                          tqdm_class=tqdm_class)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"cannot download depth model {repo_id} ({type(exc).__name__})", file=target,
+            hint="check the internet connection, or put the model folder there by hand; "
+            "--depth-model inflate needs no model") from None
+    if not any(f.endswith(".safetensors") for f in os.listdir(partial)):
+        raise ModelUnavailable(f"{repo_id} has no safetensors weights", file=target,
+                               hint="choose a model published with .safetensors files")
+    os.replace(partial, target)
+    return target
+
+
+def _progress_tqdm(progress):
+    from tqdm.auto import tqdm
+
+    class ReportingTqdm(tqdm):
+        def update(self, n=1):
+            out = super().update(n)
+            if self.total:
+                progress(self.n / self.total, f"Downloading model {self.n / 1e6:.0f} of "
+                         f"{self.total / 1e6:.0f} MB")
+            return out
+
+    return ReportingTqdm

@@ -1,0 +1,131 @@
+"""Progress reporting: one event stream, rendered for a terminal or as JSON lines.
+
+Every event is a dict with an ``"event"`` key (see ``docs/protocol.md``):
+
+``start``     protocol and version, sent once
+``progress``  ``stage``, ``fraction`` (0..1 of the whole job), ``message``
+``warning``   ``message``
+``result``    where the outputs are and what they hold
+``error``     ``message``, ``file``, ``hint``, ``kind``
+
+The pipeline only calls :meth:`Reporter.stage` / :meth:`Reporter.update` /
+:meth:`Reporter.warn`; a *sink* decides what the user sees.
+"""
+
+import json
+import sys
+import time
+
+from .. import __version__
+
+PROTOCOL = 1
+
+# (stage, share of the whole job).  Shares are rough CPU-time proportions, so the bar
+# moves evenly; stages a run skips simply count as done.
+STAGES = (
+    ("load", 0.02),
+    ("prompt", 0.0),  # text-to-image (added by the prompt feature; zero share when unused)
+    ("model", 0.12),
+    ("segment", 0.08),
+    ("depth", 0.38),
+    ("points", 0.06),
+    ("surface", 0.22),
+    ("trim", 0.04),
+    ("export", 0.04),
+    ("preview", 0.04),
+)
+_START = {}
+_acc = 0.0
+for _name, _share in STAGES:
+    _START[_name] = _acc
+    _acc += _share
+_TOTAL = _acc
+_SHARE = dict(STAGES)
+
+
+class Reporter:
+    """Turns pipeline calls into events and hands each to ``sink(event)``."""
+
+    def __init__(self, sink=None):
+        self.sink = sink or (lambda event: None)
+        self.current = None
+        self.events = []  # kept for tests and the sidecar's timings
+        self.timings = {}
+        self._t0 = None
+
+    def _emit(self, event):
+        self.events.append(event)
+        self.sink(event)
+
+    def start(self):
+        self._emit({"event": "start", "protocol": PROTOCOL, "version": __version__})
+
+    def stage(self, name, message):
+        """Begin stage ``name`` (one of :data:`STAGES`)."""
+        self._close_stage()
+        self.current = name
+        self._t0 = time.perf_counter()
+        self.update(0.0, message)
+
+    def update(self, fraction, message=None):
+        """Progress inside the current stage, ``fraction`` from 0 to 1."""
+        name = self.current
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        overall = (_START[name] + _SHARE[name] * fraction) / _TOTAL
+        self._emit({"event": "progress", "stage": name, "fraction": round(overall, 4),
+                    "stage_fraction": round(fraction, 4), "message": message or ""})
+
+    def warn(self, message):
+        self._emit({"event": "warning", "message": message})
+
+    def _close_stage(self):
+        if self.current is not None and self._t0 is not None:
+            self.timings[self.current] = round(
+                self.timings.get(self.current, 0.0) + time.perf_counter() - self._t0, 4)
+        self.current, self._t0 = None, None
+
+    def result(self, payload):
+        self._close_stage()
+        self._emit({"event": "result", **payload})
+
+    def error(self, err):
+        self._close_stage()
+        self._emit({"event": "error", **err.as_dict()})
+
+
+def json_sink(stream):
+    """One JSON object per line, flushed at once (the add-on reads these)."""
+
+    def sink(event):
+        stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+        stream.flush()
+
+    return sink
+
+
+def terminal_sink(stream=None, quiet=False):
+    """Human progress on stderr: a redrawn bar on a TTY, one line per stage otherwise."""
+    stream = stream or sys.stderr
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    state = {"stage": None, "drawn": False}
+
+    def sink(event):
+        kind = event["event"]
+        if kind == "progress" and not quiet:
+            if tty:
+                bar = "#" * int(event["fraction"] * 30)
+                stream.write(f"\r[{bar:<30}] {event['fraction'] * 100:3.0f}%  "
+                             f"{event['message'][:60]:<60}")
+                state["drawn"] = True
+            elif event["stage"] != state["stage"]:
+                stream.write(f"{event['fraction'] * 100:3.0f}%  {event['message']}\n")
+            state["stage"] = event["stage"]
+        elif kind in ("warning", "error", "result"):
+            if state["drawn"]:
+                stream.write("\n")
+                state["drawn"] = False
+            if kind == "warning":
+                stream.write(f"warning: {event['message']}\n")
+        stream.flush()
+
+    return sink

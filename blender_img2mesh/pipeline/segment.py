@@ -1,0 +1,86 @@
+"""Foreground masks: rembg background removal, and cleaning of any mask.
+
+rembg looks for its ONNX weights in ``$U2NET_HOME`` (default ``~/.u2net``); we point it
+at the models folder when the file is there, so the default ``u2netp`` works offline once
+``scripts/get_models.py`` has put it in place.
+"""
+
+import os
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import Img2MeshError, ModelUnavailable
+
+REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta",
+                "isnet-general-use", "isnet-anime", "sam", "birefnet-general",
+                "birefnet-general-lite", "birefnet-portrait", "birefnet-dis", "birefnet-hrsod",
+                "birefnet-cod", "birefnet-massive", "bria-rmbg")
+
+
+def rembg_session(name, models_dir=None, allow_download=True):
+    """A rembg session for model ``name``; weights from ``models_dir`` when there."""
+    if name not in REMBG_MODELS:
+        raise Img2MeshError(f"unknown background-removal model '{name}'",
+                            hint="use one of: " + ", ".join(REMBG_MODELS), kind="model")
+    home = os.environ.get("U2NET_HOME", os.path.expanduser("~/.u2net"))
+    if models_dir and os.path.isfile(os.path.join(models_dir, f"{name}.onnx")):
+        home = models_dir
+    weights = os.path.join(home, f"{name}.onnx")
+    if not os.path.isfile(weights) and not allow_download:
+        raise ModelUnavailable(
+            f"background-removal model '{name}' is not downloaded and downloads are off",
+            file=weights, hint="run 'python scripts/get_models.py' (u2netp), allow downloads, "
+            "or use --keep-background / --mask FILE")
+    os.environ["U2NET_HOME"] = home
+    import rembg  # heavy (onnxruntime, numba): only when a mask is really computed
+
+    try:
+        return rembg.new_session(name)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",
+            file=weights, hint="run 'python scripts/get_models.py' for u2netp, connect to the "
+            "internet once, or use --keep-background / --mask FILE") from None
+
+
+def remove_background(rgb, session):
+    """Foreground probability mask (bool HxW) for an RGB uint8 image."""
+    from PIL import Image
+    import rembg
+
+    out = rembg.remove(Image.fromarray(rgb), session=session, only_mask=True,
+                       post_process_mask=False)
+    return np.asarray(out.convert("L")) >= 128
+
+
+def clean_mask(mask, erode_px=1, min_part=0.1):
+    """Keep the main object: large components only, holes filled, border eroded.
+
+    Components smaller than ``min_part`` of the largest are dropped (specks, shadows);
+    ``erode_px`` pixels are peeled off the outline, where depth is least reliable.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    keep = np.flatnonzero(sizes >= min_part * sizes.max()) + 1
+    mask = np.isin(labels, keep)
+    mask = ndimage.binary_fill_holes(mask)
+    if erode_px > 0:
+        eroded = ndimage.binary_erosion(mask, iterations=erode_px, border_value=0)
+        if eroded.sum() >= 0.5 * mask.sum():
+            mask = eroded
+    return mask
+
+
+def require_object(mask, source, path=None, min_pixels=64):
+    """Raise a clear error when a mask holds (almost) nothing."""
+    count = int(np.count_nonzero(mask))
+    if count < min_pixels:
+        hint = ("draw a white object on black, the same size as the image" if source == "mask"
+                else "try another --segmenter, give --mask FILE, or use --keep-background")
+        raise Img2MeshError(f"the {source} holds no object ({count} foreground pixels)",
+                            file=path, hint=hint)
+    return mask

@@ -1,0 +1,123 @@
+"""Points -> surface: cleaning, closing the back, Poisson reconstruction, trimming.
+
+Poisson (open3d) always makes a closed surface.  From a single view only the front is
+known, so what Poisson invents must go:
+
+* ``open``  -- keep only what the photo supports: vertices that reproject inside the
+  object's mask *and* lie on the observed depth (within a tolerance).  The balloon that
+  Poisson blows behind and around the front surface is cut away.
+* ``flat``  -- the front plus a flat back at the far side of the object: a closed solid.
+* ``mirror`` -- the front plus its mirror image about the object's far side: a closed,
+  rounded solid, watertight.
+"""
+
+import numpy as np
+
+BACKS = ("open", "flat", "mirror")
+
+
+def _o3d():
+    import open3d as o3d
+
+    o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
+    return o3d
+
+
+def remove_outliers(points, normals, neighbours=20, std_ratio=2.5):
+    """Statistical outlier removal; returns the kept indices."""
+    o3d = _o3d()
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    _, keep = pcd.remove_statistical_outlier(nb_neighbors=neighbours, std_ratio=std_ratio)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def add_back(points, normals, back):
+    """Add the invented back side for ``flat`` and ``mirror``; returns (points, normals)."""
+    if back == "open":
+        return points, normals
+    z = points[:, 2]
+    near, far = np.percentile(z, [0.5, 99.5])
+    if back == "mirror":
+        plane = far
+        mirrored = points.copy()
+        mirrored[:, 2] = 2.0 * plane - z
+        mirrored_n = normals.copy()
+        mirrored_n[:, 2] *= -1.0
+        return np.vstack([points, mirrored]), np.vstack([normals, mirrored_n])
+    # flat: the silhouette pushed back to a plane a little behind the farthest point
+    plane = far + 0.02 * max(far - near, 1e-6)
+    flat = points * (plane / np.maximum(z, 1e-9))[:, None]
+    flat_n = np.zeros_like(normals)
+    flat_n[:, 2] = 1.0
+    return np.vstack([points, flat]), np.vstack([normals, flat_n])
+
+
+def poisson(points, normals, depth, threads=-1):
+    """Screened Poisson reconstruction; returns (vertices, triangles, densities)."""
+    o3d = _o3d()
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    pcd.normals = o3d.utility.Vector3dVector(normals.astype(np.float64))
+    mesh, dens = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
+        pcd, depth=int(depth), n_threads=int(threads))
+    return (np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64),
+            np.asarray(dens, np.float64))
+
+
+def keep_vertices(vertices, triangles, keep):
+    """Drop vertices not in ``keep`` (bool) and every triangle touching them."""
+    tri_ok = keep[triangles].all(axis=1)
+    tris = triangles[tri_ok]
+    used = np.zeros(len(vertices), bool)
+    used[tris.ravel()] = True
+    remap = np.cumsum(used) - 1
+    return vertices[used], remap[tris].astype(np.int64), used
+
+
+def drop_small_parts(vertices, triangles, min_share=0.05):
+    """Remove connected pieces with fewer than ``min_share`` of the largest's triangles."""
+    if len(triangles) == 0:
+        return vertices, triangles
+    o3d = _o3d()
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
+    labels, counts, _ = mesh.cluster_connected_triangles()
+    labels, counts = np.asarray(labels), np.asarray(counts)
+    good = counts >= min_share * counts.max()
+    keep_tri = good[labels]
+    tris = triangles[keep_tri]
+    used = np.zeros(len(vertices), bool)
+    used[tris.ravel()] = True
+    remap = np.cumsum(used) - 1
+    return vertices[used], remap[tris].astype(np.int64)
+
+
+def trim_to_view(vertices, densities, depth, mask, f, tolerance, density_quantile=0.01):
+    """Which Poisson vertices the photo supports (bool per vertex) for an open back:
+    inside the mask when reprojected, on the observed depth, not of the lowest density."""
+    from .camera import project
+
+    h, w = depth.shape
+    uv = project(vertices, f, w, h)
+    ui = np.clip(np.floor(uv[:, 0]).astype(np.int64), 0, w - 1)
+    vi = np.clip(np.floor(uv[:, 1]).astype(np.int64), 0, h - 1)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    inside &= mask[vi, ui]
+    on_surface = np.abs(vertices[:, 2] - depth[vi, ui]) <= tolerance
+    dense = densities >= np.quantile(densities, density_quantile)
+    return inside & on_surface & dense
+
+
+def decimate(vertices, triangles, target_faces):
+    o3d = _o3d()
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
+    mesh = mesh.simplify_quadric_decimation(int(target_faces))
+    mesh.remove_unreferenced_vertices()
+    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
+
+
+def is_watertight(vertices, triangles):
+    o3d = _o3d()
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
+    return bool(len(triangles)) and bool(mesh.is_watertight())
