@@ -74,3 +74,22 @@ def depth_edges(depth, f, max_slope=12.0):
     step[1:, :] = np.maximum(step[1:, :], dy)
     step[:-1, :] = np.maximum(step[:-1, :], dy)
     return step > max_slope * footprint
+
+
+def depth_outliers(depth, mask, f, size=5, k=6.0):
+    """True where a pixel's depth stands out from its neighbourhood's median by more
+    than ``k`` robust deviations (and a few pixel footprints): statistical outlier
+    removal done on the image grid, where neighbours are free, instead of a k-d tree."""
+    med = ndimage.median_filter(depth, size=size, mode="nearest")
+    dev = np.abs(depth - med)
+    inside = dev[mask]
+    spread = 1.4826 * np.median(inside) if inside.size else 0.0
+    return dev > np.maximum(k * spread, 3.0 * depth / f)
+
+
+def sample_stride(mask, octree_depth):
+    """Grid stride for Poisson input.  Poisson's time grows with the number of points,
+    and about one point per octree cell on the surface is all it can use: keep at most
+    half as many points as a depth-``octree_depth`` octree has cells across a face."""
+    budget = 0.5 * 4 ** octree_depth
+    return max(1, int(np.ceil(np.sqrt(np.count_nonzero(mask) / budget))))

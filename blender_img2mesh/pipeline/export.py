@@ -85,6 +85,9 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets, not for meshes
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

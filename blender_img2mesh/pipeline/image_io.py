@@ -156,19 +156,23 @@ def load_depth_map(path, shape):
 
 
 def _read_exr(path):
-    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    """Depth from an EXR: the channel named Z (or *.Z, *Depth*), else R/Y/V, else the first."""
     try:
-        import cv2
+        import OpenEXR
     except ImportError:
-        raise Img2MeshError("reading EXR depth maps needs OpenCV (opencv-python-headless)",
-                            file=path, hint="pip install opencv-python-headless, or save "
-                            "the depth as .npy") from None
-    data = cv2.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise Img2MeshError(f"cannot read EXR depth map: {path}", file=path,
-                            hint="save the depth as .npy or 16-bit PNG instead")
-    return data[..., -1] if data.ndim == 3 and data.shape[-1] == 1 else (
-        data[..., 2] if data.ndim == 3 else data)  # OpenCV orders channels BGR: take R
+        raise Img2MeshError("reading EXR depth maps needs the OpenEXR package", file=path,
+                            hint="pip install openexr, or save the depth as .npy") from None
+    try:
+        channels = OpenEXR.File(path).channels()
+    except Exception as exc:
+        raise Img2MeshError(f"cannot read EXR depth map: {path} ({exc})", file=path,
+                            hint="save the depth as .npy or 16-bit PNG instead") from None
+    names = list(channels)
+    ranked = [n for n in names if n == "Z" or n.endswith(".Z")] + \
+        [n for n in names if "depth" in n.lower()] + \
+        [n for n in names if n.split(".")[-1] in ("R", "Y", "V", "RGB", "RGBA")] + names
+    data = np.asarray(channels[ranked[0]].pixels)
+    return data[..., 0] if data.ndim == 3 else data
 
 
 def resize_rgb(rgb, max_size):

@@ -122,8 +122,10 @@ def _download(repo_id, target, progress):
         snapshot_download(repo_id, local_dir=partial, allow_patterns=MODEL_FILES,
                           tqdm_class=tqdm_class)
     except Exception as exc:
+        offline = "LocalEntryNotFound" in type(exc).__name__ or "Connect" in type(exc).__name__
+        why = "the Hugging Face Hub cannot be reached" if offline else type(exc).__name__
         raise ModelUnavailable(
-            f"cannot download depth model {repo_id} ({type(exc).__name__})", file=target,
+            f"cannot download depth model {repo_id}: {why}", file=target,
             hint="check the internet connection, or put the model folder there by hand; "
             "--depth-model inflate needs no model") from None
     if not any(f.endswith(".safetensors") for f in os.listdir(partial)):

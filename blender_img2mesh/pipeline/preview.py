@@ -7,7 +7,7 @@ painted back to front.
 
 import numpy as np
 
-MAX_PREVIEW_FACES = 40_000
+MAX_PREVIEW_FACES = 16_000
 
 
 def _rotation(yaw_deg, pitch_deg):

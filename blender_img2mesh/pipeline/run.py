@@ -25,7 +25,16 @@ def _cached(cache, key, make):
     return cache[key]
 
 
-def _mask(args, rgb, alpha, reporter, cache, models_dir, allow):
+def _segmenter(args, alpha, reporter, cache, models_dir, allow):
+    """The rembg session, when background removal will really run (else None)."""
+    if args.keep_background or args.mask or alpha is not None:
+        return None
+    reporter.stage("model", f"Loading background removal ({args.segmenter})")
+    return _cached(cache, ("rembg", args.segmenter, models_dir),
+                   lambda: segment.rembg_session(args.segmenter, models_dir, allow))
+
+
+def _mask(args, rgb, alpha, session, reporter):
     """The object's mask at working size, and where it came from."""
     shape = rgb.shape[:2]
     if args.keep_background:
@@ -37,9 +46,6 @@ def _mask(args, rgb, alpha, reporter, cache, models_dir, allow):
         mask = image_io.resize_mask(alpha, shape)
         return segment.require_object(segment.clean_mask(mask), "image's alpha channel",
                                       args.input), "alpha"
-    reporter.stage("model", f"Loading background removal ({args.segmenter})")
-    session = _cached(cache, ("rembg", args.segmenter, models_dir),
-                      lambda: segment.rembg_session(args.segmenter, models_dir, allow))
     reporter.stage("segment", "Removing the background")
     mask = segment.remove_background(rgb, session)
     return segment.require_object(segment.clean_mask(mask), "background removal's mask",
@@ -68,7 +74,7 @@ def _estimator(args, reporter, cache, models_dir, allow):
     return est, hub_id or folder
 
 
-def _depth(args, rgb, mask, reporter, cache, models_dir, allow):
+def _depth(args, rgb, mask, estimator, reporter):
     """Metric depth (HxW, camera z), the focal length in px, and what made them."""
     h, w = rgb.shape[:2]
     thickness = args.thickness
@@ -87,7 +93,7 @@ def _depth(args, rgb, mask, reporter, cache, models_dir, allow):
                                       thickness or DEFAULT_THICKNESS)
         info.update(depth_model="depth-map", depth_kind=kind, depth_scale=scale)
     else:
-        est, label = _estimator(args, reporter, cache, models_dir, allow)
+        est, label = estimator
         if est is None:
             fov = args.fov or camera.DEFAULT_FOV
             f = camera.focal_px(w, h, fov)
@@ -114,18 +120,23 @@ def _depth(args, rgb, mask, reporter, cache, models_dir, allow):
     return z.astype(np.float32), f, info
 
 
-def _points(z, mask, f, keep_background):
-    """Camera-frame points and normals of the masked depth, flying pixels removed."""
+def _points(z, mask, f, keep_background, octree_depth):
+    """Camera-frame points and normals of the masked depth: flying pixels and outliers
+    removed, thinned to what the octree can use."""
     zx = z if keep_background else camera.extend_outside(z, mask)
     pts = camera.backproject(zx, f)
     normals = camera.grid_normals(pts)
-    valid = mask & ~camera.depth_edges(zx, f)
+    valid = mask & ~camera.depth_edges(zx, f) & ~camera.depth_outliers(zx, mask, f)
+    stride = camera.sample_stride(mask, octree_depth)
+    if stride > 1:
+        grid = np.zeros_like(valid)
+        grid[stride // 2::stride, stride // 2::stride] = True
+        valid &= grid
     P, N = pts[valid], normals[valid]
     if len(P) < 100:
         raise Img2MeshError(f"too few usable depth points ({len(P)}) to build a surface",
                             hint="use a larger image or a bigger object in the frame")
-    keep = surface.remove_outliers(P, N)
-    return P[keep], N[keep], zx
+    return P, N, zx
 
 
 def _surface(args, P, N, zx, mask, f, reporter):
@@ -161,16 +172,20 @@ def run(args, reporter, cache=None):
     reporter.stage("load", f"Loading {os.path.basename(args.input)}")
     rgb_full, alpha = image_io.load_photo(args.input)
     rgb = image_io.resize_rgb(rgb_full, args.max_size)
-    mask, mask_source = _mask(args, rgb, alpha, reporter, cache, models_dir, allow)
-    z, f, info = _depth(args, rgb, mask, reporter, cache, models_dir, allow)
+    # both models load first (one "model" stage), then they run
+    session = _segmenter(args, alpha, reporter, cache, models_dir, allow)
+    estimator = (None, None) if args.depth_map else \
+        _estimator(args, reporter, cache, models_dir, allow)
+    mask, mask_source = _mask(args, rgb, alpha, session, reporter)
+    z, f, info = _depth(args, rgb, mask, estimator, reporter)
 
     reporter.stage("points", "Back-projecting depth to points")
-    P, N, zx = _points(z, mask, f, args.keep_background)
+    P, N, zx = _points(z, mask, f, args.keep_background, args.poisson_depth)
     V, T = _surface(args, P, N, zx, mask, f, reporter)
 
     reporter.stage("export", f"Writing {os.path.basename(output)}")
     colors = sample_colors(V, rgb_full, f, rgb.shape[:2])
-    watertight = surface.is_watertight(V, T)
+    watertight = surface.is_watertight(T)
     Vout = orient(V, args.frame, args.size)
     write_mesh(output, Vout, T, colors)
     sidecar = os.path.splitext(output)[0] + ".json"

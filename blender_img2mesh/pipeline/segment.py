@@ -6,6 +6,7 @@ at the models folder when the file is there, so the default ``u2netp`` works off
 """
 
 import os
+import warnings
 
 import numpy as np
 from scipy import ndimage
@@ -33,7 +34,9 @@ def rembg_session(name, models_dir=None, allow_download=True):
             file=weights, hint="run 'python scripts/get_models.py' (u2netp), allow downloads, "
             "or use --keep-background / --mask FILE")
     os.environ["U2NET_HOME"] = home
-    import rembg  # heavy (onnxruntime, numba): only when a mask is really computed
+    with warnings.catch_warnings():  # numba's note about an old TBB is not ours to fix
+        warnings.filterwarnings("ignore", message=".*TBB threading layer.*")
+        import rembg  # heavy (onnxruntime, numba): only when a mask is really computed
 
     try:
         return rembg.new_session(name)
@@ -58,7 +61,8 @@ def clean_mask(mask, erode_px=1, min_part=0.1):
     """Keep the main object: large components only, holes filled, border eroded.
 
     Components smaller than ``min_part`` of the largest are dropped (specks, shadows);
-    ``erode_px`` pixels are peeled off the outline, where depth is least reliable.
+    ``erode_px`` pixels are peeled off the outline, where depth is least reliable (not
+    off the image border: an object cut by the frame goes on beyond it).
     """
     mask = np.asarray(mask, dtype=bool)
     labels, n = ndimage.label(mask)
@@ -69,7 +73,7 @@ def clean_mask(mask, erode_px=1, min_part=0.1):
     mask = np.isin(labels, keep)
     mask = ndimage.binary_fill_holes(mask)
     if erode_px > 0:
-        eroded = ndimage.binary_erosion(mask, iterations=erode_px, border_value=0)
+        eroded = ndimage.binary_erosion(mask, iterations=erode_px, border_value=1)
         if eroded.sum() >= 0.5 * mask.sum():
             mask = eroded
     return mask

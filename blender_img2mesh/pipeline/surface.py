@@ -23,14 +23,6 @@ def _o3d():
     return o3d
 
 
-def remove_outliers(points, normals, neighbours=20, std_ratio=2.5):
-    """Statistical outlier removal; returns the kept indices."""
-    o3d = _o3d()
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
-    _, keep = pcd.remove_statistical_outlier(nb_neighbors=neighbours, std_ratio=std_ratio)
-    return np.asarray(keep, dtype=np.int64)
-
-
 def add_back(points, normals, back):
     """Add the invented back side for ``flat`` and ``mirror``; returns (points, normals)."""
     if back == "open":
@@ -116,8 +108,12 @@ def decimate(vertices, triangles, target_faces):
     return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
 
 
-def is_watertight(vertices, triangles):
-    o3d = _o3d()
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
-                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
-    return bool(len(triangles)) and bool(mesh.is_watertight())
+def is_watertight(triangles):
+    """Closed and edge-manifold: every edge is shared by exactly two triangles (the
+    usual definition, as trimesh's; open3d's own check adds a slow self-intersection
+    test)."""
+    if len(triangles) == 0:
+        return False
+    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return bool(np.all(counts == 2))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up the project's environment in .venv/ (idempotent; safe to run again).
+#   scripts/setup.sh          runtime + test dependencies, the u2netp model
+# Needs: python3 (3.10-3.12) with venv; on Linux, libusb-1.0 for open3d (installed with
+# apt-get when run as root, otherwise you are told the command).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing libusb-1.0 (open3d needs it)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0 >/dev/null
+  else
+    echo "open3d needs libusb-1.0: run  sudo apt-get install libusb-1.0-0" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, pytest, skimage, blender_img2mesh" 2>/dev/null; then
+  echo "== installing dependencies into .venv (a few minutes the first time)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+fi
+echo "== background-removal model"
+.venv/bin/python scripts/get_models.py
