@@ -94,13 +94,33 @@ def atomic_path(path):
             os.remove(tmp)
 
 
-def write_mesh(path, vertices, triangles, colors):
-    """Write .ply (binary), .obj or .glb with per-vertex sRGB colors (uint8)."""
+def srgb_to_linear(c):
+    """sRGB-encoded values in 0..1 -> linear light (IEC 61966-2-1)."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def write_mesh(path, vertices, triangles, colors, z_up=True):
+    """Write .ply (binary), .obj or .glb with per-vertex colors given as sRGB uint8.
+
+    PLY and OBJ store the sRGB values as they are (what Blender's and other importers
+    expect); glTF's COLOR_0 is linear by specification, so .glb gets linear values.
+    glTF is Y-up: a Z-up mesh (``z_up``) is turned so that glTF importers (Blender's
+    among them) bring it in upright.
+    """
+    rgb = colors.astype(np.float64) / 255.0
+    if path.lower().endswith(".glb"):
+        from .gltf import write_glb
+
+        if z_up:
+            vertices = vertices[:, [0, 2, 1]] * np.array([1.0, 1.0, -1.0])  # (x, z, -y)
+        with atomic_path(path) as tmp:
+            write_glb(tmp, vertices, triangles, srgb_to_linear(rgb))
+        return
     import open3d as o3d
 
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices.astype(np.float64)),
                                      o3d.utility.Vector3iVector(triangles.astype(np.int32)))
-    mesh.vertex_colors = o3d.utility.Vector3dVector(colors.astype(np.float64) / 255.0)
+    mesh.vertex_colors = o3d.utility.Vector3dVector(rgb)
     with atomic_path(path) as tmp:
         ok = o3d.io.write_triangle_mesh(tmp, mesh, write_ascii=False,
                                         write_vertex_normals=False, write_vertex_colors=True)

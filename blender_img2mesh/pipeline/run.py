@@ -142,7 +142,8 @@ def _points(z, mask, f, keep_background, octree_depth):
 def _surface(args, P, N, zx, mask, f, reporter):
     reporter.stage("surface", f"Poisson reconstruction (depth {args.poisson_depth})")
     P2, N2 = surface.add_back(P, N, args.back)
-    V, T, D = surface.poisson(P2, N2, args.poisson_depth)
+    V, T, D = surface.poisson(P2, N2, args.poisson_depth,
+                              scale=1.1 if args.back == "open" else 1.5)
     reporter.stage("trim", "Trimming unsupported surface")
     if args.back == "open":
         extent = float(np.ptp(P, axis=0).max())
@@ -187,7 +188,7 @@ def run(args, reporter, cache=None):
     colors = sample_colors(V, rgb_full, f, rgb.shape[:2])
     watertight = surface.is_watertight(T)
     Vout = orient(V, args.frame, args.size)
-    write_mesh(output, Vout, T, colors)
+    write_mesh(output, Vout, T, colors, z_up=args.frame == "blender")
     sidecar = os.path.splitext(output)[0] + ".json"
     outputs = [output, sidecar]
     if preview:

@@ -44,13 +44,16 @@ def add_back(points, normals, back):
     return np.vstack([points, flat]), np.vstack([normals, flat_n])
 
 
-def poisson(points, normals, depth, threads=-1):
-    """Screened Poisson reconstruction; returns (vertices, triangles, densities)."""
+def poisson(points, normals, depth, threads=-1, scale=1.1):
+    """Screened Poisson reconstruction; returns (vertices, triangles, densities).
+
+    ``scale``: the octree cube over the points' bounding box.  Closed backs need room
+    (1.5): at 1.1 the solid can touch the cube's face and come out open there."""
     o3d = _o3d()
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
     pcd.normals = o3d.utility.Vector3dVector(normals.astype(np.float64))
     mesh, dens = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-        pcd, depth=int(depth), n_threads=int(threads))
+        pcd, depth=int(depth), n_threads=int(threads), scale=float(scale))
     return (np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64),
             np.asarray(dens, np.float64))
 
@@ -69,15 +72,18 @@ def drop_small_parts(vertices, triangles, min_share=0.05):
     """Remove connected pieces with fewer than ``min_share`` of the largest's triangles."""
     if len(triangles) == 0:
         return vertices, triangles
-    o3d = _o3d()
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
-                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
-    labels, counts, _ = mesh.cluster_connected_triangles()
-    labels, counts = np.asarray(labels), np.asarray(counts)
-    good = counts >= min_share * counts.max()
-    keep_tri = good[labels]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(vertices)
+    a, b = triangles[:, [0, 1, 2]].ravel(), triangles[:, [1, 2, 0]].ravel()
+    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    tri_label = labels[triangles[:, 0]]
+    counts = np.bincount(tri_label)
+    keep_tri = counts[tri_label] >= min_share * counts.max()
     tris = triangles[keep_tri]
-    used = np.zeros(len(vertices), bool)
+    used = np.zeros(n, bool)
     used[tris.ravel()] = True
     remap = np.cumsum(used) - 1
     return vertices[used], remap[tris].astype(np.int64)
@@ -114,6 +120,7 @@ def is_watertight(triangles):
     test)."""
     if len(triangles) == 0:
         return False
-    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+    e = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
+    keys = e[:, 0] * (int(triangles.max()) + 1) + e[:, 1]
+    _, counts = np.unique(keys, return_counts=True)
     return bool(np.all(counts == 2))

@@ -1,0 +1,37 @@
+"""The Blender half of blender_img2mesh: panel, operators, preferences, mesh import.
+
+Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worker process
+(see ``worker_client`` and docs/protocol.md).
+"""
+
+import bpy
+
+from . import jobs, operators, panels, preferences, properties, worker_client
+
+classes = (
+    properties.IMG2MESH_PG_settings,
+    preferences.IMG2MESH_AP_preferences,
+    preferences.IMG2MESH_OT_check_dependencies,
+    preferences.IMG2MESH_OT_release_models,
+    operators.IMG2MESH_OT_generate,
+    operators.IMG2MESH_OT_cancel,
+    panels.IMG2MESH_PT_main,
+    panels.IMG2MESH_PT_advanced,
+)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.img2mesh = bpy.props.PointerProperty(type=properties.IMG2MESH_PG_settings)
+
+
+def unregister():
+    if jobs.current is not None:
+        jobs.current.cancel()
+    worker_client.release()
+    if hasattr(bpy.types.Scene, "img2mesh"):
+        del bpy.types.Scene.img2mesh
+    for cls in reversed(classes):
+        if getattr(cls, "is_registered", True):
+            bpy.utils.unregister_class(cls)

@@ -1,0 +1,150 @@
+"""Which Python runs the worker, and with what environment (no bpy here).
+
+Order: ``$IMG2MESH_PYTHON``, the add-on preference, else Blender's own Python -- checked,
+because ``sys.executable`` is not always Blender's interpreter (Debian's blender 3.4
+reports whatever ``python3.11`` comes first on PATH).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+#: the top-level package folder (``.../blender_img2mesh``) and its parent
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
+#: vendored site-packages folders, looked for inside the package folder (first found wins)
+VENDOR_DIRS = ("vendor/site-packages", "site-packages", "vendor")
+
+HEAVY_MODULES = ("torch", "open3d", "transformers", "rembg")
+
+_PROBE = "import json, sys; print(json.dumps([list(sys.version_info[:3]), sys.prefix]))"
+_checked = {}
+
+
+class InterpreterError(RuntimeError):
+    """No usable Python for the worker: the message says what to set."""
+
+
+def _probe(exe):
+    """(version tuple, prefix) of the Python ``exe``, or None when it does not run."""
+    if exe in _checked:
+        return _checked[exe]
+    info = None
+    try:
+        out = subprocess.run([exe, "-I", "-c", _PROBE], capture_output=True, text=True,
+                             timeout=30, stdin=subprocess.DEVNULL, env=_clean_env())
+        if out.returncode == 0:
+            ver, prefix = json.loads(out.stdout.strip().splitlines()[-1])
+            info = (tuple(ver), prefix)
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        info = None
+    _checked[exe] = info
+    return info
+
+
+def _same_path(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def blender_python():
+    """The interpreter of the running Blender (same version and prefix), or raise."""
+    ver = "%d.%d" % sys.version_info[:2]
+    names = [sys.executable]
+    for folder in (os.path.join(sys.prefix, "bin"), sys.prefix):
+        for name in (f"python{ver}", "python3", "python", "python.exe", "python3.exe"):
+            names.append(os.path.join(folder, name))
+    seen = set()
+    for exe in names:
+        if not exe or exe in seen or not os.path.isfile(exe):
+            continue
+        seen.add(exe)
+        if os.path.basename(exe).lower().startswith("blender"):
+            continue  # Blender < 2.91 pointed sys.executable at itself
+        info = _probe(exe)
+        if info and info[0][:2] == tuple(sys.version_info[:2]) and _same_path(info[1], sys.prefix):
+            return exe
+    raise InterpreterError(
+        f"cannot find Blender's own Python {ver} (sys.executable is {sys.executable!r}): "
+        "set the Python interpreter in the Img2Mesh add-on preferences or $IMG2MESH_PYTHON")
+
+
+def resolve(preference=""):
+    """The worker's interpreter: ``$IMG2MESH_PYTHON``, ``preference``, Blender's Python."""
+    for source, exe in (("IMG2MESH_PYTHON", os.environ.get("IMG2MESH_PYTHON", "")),
+                        ("the add-on preference", preference or "")):
+        exe = exe.strip()
+        if exe:
+            exe = os.path.abspath(os.path.expanduser(exe))
+            if not os.path.isfile(exe):
+                raise InterpreterError(f"Python interpreter from {source} does not exist: {exe}")
+            return exe
+    return blender_python()
+
+
+def vendor_dir():
+    for rel in VENDOR_DIRS:
+        path = os.path.join(PACKAGE_DIR, *rel.split("/"))
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def _clean_env():
+    env = dict(os.environ)
+    for key in ("PYTHONHOME", "PYTHONEXECUTABLE", "PYTHONSTARTUP"):
+        env.pop(key, None)
+    return env
+
+
+def child_env():
+    """The worker's environment: this add-on's folder (and vendored packages) first on
+    PYTHONPATH -- for the child only; Blender's own ``sys.path`` is never touched."""
+    env = _clean_env()
+    paths = [PACKAGE_PARENT]
+    vendor = vendor_dir()
+    if vendor:
+        paths.append(vendor)
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+_CHECK = """
+import importlib, json, sys
+found = {}
+for name in %r:
+    try:
+        mod = importlib.import_module(name)
+        found[name] = getattr(mod, "__version__", "ok")
+    except Exception as exc:
+        found[name] = None
+        found[name + ":error"] = "%%s: %%s" %% (type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+print(json.dumps({"python": sys.version.split()[0], "exe": sys.executable, "modules": found}))
+""" % (HEAVY_MODULES,)
+
+
+def check_dependencies(exe, timeout=180):
+    """Import the heavy libraries in a child ``exe``; returns (ok, one-line status)."""
+    try:
+        out = subprocess.run([exe, "-c", _CHECK], capture_output=True, text=True,
+                             timeout=timeout, env=child_env(), stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"cannot run {exe}: {exc}"
+    try:
+        info = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, f"{exe} failed: {tail}"
+    mods = info["modules"]
+    missing = [m for m in HEAVY_MODULES if not mods.get(m)]
+    if missing:
+        return False, (f"Python {info['python']} is missing {', '.join(missing)} "
+                       f"({mods.get(missing[0] + ':error', '')})")
+    return True, f"Python {info['python']}: " + ", ".join(f"{m} {mods[m]}" for m in HEAVY_MODULES)

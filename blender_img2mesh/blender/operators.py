@@ -1,0 +1,168 @@
+"""``img2mesh.generate`` (modal with a timer; synchronous in background mode or when run
+as ``bpy.ops.img2mesh.generate(filepath=...)``) and ``img2mesh.cancel``."""
+
+import shutil
+
+import bpy
+from bpy.props import StringProperty
+
+from . import image_source, interpreter, jobs, mesh_import, properties
+from .preferences import get_prefs, python_for
+
+
+def _redraw(context):
+    wm = getattr(context, "window_manager", None)
+    for window in (wm.windows if wm else ()):
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
+    """Turn a photo into a colored 3D mesh"""
+
+    bl_idname = "img2mesh.generate"
+    bl_label = "Generate Mesh"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Image", subtype="FILE_PATH", default="",
+                             description="The photo to turn into a mesh")
+    image_name: StringProperty(name="Blender Image", default="",
+                               description="Name of an image loaded in Blender (instead of "
+                               "a file)")
+
+    _timer = None
+    _runner = None
+
+    @classmethod
+    def poll(cls, context):
+        if jobs.running():
+            if hasattr(cls, "poll_message_set"):  # 3.0+
+                cls.poll_message_set("a mesh is being generated")
+            return False
+        return True
+
+    # -- setup -------------------------------------------------------------------------
+    def _make_runner(self, context):
+        if not (self.filepath or self.image_name):
+            raise image_source.SourceError("no image given: choose an image file or a "
+                                           "Blender image")
+        prefs = get_prefs(context)
+        python = python_for(prefs)
+        temp_dir = jobs.new_temp_dir()
+        try:
+            if self.image_name:
+                image = bpy.data.images.get(self.image_name)
+                if image is None:
+                    raise image_source.SourceError(f"no image named '{self.image_name}'")
+                src = image_source.from_image(image, temp_dir)
+                self._name = mesh_import.object_name(self.image_name)
+            else:
+                src = image_source.from_file(self.filepath)
+                self._name = mesh_import.object_name(src)
+            out = f"{temp_dir}/{image_source._safe_stem(self._name)}.ply"
+            args = properties.cli_args(self, src, out, prefs)
+        except Exception:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
+        keep = getattr(prefs, "keep_worker", True) if prefs else True
+        return jobs.Runner(python, args, temp_dir, keep_worker=keep)
+
+    def _start(self, context):
+        try:
+            self._runner = self._make_runner(context).start()
+        except (image_source.SourceError, interpreter.InterpreterError, ValueError,
+                OSError) as exc:
+            self.report({"ERROR"}, f"Img2Mesh: {exc}")
+            return False
+        return True
+
+    # -- finishing ---------------------------------------------------------------------
+    def _finish(self, context):
+        runner = self._runner
+        try:
+            if runner.error:
+                if runner.error != "cancelled":
+                    self.report({"ERROR"}, f"Img2Mesh: {runner.error}")
+                else:
+                    self.report({"WARNING"}, "Img2Mesh: cancelled")
+                return {"CANCELLED"}
+            path = runner.mesh_path()
+            if path is None:
+                self.report({"ERROR"}, "Img2Mesh: the worker reported no mesh file")
+                return {"CANCELLED"}
+            try:
+                obj = mesh_import.import_result(context, path, self._name, runner.result,
+                                                add_camera=self.add_camera)
+            except (ValueError, OSError) as exc:
+                self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
+                return {"CANCELLED"}
+            for warning in runner.warnings:
+                self.report({"WARNING"}, f"Img2Mesh: {warning}")
+            self.report({"INFO"}, f"Img2Mesh: {obj.name}: {len(obj.data.vertices)} vertices, "
+                        f"{len(obj.data.polygons)} faces in {runner.seconds:.1f} s")
+            return {"FINISHED"}
+        finally:
+            runner.cleanup()
+
+    # -- entry points ------------------------------------------------------------------
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        if not self._start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        _redraw(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self._runner.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        done = self._runner.tick()
+        _redraw(context)
+        if not done:
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._finish(context)
+
+    def cancel(self, context):  # Blender ends the modal (file load, quit)
+        if self._runner is not None and not self._runner.finished:
+            self._runner.cancel()
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+
+    def execute(self, context):
+        if not self._start(context):
+            return {"CANCELLED"}
+        if bpy.app.background:
+            last = [None]
+
+            def show(event):  # a line per stage on the console
+                if event["event"] == "progress" and event.get("stage") != last[0]:
+                    last[0] = event.get("stage")
+                    print(f"img2mesh: {event['fraction'] * 100:3.0f}% {event.get('message')}",
+                          flush=True)
+            self._runner.wait(show)
+        else:
+            self._runner.wait()
+        return self._finish(context)
+
+
+class IMG2MESH_OT_cancel(bpy.types.Operator):
+    """Stop the running generation (kills the worker process)"""
+
+    bl_idname = "img2mesh.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        return jobs.running()
+
+    def execute(self, context):
+        if jobs.current is not None:
+            jobs.current.cancel_requested = True
+        return {"FINISHED"}

@@ -1,0 +1,78 @@
+"""View3D > Sidebar > Img2Mesh: source, main settings, Advanced, Generate / progress."""
+
+import bpy
+
+from . import jobs, properties
+
+
+class _Base:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Img2Mesh"
+
+
+def draw_progress(layout, runner):
+    """A progress bar (``layout.progress``, Blender 4.0+) or a text bar, and Cancel."""
+    pct = int(runner.fraction * 100 + 0.5)
+    text = f"{runner.label} {pct}%"
+    if hasattr(layout, "progress"):
+        layout.progress(factor=runner.fraction, type="BAR", text=text)
+    else:  # Blender 3.x: the stage on one line, a text bar under it
+        filled = int(runner.fraction * 24 + 0.5)
+        layout.label(text=f"{pct}% {runner.label}", icon="TIME")  # the number survives
+        # truncation in a narrow sidebar
+        layout.label(text="|" * filled + "." * (24 - filled))
+    if runner.message and runner.message != runner.label:
+        layout.label(text=runner.message)
+    layout.operator("img2mesh.cancel", icon="CANCEL")
+
+
+class IMG2MESH_PT_main(_Base, bpy.types.Panel):
+    bl_label = "Image to Mesh"
+
+    def draw(self, context):
+        s = context.scene.img2mesh
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "source", expand=True)
+        if s.source == "FILE":
+            layout.prop(s, "filepath")
+        else:
+            layout.template_ID(s, "image", open="image.open")
+        col = layout.column()
+        col.prop(s, "remove_background")
+        sub = col.column()
+        sub.active = s.remove_background and not s.mask_path
+        sub.prop(s, "segmenter")
+        col.prop(s, "depth_model")
+        if s.depth_model == "CUSTOM":
+            col.prop(s, "depth_model_custom", text="Model")
+        col.prop(s, "poisson_depth")
+        col.prop(s, "back")
+        col.prop(s, "size")
+        col.prop(s, "add_camera")
+        runner = jobs.current
+        if runner is not None and not runner.finished:
+            draw_progress(layout.column(), runner)
+        else:
+            row = layout.row()
+            row.scale_y = 1.5
+            op = row.operator("img2mesh.generate", icon="MESH_MONKEY")
+            for name, value in properties.operator_settings(s).items():
+                setattr(op, name, value)
+
+
+class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
+    bl_label = "Advanced"
+    bl_parent_id = "IMG2MESH_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        s = context.scene.img2mesh
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        for name in ("mask_path", "depth_map_path", "depth_model_custom", "fov", "thickness",
+                     "target_faces", "max_size", "frame", "device", "models_dir", "offline"):
+            layout.prop(s, name)

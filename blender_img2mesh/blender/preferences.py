@@ -1,0 +1,92 @@
+"""Add-on preferences: worker interpreter, models folder, device, dependency check."""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+
+from . import interpreter, jobs, worker_client
+
+#: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
+ADDON_NAME = __package__.rpartition(".")[0]
+
+
+def get_prefs(context=None):
+    """The preferences, or None when the add-on was registered without being enabled
+    through Blender (e.g. ``blender_img2mesh.register()`` in a script)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(ADDON_NAME)
+    return addon.preferences if addon else None
+
+
+def python_for(prefs):
+    return interpreter.resolve(getattr(prefs, "python_path", "") if prefs else "")
+
+
+class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_NAME
+
+    python_path: StringProperty(
+        name="Python Interpreter", subtype="FILE_PATH", default="",
+        description="Python with torch, open3d, transformers and rembg installed "
+        "(empty: $IMG2MESH_PYTHON, else Blender's own Python)")
+    models_dir: StringProperty(
+        name="Models Folder", subtype="DIR_PATH", default="",
+        description="Folder of local models (empty: $IMG2MESH_MODELS or "
+        "~/.cache/blender_img2mesh/models)")
+    device: EnumProperty(name="Device", default="auto", items=(
+        ("auto", "Auto", "GPU when available"), ("cpu", "CPU", ""),
+        ("cuda", "CUDA", "NVIDIA GPU"), ("mps", "Apple MPS", "Apple silicon GPU")))
+    keep_worker: BoolProperty(
+        name="Keep Models Loaded", default=True,
+        description="Keep the worker process (and its loaded models) alive between runs")
+    dependency_status: StringProperty(name="Status", default="not checked")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "python_path")
+        layout.prop(self, "models_dir")
+        row = layout.row()
+        row.prop(self, "device")
+        row.prop(self, "keep_worker")
+        row = layout.row()
+        row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
+        row.operator("img2mesh.release_models", icon="X")
+        layout.label(text=self.dependency_status)
+        warm = worker_client.warm_worker()
+        if warm is not None and warm.alive():
+            layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")
+
+
+class IMG2MESH_OT_check_dependencies(bpy.types.Operator):
+    """Check that the worker's Python can import torch, open3d, transformers and rembg"""
+
+    bl_idname = "img2mesh.check_dependencies"
+    bl_label = "Check Dependencies"
+
+    def execute(self, context):
+        prefs = get_prefs(context)
+        try:
+            exe = python_for(prefs)
+        except interpreter.InterpreterError as exc:
+            ok, status = False, str(exc)
+        else:
+            ok, status = interpreter.check_dependencies(exe)
+            status = f"{exe}: {status}"
+        if prefs is not None:
+            prefs.dependency_status = ("OK - " if ok else "Missing - ") + status
+        self.report({"INFO"} if ok else {"ERROR"}, status)
+        return {"FINISHED"} if ok else {"CANCELLED"}
+
+
+class IMG2MESH_OT_release_models(bpy.types.Operator):
+    """Stop the worker process and free the models it holds in memory"""
+
+    bl_idname = "img2mesh.release_models"
+    bl_label = "Release Models"
+
+    def execute(self, context):
+        if jobs.running():  # a running job ends as "cancelled", not as a crash
+            jobs.current.cancel_requested = True
+            jobs.current.tick()
+        worker_client.release()
+        self.report({"INFO"}, "Img2Mesh worker stopped")
+        return {"FINISHED"}

@@ -1,0 +1,151 @@
+"""The generation settings: one annotation mixin shared by the operator (its properties)
+and the scene's PropertyGroup (what the panel edits), plus the settings -> CLI mapping."""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+SEGMENTERS = (
+    ("u2netp", "U2-Net Small", "u2netp: fast, small (default; works offline once fetched)"),
+    ("u2net", "U2-Net", "u2net: larger general model"),
+    ("isnet-general-use", "IS-Net", "isnet-general-use: sharper edges"),
+    ("silueta", "Silueta", "silueta: small u2net variant"),
+    ("u2net_human_seg", "U2-Net Human", "u2net_human_seg: people"),
+    ("u2net_cloth_seg", "U2-Net Cloth", "u2net_cloth_seg: clothes"),
+    ("isnet-anime", "IS-Net Anime", "isnet-anime: anime characters"),
+    ("birefnet-general-lite", "BiRefNet Lite", "birefnet-general-lite: good edges, slower"),
+    ("birefnet-general", "BiRefNet", "birefnet-general: best edges, slow"),
+    ("birefnet-portrait", "BiRefNet Portrait", "birefnet-portrait: people"),
+    ("birefnet-dis", "BiRefNet DIS", "birefnet-dis"),
+    ("birefnet-hrsod", "BiRefNet HRSOD", "birefnet-hrsod"),
+    ("birefnet-cod", "BiRefNet COD", "birefnet-cod"),
+    ("birefnet-massive", "BiRefNet Massive", "birefnet-massive"),
+    ("bria-rmbg", "BRIA RMBG", "bria-rmbg (non-commercial licence)"),
+)
+DEPTH_MODELS = (
+    ("auto", "Auto", "Depth Anything V2 Small if available, else inflation"),
+    ("inflate", "Inflate", "No neural network: inflate the silhouette (instant, no weights)"),
+    ("depth-anything-v2-small", "Depth Anything V2 Small", "Relative depth, Apache-2.0"),
+    ("glpn-nyu", "GLPN NYU", "Metric indoor depth"),
+    ("CUSTOM", "Custom", "A hub id (org/name) or a local model folder, set under Advanced"),
+)
+BACKS = (
+    ("open", "Open", "Visible surface only"),
+    ("flat", "Flat", "Closed with a flat back"),
+    ("mirror", "Mirror", "Closed with the front mirrored to the back"),
+)
+FRAMES = (
+    ("blender", "Blender", "Z up, facing -Y, resting on Z = 0, scaled to Size"),
+    ("camera", "Camera", "The camera frame of the depth (x right, y down, z forward)"),
+)
+DEVICES = (
+    ("PREFS", "Preferences", "The device set in the add-on preferences"),
+    ("auto", "Auto", "GPU when available"),
+    ("cpu", "CPU", ""),
+    ("cuda", "CUDA", ""),
+    ("mps", "Apple MPS", ""),
+)
+
+# Names copied between the scene settings and the operator (everything but the source).
+SETTING_NAMES = (
+    "remove_background", "segmenter", "depth_model", "depth_model_custom", "poisson_depth",
+    "back", "size", "mask_path", "depth_map_path", "fov", "thickness", "target_faces",
+    "max_size", "frame", "offline", "device", "models_dir", "add_camera",
+)
+
+
+class SettingsMixin:
+    remove_background: BoolProperty(
+        name="Remove Background", default=True,
+        description="Cut the object out of the photo before reconstructing it")
+    segmenter: EnumProperty(name="Segmenter", items=SEGMENTERS, default="u2netp",
+                            description="Background removal model (rembg)")
+    depth_model: EnumProperty(name="Depth", items=DEPTH_MODELS, default="auto",
+                              description="How depth is estimated from the photo")
+    depth_model_custom: StringProperty(
+        name="Custom Depth Model", default="",
+        description="Hub id (org/name) or local model folder, for depth model Custom")
+    poisson_depth: IntProperty(name="Detail", default=8, min=5, max=12,
+                               description="Surface detail (Poisson octree depth)")
+    back: EnumProperty(name="Back", items=BACKS, default="open",
+                       description="What the unseen back of the object becomes")
+    size: FloatProperty(name="Size", default=2.0, min=0.001, soft_max=100.0, unit="LENGTH",
+                        description="Largest dimension of the mesh")
+    mask_path: StringProperty(name="Mask", subtype="FILE_PATH", default="",
+                              description="Use this mask (white = object) instead of a model")
+    depth_map_path: StringProperty(name="Depth Map", subtype="FILE_PATH", default="",
+                                   description="Use this depth map instead of a model")
+    fov: FloatProperty(name="Field of View", default=0.0, min=0.0, max=170.0,
+                       description="Camera field of view across the longer side in degrees "
+                       "(0: the model's estimate, else 50)")
+    thickness: FloatProperty(name="Thickness", default=0.0, min=0.0, max=10.0,
+                             description="Depth relative to width (0: default 0.5)")
+    target_faces: IntProperty(name="Target Faces", default=0, min=0,
+                              description="Decimate to about this many triangles (0: off)")
+    max_size: IntProperty(name="Working Size", default=512, min=32, soft_max=2048,
+                          subtype="PIXEL", description="Longer side of the working image")
+    frame: EnumProperty(name="Frame", items=FRAMES, default="blender")
+    offline: BoolProperty(name="Offline", default=False,
+                          description="Never download a model")
+    device: EnumProperty(name="Device", items=DEVICES, default="PREFS")
+    models_dir: StringProperty(name="Models Folder", subtype="DIR_PATH", default="",
+                               description="Folder of local models (empty: the add-on "
+                               "preference)")
+    add_camera: BoolProperty(name="Add Camera", default=False,
+                             description="Add a camera matching the photo's field of view")
+
+
+class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
+    source: EnumProperty(name="Source", items=(
+        ("FILE", "File", "An image file on disk"),
+        ("IMAGE", "Image", "An image already loaded in Blender")), default="FILE")
+    filepath: StringProperty(name="Image", subtype="FILE_PATH", default="",
+                             description="The photo to turn into a mesh")
+    image: bpy.props.PointerProperty(name="Image", type=bpy.types.Image,
+                                     description="An image loaded in Blender")
+
+
+def operator_settings(s):
+    """The scene settings ``s`` as the operator's keyword arguments (the panel's button)."""
+    kw = {name: getattr(s, name) for name in SETTING_NAMES}
+    if s.source == "IMAGE":
+        kw["image_name"] = s.image.name if s.image is not None else ""
+    else:
+        kw["filepath"] = s.filepath
+    return kw
+
+
+def cli_args(s, image_path, out_path, prefs=None):
+    """Settings (operator or PropertyGroup) -> the pipeline's command-line arguments."""
+    args = [image_path, "-o", out_path, "--poisson-depth", str(s.poisson_depth),
+            "--back", s.back, "--size", repr(float(s.size)), "--frame", s.frame,
+            "--max-size", str(s.max_size)]
+    mask = bpy.path.abspath(s.mask_path) if s.mask_path else ""
+    if mask:
+        args += ["--mask", mask]
+    elif not s.remove_background:
+        args.append("--keep-background")
+    else:
+        args += ["--segmenter", s.segmenter]
+    if s.depth_map_path:
+        args += ["--depth-map", bpy.path.abspath(s.depth_map_path)]
+    else:
+        model = s.depth_model_custom.strip() if s.depth_model == "CUSTOM" else s.depth_model
+        if s.depth_model == "CUSTOM" and not model:
+            raise ValueError("depth model is Custom but no hub id or folder is set")
+        if model.startswith("//"):
+            model = bpy.path.abspath(model)
+        args += ["--depth-model", model]
+    if s.fov > 0:
+        args += ["--fov", repr(float(s.fov))]
+    if s.thickness > 0:
+        args += ["--thickness", repr(float(s.thickness))]
+    if s.target_faces > 0:
+        args += ["--target-faces", str(s.target_faces)]
+    if s.offline:
+        args.append("--offline")
+    device = s.device if s.device != "PREFS" else getattr(prefs, "device", "auto")
+    args += ["--device", device]
+    models_dir = s.models_dir or (getattr(prefs, "models_dir", "") if prefs else "")
+    if models_dir:
+        args += ["--models-dir", bpy.path.abspath(models_dir)]
+    return args

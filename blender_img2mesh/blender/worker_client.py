@@ -1,0 +1,257 @@
+"""Launch, feed, read and kill the pipeline worker (no bpy here).
+
+One warm worker (``python -m blender_img2mesh.pipeline.worker``) is kept between jobs so
+models stay loaded; cancelling a job kills its whole process group.  Reading never
+blocks Blender: a thread per pipe puts lines into a queue that the caller polls.
+"""
+
+import atexit
+import collections
+import itertools
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+from . import interpreter
+
+WORKER_MODULE = "blender_img2mesh.pipeline.worker"
+_EOF = {"event": "_eof"}
+_ids = itertools.count(1)
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class WorkerProcess:
+    """One worker process with reader threads for its stdout (events) and stderr (tail)."""
+
+    def __init__(self, python, extra_env=None):
+        self.python = python
+        env = interpreter.child_env()
+        env.update(extra_env or {})
+        kwargs = {}
+        if os.name == "nt":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            kwargs["start_new_session"] = True
+        self.proc = subprocess.Popen(
+            [python, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, cwd=interpreter.PACKAGE_PARENT,
+            text=True, encoding="utf-8", errors="replace", bufsize=1, **kwargs)
+        self.pid = self.proc.pid
+        self.events = queue.Queue()
+        self.stderr_tail = collections.deque(maxlen=40)
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True, name="img2mesh-out"),
+            threading.Thread(target=self._read_stderr, daemon=True, name="img2mesh-err"),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _read_stdout(self):
+        try:
+            for line in self.proc.stdout:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    self.stderr_tail.append(line)  # stray text on stdout: keep as a log line
+                    continue
+                if isinstance(event, dict) and "event" in event:
+                    self.events.put(event)
+        except (OSError, ValueError):
+            pass
+        self.events.put(_EOF)
+
+    def _read_stderr(self):
+        try:
+            for line in self.proc.stderr:
+                if line.strip():
+                    self.stderr_tail.append(line.rstrip())
+        except (OSError, ValueError):
+            pass
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def send(self, request):
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise WorkerDied(f"the worker is not running ({exc})") from None
+
+    def last_error_line(self):
+        for line in reversed(self.stderr_tail):
+            if line.strip() and not line.startswith(" "):
+                return line.strip()
+        return ""
+
+    def kill(self):
+        """Kill the worker and everything it started (its process group)."""
+        if self.proc.poll() is None:
+            try:
+                if os.name == "nt":
+                    subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.pid)],
+                                   capture_output=True)
+                else:
+                    os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._close()
+
+    def shutdown(self, timeout=3.0):
+        """Ask politely (``shutdown`` request), then kill."""
+        if self.proc.poll() is None:
+            try:
+                self.send({"id": "bye", "cmd": "shutdown"})
+                self.proc.stdin.close()
+                self.proc.wait(timeout=timeout)
+            except (WorkerDied, OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+    def _close(self):
+        for t in self._threads:
+            t.join(timeout=2)
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
+
+
+_lock = threading.Lock()
+_warm = None  # the WorkerProcess kept between jobs
+
+
+def get_worker(python, extra_env=None):
+    """The warm worker for ``python`` (started when there is none or it died)."""
+    global _warm
+    with _lock:
+        if _warm is not None and (not _warm.alive() or _warm.python != python
+                                  or getattr(_warm, "extra_env", None) != extra_env):
+            _warm.shutdown()
+            _warm = None
+        if _warm is None:
+            _warm = WorkerProcess(python, extra_env)
+            _warm.extra_env = extra_env
+        return _warm
+
+
+def warm_worker():
+    return _warm
+
+
+def release():
+    """Shut the warm worker down (unregister, "Release models", Blender's exit)."""
+    global _warm
+    with _lock:
+        worker, _warm = _warm, None
+    if worker is not None:
+        worker.shutdown()
+
+
+def _forget(worker):
+    global _warm
+    with _lock:
+        if _warm is worker:
+            _warm = None
+
+
+atexit.register(release)
+
+
+class Job:
+    """One request to the worker; :meth:`poll` returns its new events without blocking."""
+
+    def __init__(self, python, args, extra_env=None):
+        self.id = f"job-{os.getpid()}-{next(_ids)}"
+        self.args = list(args)
+        self.worker = get_worker(python, extra_env)
+        self.worker.stderr_tail.clear()
+        self.done = False
+        self.result = None
+        self.error = None  # the error event (dict) when the job failed
+        self.worker.send({"id": self.id, "args": self.args})
+
+    def _handle(self, event, out):
+        if event is _EOF:
+            code = self.worker.proc.poll()
+            if code is None:
+                try:
+                    code = self.worker.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = "?"
+            tail = self.worker.last_error_line()
+            msg = f"the worker stopped unexpectedly (exit code {code})"
+            self.error = {"event": "error", "message": msg + (f": {tail}" if tail else ""),
+                          "kind": "internal", "file": None, "hint": None}
+            _forget(self.worker)
+            self.worker.kill()
+            self.done = True
+            out.append(self.error)
+            return
+        if event.get("id") not in (self.id, None):
+            return  # a stale event of an earlier job
+        if event.get("id") is None and event["event"] != "error":
+            return  # the worker's own start event
+        out.append(event)
+        if event["event"] == "result":
+            self.result, self.done = event, True
+        elif event["event"] == "error" and event.get("id") == self.id:
+            self.error, self.done = event, True
+
+    def poll(self, timeout=0.0):
+        """New events (a list, maybe empty).  ``timeout`` > 0 waits for the first one."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while not self.done:
+            try:
+                wait = max(0.0, deadline - time.monotonic())
+                event = self.worker.events.get(timeout=wait) if wait else \
+                    self.worker.events.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(event, out)
+            deadline = 0  # only the first get may wait
+        return out
+
+    def wait(self, on_event=None, poll_interval=0.5):
+        """Block until done (used in background mode); returns the result event or None."""
+        while not self.done:
+            for event in self.poll(timeout=poll_interval):
+                if on_event:
+                    on_event(event)
+        return self.result
+
+    def cancel(self):
+        """Kill the worker (the only way to stop a running job)."""
+        _forget(self.worker)
+        self.worker.kill()
+        self.done = True
+
+
+def error_text(event):
+    """One line for an error event: message, file, hint."""
+    text = event.get("message") or "unknown error"
+    if event.get("file") and event["file"] not in text:
+        text += f" ({event['file']})"
+    if event.get("hint"):
+        text += f": {event['hint']}"
+    return text

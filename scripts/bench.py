@@ -1,0 +1,476 @@
+"""Benchmark: our pipeline against the original prototype, stage by stage, in one run.
+
+    .venv/bin/python scripts/bench.py [--image PATH] [--repeat N] [--quick]
+
+A benchmark, not a test: it prints a table of per-stage times and ratios measured in this
+run (nothing is compared to stored numbers).
+
+Network.  No weights can be downloaded here, so both methods run the *full-size* GLPN-NYU
+architecture (the MiT-b4 encoder of vinvino02/glpn-nyu and glpn-kitti: hidden sizes 64,
+128, 320, 512, depths 3, 8, 27, 3, ~61 M parameters; note that a bare ``GLPNConfig()`` is
+the small b0 variant, 3.7 M) with random weights, saved with ``save_pretrained`` and
+``GLPNImageProcessor()`` to a temporary folder.  Our pipeline loads it through its real path
+(``--depth-model <folder>``), the prototype with ``from_pretrained`` as it did.  Both run
+the network at the prototype's working size: height <= 480 px, rounded down to multiples
+of 32 by the processor; ours gets ``--max-size`` = that grid's longer side.
+
+Depth substitution.  A random network outputs noise, and the geometry stages' cost depends
+on the depth values, so the forward pass is *run and timed* in both methods but the
+geometry of *both* is fed the same plausible depth of the same photo: the u2netp mask of
+the photo inflated by our silhouette inflation (object 1.2 m .. ~1.7 m away) in front of
+a tilted background plane (3.0 m at the top of the image, 2.0 m at the bottom) -- metres,
+like NYU.
+
+* prototype: that depth (resampled to the network's output grid if it differs) replaces
+  the network output after the forward pass, before the x1000 / 8-bit step.
+* ours: one process runs the real pipeline with ``--depth-model <folder>``, where
+  ``DepthEstimator.predict`` is wrapped: the real ``predict`` runs in full (processor,
+  forward, post-processing, all timed in the ``depth`` stage) and its result is then
+  replaced by the plausible depth.  So every stage time of ours comes from one real run
+  (``model`` = rembg session + GLPN load, ``depth`` = our real GLPN code path).  The
+  forward time alone is taken with torch forward hooks on the model.  A cross-check run
+  with ``--depth-map depth.npy`` (the documented way to give depth) must give the same
+  mesh; its geometry stage times are printed too.
+
+Timing.  Each method runs in a fresh subprocess (so peak memory, the RSS high-water mark,
+is per method).  In each: one warm-up run (excluded; it pays Python imports, reported as
+"cold"), then ``--repeat`` runs, median per stage.  Every run loads its models again (no
+model cache), like a fresh command-line run once Python's imports are done; "ratio
+without model loading" is the warm worker's case (models cached).  Ours additionally runs
+once more with timers around its inner functions (not counted) to show where its time
+goes.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, ROOT]
+
+MARK = "@@BENCH@@"
+OURS_STAGES = ("load", "model", "segment", "depth", "points", "surface", "trim", "export",
+               "preview")
+BASE_STAGES = ("load", "model", "depth", "points", "outliers", "normals", "surface",
+               "export")
+ROWS = ("load", "model", "segment", "depth", "points", "outliers", "normals", "surface",
+        "trim", "export", "preview")
+# GLPN-NYU / GLPN-KITTI architecture (MiT-b4 encoder), as in transformers' conversion script
+GLPN_NYU = dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3],
+                decoder_hidden_size=64, max_depth=10)
+
+
+def cpu_ticks():
+    """(busy, steal) jiffies of all CPUs from /proc/stat (Linux), or None."""
+    try:
+        with open("/proc/stat") as fh:
+            v = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(v[:3]) + sum(v[5:7]), v[7] if len(v) > 7 else 0
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def quiet_libraries():
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+# --------------------------------------------------------------------------- preparation
+
+def make_network(folder):
+    import torch
+    from transformers import GLPNConfig, GLPNForDepthEstimation, GLPNImageProcessor
+
+    torch.manual_seed(0)
+    model = GLPNForDepthEstimation(GLPNConfig(**GLPN_NYU)).eval()
+    params = sum(p.numel() for p in model.parameters())
+    model.save_pretrained(folder)
+    GLPNImageProcessor().save_pretrained(folder)
+    return params
+
+
+def plausible_depth(rgb, models_dir):
+    """Metres: the u2netp mask inflated (object 1.2 m .. ~1.7 m) before a tilted plane."""
+    import numpy as np
+
+    from blender_img2mesh.pipeline import camera, depth as depth_mod, segment
+
+    session = segment.rembg_session("u2netp", models_dir, allow_download=False)
+    mask = segment.clean_mask(segment.remove_background(rgb, session))
+    h, w = mask.shape
+    f = camera.focal_px(w, h, camera.DEFAULT_FOV)
+    obj = depth_mod.inflate_depth(mask, f, 0.5, z_near=1.2)
+    rows = (np.arange(h, dtype=np.float32) + 0.5) / h
+    plane = np.broadcast_to((3.0 - 1.0 * rows)[:, None], (h, w))
+    z = np.where(mask, np.minimum(obj, plane - 0.05), plane).astype(np.float32)
+    return z, mask
+
+
+def resample(z, shape):
+    import numpy as np
+    from PIL import Image
+
+    if z.shape == tuple(shape):
+        return z
+    img = Image.fromarray(z.astype(np.float32), mode="F")
+    return np.asarray(img.resize((shape[1], shape[0]), Image.BILINEAR), np.float32)
+
+
+# --------------------------------------------------------------------------- workers
+
+def worker_baseline(cfg):
+    import numpy as np
+
+    t0 = time.perf_counter()
+    import open3d  # noqa: F401  (the prototype imports these at the top)
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    import prototype_baseline as proto
+
+    imports = time.perf_counter() - t0
+    override = np.load(cfg["baseline_depth"])
+    runs, info = [], None
+    for i in range(cfg["repeat"] + 1):
+        t_run = time.perf_counter()
+        t, info = proto.run_prototype(cfg["image"], cfg["model_dir"],
+                                      os.path.join(cfg["tmp"], "baseline.obj"),
+                                      cfg["max_height"], depth_override=override)
+        t["total"] = time.perf_counter() - t_run
+        runs.append(t)
+    info["network_input"] = info["working_size"]
+    return {"imports": imports, "warmup": runs[0], "runs": runs[1:], "info": info,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+class _FuncTimer:
+    """Wraps module functions to sum their time per run (the breakdown run only)."""
+
+    def __init__(self):
+        self.t = {}
+
+    def wrap(self, module, name, label=None):
+        fn = getattr(module, name)
+        label = label or f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+
+        def wrapped(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.t[label] = self.t.get(label, 0.0) + time.perf_counter() - t0
+
+        setattr(module, name, wrapped)
+
+
+def worker_ours(cfg):
+    import numpy as np
+
+    t0 = time.perf_counter()
+    from blender_img2mesh.pipeline import depth as depth_mod
+    from blender_img2mesh.pipeline.cli import parse_args
+    from blender_img2mesh.pipeline.progress import Reporter
+    from blender_img2mesh.pipeline.run import run
+
+    imports = time.perf_counter() - t0
+    plausible = np.load(cfg["ours_depth"])
+    fwd = {"t": 0.0, "pre": 0.0, "post": 0.0}
+    original_predict = depth_mod.DepthEstimator.predict
+
+    def predict(self, rgb):
+        if not getattr(self, "_bench_hooked", False):
+            def pre(module, args, kwargs):
+                x = kwargs.get("pixel_values", args[0] if args else None)
+                fwd["shape"] = list(x.shape[-2:])[::-1]
+                fwd["start"] = time.perf_counter()
+
+            def post(module, args, output):
+                fwd["t"] += time.perf_counter() - fwd["start"]
+
+            self.model.register_forward_pre_hook(pre, with_kwargs=True)
+            self.model.register_forward_hook(post)
+            self._bench_hooked = True
+        _raw, fov = original_predict(self, rgb)  # the real thing, discarded below
+        if plausible.shape != rgb.shape[:2]:
+            raise RuntimeError(f"plausible depth {plausible.shape} != working image "
+                               f"{rgb.shape[:2]}")
+        return plausible.copy(), fov
+
+    argv = [cfg["image"], "-o", os.path.join(cfg["tmp"], "ours.ply"), "--max-size",
+            str(cfg["max_size"]), "--offline", "-q"]
+    if cfg["mode"] == "depthmap":
+        argv += ["--depth-map", cfg["ours_depth"]]
+    else:
+        argv += ["--depth-model", cfg["model_dir"]]
+        depth_mod.DepthEstimator.predict = predict
+
+    def one():
+        fwd["t"] = 0.0
+        r = Reporter()
+        t_run = time.perf_counter()
+        res = run(parse_args(argv), r)
+        t = dict(r.timings)
+        t["total"] = time.perf_counter() - t_run
+        t["forward"] = fwd["t"]
+        t["vertices"], t["faces"] = res["vertices"], res["faces"]
+        return t, res
+
+    runs, res = [], None
+    for i in range(cfg["repeat"] + 1):
+        t, res = one()
+        runs.append(t)
+    out = {"imports": imports, "warmup": runs[0], "runs": runs[1:],
+           "peak_rss_mb": peak_rss_mb(),
+           "info": {k: res[k] for k in ("vertices", "faces", "points", "working_size",
+                                          "depth_model", "poisson_depth", "back")}}
+    out["info"]["torch_threads"] = __import__("torch").get_num_threads() \
+        if cfg["mode"] != "depthmap" else None
+    out["info"]["network_input"] = fwd.get("shape")
+    if cfg["mode"] == "depthmap":
+        return out
+
+    # one more run, not counted, with timers around the inner functions
+    from blender_img2mesh.pipeline import camera, image_io, run as run_mod, segment
+    from blender_img2mesh.pipeline import surface
+
+    ft = _FuncTimer()
+    for mod, names in ((image_io, ("load_photo", "resize_rgb")),
+                       (segment, ("rembg_session", "remove_background", "clean_mask")),
+                       (camera, ("extend_outside", "backproject", "grid_normals",
+                                 "depth_edges", "depth_outliers")),
+                       (surface, ("add_back", "poisson", "trim_to_view", "keep_vertices",
+                                  "drop_small_parts", "decimate", "is_watertight")),
+                       (run_mod, ("sample_colors", "orient", "write_mesh", "write_json"))):
+        for name in names:
+            ft.wrap(mod, name)
+    ft.wrap(depth_mod, "DepthEstimator", "depth.DepthEstimator(load)")
+    t, _ = one()
+    out["breakdown"] = dict(ft.t, **{"GLPN forward (hooks)": t["forward"]})
+    out["breakdown_total"] = t["total"]
+    return out
+
+
+def worker_main(mode, cfg_path):
+    quiet_libraries()
+    with open(cfg_path) as fh:
+        cfg = json.load(fh)
+    cfg["mode"] = mode
+    out = worker_baseline(cfg) if mode == "baseline" else worker_ours(cfg)
+    sys.stdout.write(MARK + json.dumps(out) + "\n")
+    sys.stdout.flush()
+
+
+def spawn(mode, cfg_path):
+    cmd = [sys.executable, os.path.abspath(__file__), "--_worker", mode, cfg_path]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+    raise SystemExit(f"bench: the {mode} run failed (exit {proc.returncode})")
+
+
+# --------------------------------------------------------------------------- report
+
+def med(runs, key):
+    vals = [r[key] for r in runs if key in r]
+    return statistics.median(vals) if vals else None
+
+
+def mn(runs, key):
+    vals = [r[key] for r in runs if key in r]
+    return min(vals) if vals else None
+
+
+def fmt(x, width=9, nd=3):
+    return f"{'-':>{width}}" if x is None else f"{x:>{width}.{nd}f}"
+
+
+def report(cfg, params, base, ours, dmap):
+    b_runs, o_runs = base["runs"], ours["runs"]
+    b_tot, o_tot = med(b_runs, "total"), med(o_runs, "total")
+    b_fwd, o_fwd = med(b_runs, "forward"), med(o_runs, "forward")
+    o_model = med(o_runs, "model") or 0.0
+    bi, oi = base["info"], ours["info"]
+    n = len(o_runs)
+    print()
+    print(f"image        {cfg['image']}")
+    print(f"network      GLPN-NYU architecture (MiT-b4), random weights, {params / 1e6:.1f} M "
+          f"parameters; torch threads: prototype {bi['torch_threads']}, ours "
+          f"{oi['torch_threads']}")
+    print(f"working size prototype {bi['working_size'][0]}x{bi['working_size'][1]} "
+          f"(network input; {bi['cropped_size'][0]}x{bi['cropped_size'][1]} after the 16 px "
+          f"crop), ours {oi['working_size'][0]}x{oi['working_size'][1]} (--max-size "
+          f"{cfg['max_size']}; network input {'x'.join(map(str, oi['network_input']))})")
+    print("depth        forward pass run and timed with the random network in both; the "
+          "geometry of both fed the same\n             plausible depth (u2netp mask "
+          "inflated, 1.2-1.7 m, before a 2-3 m plane) -- see the docstring")
+    print(f"timings      median of {n} run(s) after 1 warm-up, each method in its own "
+          f"process; every run loads its models;\n             {os.cpu_count()} CPUs, load "
+          f"average at start {cfg['loadavg']:.2f}; other processes used "
+          f"{cfg.get('others', float('nan')):.0f}% of the CPUs during the runs")
+    if cfg.get("others", 0.0) > 10.0:
+        print("             WARNING: other processes competed for the CPUs; medians are "
+              "disturbed, the min columns less so")
+    print()
+    print(f"{'':<12}{'prototype':>16}{'ours':>16}")
+    print(f"{'stage':<12}{'median s':>10}{'min s':>8}{'median s':>10}{'min s':>8}{'ours %':>8}"
+          f"   ours: what")
+    what = {"load": "read + resize photo", "model": "rembg session + GLPN from_pretrained",
+            "segment": "u2netp mask + clean", "depth": "GLPN processor+forward+resize",
+            "points": "back-project, edges, outliers, stride",
+            "surface": f"Poisson depth {oi['poisson_depth']}, all threads",
+            "trim": "trim to view, small parts", "export": "colors, watertight, write"}
+    bwhat = {"outliers": "(prototype: statistical outlier removal)",
+             "normals": "(prototype: estimate + orient normals)"}
+    for row in ROWS:
+        b, o = med(b_runs, row), med(o_runs, row)
+        if b is None and o is None:
+            continue
+        share = f"{100 * o / o_tot:7.1f}%" if o is not None else f"{'':8}"
+        print(f"{row:<12}{fmt(b, 10)}{fmt(mn(b_runs, row), 8)}{fmt(o, 10)}"
+              f"{fmt(mn(o_runs, row), 8)}{share}   {what.get(row, bwhat.get(row, ''))}")
+    print(f"{'total':<12}{fmt(b_tot, 10)}{fmt(mn(b_runs, 'total'), 8)}{fmt(o_tot, 10)}"
+          f"{fmt(mn(o_runs, 'total'), 8)}{100.0:7.1f}%   (max: prototype "
+          f"{max(r['total'] for r in b_runs):.2f}, ours {max(r['total'] for r in o_runs):.2f})")
+    print(f"{'  forward':<12}{fmt(b_fwd, 10)}{fmt(mn(b_runs, 'forward'), 8)}{fmt(o_fwd, 10)}"
+          f"{fmt(mn(o_runs, 'forward'), 8)}{100 * o_fwd / o_tot:7.1f}%   "
+          f"the network call alone, inside 'depth'")
+    print(f"{'cold 1st run':<12}{fmt(base['imports'] + base['warmup']['total'], 10)}"
+          f"{'':8}{fmt(ours['imports'] + ours['warmup']['total'], 10)}"
+          f"{'':16}   warm-up incl. Python imports (not in the medians)")
+    print()
+    nf = o_tot - o_fwd
+    nf_warm = nf - o_model
+    e2e = b_tot / o_tot
+    ok = lambda c: "OK" if c else "MISSED"  # noqa: E731
+    print(f"ours non-forward cost / forward  {nf:.3f} s / {o_fwd:.3f} s = {nf / o_fwd:.2f}"
+          f"   (target <= 0.30: {ok(nf / o_fwd <= 0.30)})")
+    print(f"  same without model loading     {nf_warm:.3f} s / {o_fwd:.3f} s = "
+          f"{nf_warm / o_fwd:.2f}   (warm worker, models cached)")
+    print(f"end-to-end prototype / ours      {b_tot:.3f} s / {o_tot:.3f} s = {e2e:.2f}x"
+          f"   (target >= 5x: {ok(e2e >= 5.0)})")
+    print(f"  same without model loading     {(b_tot - med(b_runs, 'model')):.3f} s / "
+          f"{(o_tot - o_model):.3f} s = "
+          f"{(b_tot - med(b_runs, 'model')) / (o_tot - o_model):.2f}x")
+    b_min, o_min, of_min = mn(b_runs, "total"), mn(o_runs, "total"), mn(o_runs, "forward")
+    print(f"  same on the fastest runs       non-forward/forward "
+          f"{(o_min - of_min) / of_min:.2f}, prototype/ours {b_min / o_min:.2f}x")
+    print(f"peak memory (RSS high-water)     prototype {base['peak_rss_mb']:.0f} MB, ours "
+          f"{ours['peak_rss_mb']:.0f} MB   (target ours < 2048 MB: "
+          f"{ok(ours['peak_rss_mb'] < 2048)})")
+    print(f"mesh                             prototype {bi['vertices']} vertices, "
+          f"{bi['faces']} faces ({bi['points']} of {bi['points_raw']} points, Poisson "
+          f"depth 10); ours {oi['vertices']} vertices, {oi['faces']} faces ({oi['points']} "
+          f"points, Poisson depth {oi['poisson_depth']}, back {oi['back']})")
+    counts = [r["vertices"] for r in o_runs]
+    print(f"ours per run                     vertices {counts}" +
+          (" (varies between identical runs)" if len(set(counts)) > 1 else ""))
+    if dmap:
+        di = dmap["info"]
+        dv = abs(di["vertices"] - oi["vertices"]) / max(1, oi["vertices"])
+        same = dv <= 0.001
+        geo = "  ".join(f"{k} {med(dmap['runs'], k):.3f}" for k in
+                        ("points", "surface", "trim", "export") if med(dmap["runs"], k))
+        print(f"cross-check --depth-map run      {di['vertices']} vertices, {di['faces']} "
+              f"faces ({'same mesh' if same else 'DIFFERENT mesh'}, within {100 * dv:.3f}%)"
+              f";\n                                 {geo}; total "
+              f"{med(dmap['runs'], 'total'):.3f} s without the network, peak "
+              f"{dmap['peak_rss_mb']:.0f} MB")
+    if "breakdown" in ours:
+        print()
+        print(f"where ours spends its time (one extra run, {ours['breakdown_total']:.3f} s):")
+        items = sorted(ours["breakdown"].items(), key=lambda kv: -kv[1])
+        for name, sec in items:
+            if sec >= 0.0005:
+                print(f"  {name:<32}{sec:8.3f} s {100 * sec / ours['breakdown_total']:6.1f}%")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    import skimage.data
+
+    default_image = os.path.join(os.path.dirname(skimage.data.__file__), "coffee.png")
+    p.add_argument("--image", default=default_image, help="photo (default: skimage coffee.png)")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs per method (median)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke use: 192 px high working image, 1 timed run, no cross-check")
+    p.add_argument("--max-height", type=int, default=None,
+                   help="the prototype's height cap (default 480; 192 with --quick)")
+    p.add_argument("--no-crosscheck", action="store_true",
+                   help="skip the --depth-map cross-check run")
+    p.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args._worker:
+        return worker_main(*args._worker)
+    quiet_libraries()
+    import numpy as np
+
+    import prototype_baseline as proto
+    from blender_img2mesh.pipeline import image_io, models
+
+    if args.quick:
+        args.repeat = 1 if args.repeat == 3 else args.repeat
+        args.no_crosscheck = True
+    max_height = args.max_height or (192 if args.quick else proto.MAX_HEIGHT)
+    image = os.path.abspath(args.image)
+    img = proto.working_image(image, max_height)
+    grid_w, grid_h = proto.network_grid(*img.size)
+    max_size = max(grid_w, grid_h)
+
+    with tempfile.TemporaryDirectory(prefix="img2mesh-bench-") as tmp:
+        model_dir = os.path.join(tmp, "glpn-random")
+        t0 = time.perf_counter()
+        params = make_network(model_dir)
+        print(f"bench: random GLPN-NYU architecture, {params / 1e6:.1f} M parameters, saved "
+              f"in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        rgb_full, _ = image_io.load_photo(image)
+        rgb = image_io.resize_rgb(rgb_full, max_size)
+        z, mask = plausible_depth(rgb, models.default_models_dir())
+        ours_depth = os.path.join(tmp, "depth_ours.npy")
+        base_depth = os.path.join(tmp, "depth_prototype.npy")
+        np.save(ours_depth, z)
+        np.save(base_depth, resample(z, (grid_h, grid_w)))
+        cfg = {"image": image, "model_dir": model_dir, "tmp": tmp, "repeat": args.repeat,
+               "max_height": max_height, "max_size": max_size, "ours_depth": ours_depth,
+               "baseline_depth": base_depth, "loadavg": os.getloadavg()[0]}
+        cfg_path = os.path.join(tmp, "bench.json")
+        with open(cfg_path, "w") as fh:
+            json.dump(cfg, fh)
+        ticks0, wall0 = cpu_ticks(), time.perf_counter()
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print("bench: running the prototype ...", file=sys.stderr)
+        base = spawn("baseline", cfg_path)
+        print("bench: running ours ...", file=sys.stderr)
+        ours = spawn("ours", cfg_path)
+        dmap = None
+        if not args.no_crosscheck:
+            print("bench: running ours with --depth-map (cross-check) ...", file=sys.stderr)
+            dmap = spawn("depthmap", cfg_path)
+        ticks1 = cpu_ticks()
+        if ticks0 and ticks1:
+            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            busy = (ticks1[0] - ticks0[0]) / os.sysconf("SC_CLK_TCK")
+            ours_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+            wall = time.perf_counter() - wall0
+            cfg["others"] = 100.0 * max(0.0, busy - ours_cpu) / (wall * (os.cpu_count() or 1))
+        report(cfg, params, base, ours, dmap)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

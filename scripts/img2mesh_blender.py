@@ -1,0 +1,115 @@
+"""Headless Blender: photo -> colored mesh object -> .blend (and .glb/.ply/.obj).
+
+    blender -b -P scripts/img2mesh_blender.py -- INPUT [pipeline options]
+            [--save OUT.blend] [--export OUT.glb|OUT.ply|OUT.obj] [--camera]
+
+Enables the add-on from this checkout (the repo root goes on sys.path; no install
+needed) and runs ``bpy.ops.img2mesh.generate`` synchronously.  The worker's Python is
+$IMG2MESH_PYTHON, else Blender's own.  Exit code 0 on success, 1 on failure.
+"""
+
+import argparse
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import bpy  # noqa: E402
+
+import blender_img2mesh  # noqa: E402
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="blender -b -P img2mesh_blender.py --",
+                                description="Photo -> colored mesh in Blender.")
+    p.add_argument("input")
+    p.add_argument("--save", metavar="OUT.blend", help="save the scene as this .blend")
+    p.add_argument("--export", metavar="FILE", help="export the object: .glb, .gltf, .ply, .obj")
+    p.add_argument("--camera", action="store_true", help="add a camera matching the photo")
+    p.add_argument("--clear", action="store_true", help="start from an empty scene")
+    p.add_argument("--segmenter", default="u2netp")
+    p.add_argument("--keep-background", action="store_true")
+    p.add_argument("--mask")
+    p.add_argument("--depth-model", default="auto")
+    p.add_argument("--depth-map")
+    p.add_argument("--fov", type=float, default=0.0)
+    p.add_argument("--thickness", type=float, default=0.0)
+    p.add_argument("--poisson-depth", type=int, default=8)
+    p.add_argument("--back", choices=("open", "flat", "mirror"), default="open")
+    p.add_argument("--target-faces", type=int, default=0)
+    p.add_argument("--size", type=float, default=2.0)
+    p.add_argument("--frame", choices=("blender", "camera"), default="blender")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--models-dir", default="")
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--max-size", type=int, default=512)
+    return p.parse_args(argv)
+
+
+def operator_kwargs(a):
+    depth_ids = {item[0] for item in blender_img2mesh.blender.properties.DEPTH_MODELS}
+    kw = dict(filepath=os.path.abspath(a.input), segmenter=a.segmenter,
+              remove_background=not a.keep_background, mask_path=a.mask or "",
+              depth_map_path=a.depth_map or "", fov=a.fov, thickness=a.thickness,
+              poisson_depth=a.poisson_depth, back=a.back, target_faces=a.target_faces,
+              size=a.size, frame=a.frame, device=a.device, models_dir=a.models_dir,
+              offline=a.offline, max_size=a.max_size, add_camera=a.camera)
+    if a.depth_model in depth_ids and a.depth_model != "CUSTOM":
+        kw["depth_model"] = a.depth_model
+    else:
+        kw.update(depth_model="CUSTOM", depth_model_custom=a.depth_model)
+    return kw
+
+
+def export(path):
+    ext = os.path.splitext(path)[1].lower()
+    path = os.path.abspath(path)
+    if ext in (".glb", ".gltf"):
+        fmt = "GLB" if ext == ".glb" else "GLTF_SEPARATE"
+        bpy.ops.export_scene.gltf(filepath=path, export_format=fmt, use_selection=True)
+    elif ext == ".ply":
+        if hasattr(bpy.ops.wm, "ply_export"):  # 4.0+
+            bpy.ops.wm.ply_export(filepath=path, export_selected_objects=True,
+                                  export_colors="SRGB")
+        else:
+            bpy.ops.export_mesh.ply(filepath=path, use_selection=True, use_colors=True)
+    elif ext == ".obj":
+        bpy.ops.wm.obj_export(filepath=path, export_selected_objects=True)
+    else:
+        raise SystemExit(f"error: cannot export to {ext or path}: use .glb, .gltf, .ply or .obj")
+    print(f"img2mesh: exported {path}", flush=True)
+
+
+def main():
+    argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+    a = parse(argv)
+    for target in (a.save, a.export):
+        if target and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            print(f"error: folder does not exist for {target}", file=sys.stderr)
+            return 1
+    if not hasattr(bpy.types, "IMG2MESH_OT_generate"):
+        blender_img2mesh.register()
+    if a.clear:
+        bpy.ops.wm.read_homefile(use_empty=True)
+    try:
+        bpy.ops.img2mesh.generate(**operator_kwargs(a))
+    except RuntimeError as exc:  # the operator's ERROR report
+        print(f"error: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    obj = bpy.context.view_layer.objects.active
+    print(f"img2mesh: {obj.name}: {len(obj.data.vertices)} vertices, "
+          f"{len(obj.data.polygons)} faces", flush=True)
+    if a.export:
+        export(a.export)
+    if a.save:
+        bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(a.save))
+        print(f"img2mesh: saved {os.path.abspath(a.save)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    blender_img2mesh.blender.worker_client.release()
+    sys.exit(code)

@@ -1,0 +1,53 @@
+"""Tests of the Blender half.  Run with the bpy venv (Blender as a Python module):
+
+    .venv-blender/bin/python -m pytest tests/blender
+
+The worker runs in the pipeline's venv ($IMG2MESH_PYTHON, default .venv/bin/python).
+test_headless.py also needs Debian's ``blender`` binary (apt-get install blender).
+"""
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bpy  # noqa: E402
+
+import blender_img2mesh  # noqa: E402
+import helpers  # noqa: E402
+
+os.environ.setdefault("IMG2MESH_PYTHON", helpers.PIPELINE_PYTHON)
+
+
+@pytest.fixture
+def addon():
+    """An empty scene with the add-on registered (and unregistered afterwards)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blender_img2mesh.register()
+    try:
+        yield bpy.context
+    finally:
+        blender_img2mesh.unregister()
+
+
+@pytest.fixture
+def fake_worker(monkeypatch, tmp_path):
+    """Point the add-on at tests/blender/fake_python; returns a mode setter."""
+    from blender_img2mesh.blender import worker_client
+
+    worker_client.release()
+    monkeypatch.setenv("IMG2MESH_PYTHON", helpers.FAKE_PYTHON)
+    monkeypatch.setenv("FAKE_WORKER_PIDFILE", str(tmp_path / "pids"))
+
+    def mode(name):
+        monkeypatch.setenv("FAKE_WORKER_MODE", name)
+        worker_client.release()  # a new mode needs a new process
+        return tmp_path / "pids"
+
+    mode("ok")
+    yield mode
+    worker_client.release()

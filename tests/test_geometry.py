@@ -1,0 +1,331 @@
+"""Geometry with known answers: depth maps of a plane and a sphere seen by a known camera
+must give meshes on that plane / sphere, with the right colors, frames and file formats."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from blender_img2mesh.pipeline import camera
+from blender_img2mesh.pipeline.errors import Img2MeshError
+
+W, H, FOV = 160, 120, 60.0
+# the quadrant colors of the test photo: top-left, top-right, bottom-left, bottom-right
+QUADS = np.array([[220, 30, 30], [30, 40, 220], [30, 200, 40], [230, 220, 30]], float)
+SPHERE_C, SPHERE_R = (0.1, -0.05, 2.5), 0.5
+
+
+@pytest.fixture(scope="module")
+def quad_photo(tmp_path_factory, photo):
+    """A 2x-size photo (320x240): four flat color quadrants with a real photo's texture
+    (+-12 levels) on top, so colors are distinct but the picture is a real one."""
+    folder = tmp_path_factory.mktemp("quad")
+    tex = np.asarray(Image.open(photo("coffee.png")).convert("L").resize((2 * W, 2 * H)),
+                     float)
+    tex = (tex - tex.mean()) / (tex.std() + 1e-9) * 6.0
+    img = np.empty((2 * H, 2 * W, 3), float)
+    img[:H, :W], img[:H, W:], img[H:, :W], img[H:, W:] = QUADS
+    img = np.clip(img + np.clip(tex, -12, 12)[..., None], 0, 255).astype(np.uint8)
+    path = folder / "quads.png"
+    Image.fromarray(img).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def plane_map(tmp_path_factory, scene):
+    """Depth (H x W) of the 3-D plane z = 2 + 0.3 x seen by the pipeline's camera."""
+    f = scene.focal(W, H, FOV)
+    a, _ = scene.pixel_rays(W, H, f)
+    z = 2.0 / (1.0 - 0.3 * a)  # z = 2 + 0.3 * (a z)
+    path = tmp_path_factory.mktemp("plane") / "plane.npy"
+    np.save(path, z.astype(np.float32))
+    return str(path), z
+
+
+@pytest.fixture(scope="module")
+def sphere_map(tmp_path_factory, scene):
+    folder = tmp_path_factory.mktemp("sphere")
+    z, hit = scene.sphere_depth(W, H, FOV, SPHERE_C, SPHERE_R)
+    np.save(folder / "sphere.npy", z)
+    Image.fromarray(hit.astype(np.uint8) * 255).save(folder / "sphere_mask.png")
+    return str(folder / "sphere.npy"), str(folder / "sphere_mask.png"), z, hit
+
+
+def _pixels(V, w=W, h=H, fov=FOV):
+    uv = camera.project(V, camera.focal_px(w, h, fov), w, h)
+    return (np.clip(np.floor(uv[:, 0]).astype(int), 0, w - 1),
+            np.clip(np.floor(uv[:, 1]).astype(int), 0, h - 1), uv)
+
+
+def _sphere_args(quad_photo, sphere_map, out, *extra):
+    npy, mask, _, _ = sphere_map
+    return [quad_photo, "-o", out, "--depth-map", npy, "--mask", mask, "--fov", FOV,
+            "--max-size", W, "--poisson-depth", 7, *extra]
+
+
+# ---------------------------------------------------------------- plane
+
+
+def test_plane_vertices_lie_on_the_plane(tmp_path, run_job, quad_photo, plane_map,
+                                         mesh_reader):
+    npy, z = plane_map
+    out = tmp_path / "plane.ply"
+    result, _ = run_job([quad_photo, "-o", out, "--depth-map", npy, "--keep-background",
+                         "--frame", "camera", "--fov", FOV, "--max-size", W,
+                         "--poisson-depth", 6])
+    assert result["depth_model"] == "depth-map" and result["depth_kind"] == "metric"
+    assert result["fov_deg"] == pytest.approx(FOV)
+    assert result["working_size"] == [W, H]
+    V, T, _ = mesh_reader(out)
+    size = np.ptp(V, axis=0).max()
+    dist = np.abs(V[:, 2] - (2.0 + 0.3 * V[:, 0])) / np.sqrt(1.09)
+    assert dist.max() < 0.01 * size, f"off the plane by {dist.max() / size:.2%} of its size"
+    # and it spans the whole picture (the frustum at that depth), not a piece of it
+    x_half = 0.5 * W / camera.focal_px(W, H, FOV) * 2.0
+    assert np.ptp(V[:, 0]) > 0.9 * 2 * x_half
+    # the outline reprojects into the picture
+    _, _, uv = _pixels(V)
+    assert (uv > -1).all() and (uv[:, 0] < W + 1).all() and (uv[:, 1] < H + 1).all()
+
+
+def test_colors_match_the_photo(tmp_path, run_job, quad_photo, plane_map, mesh_reader):
+    npy, _ = plane_map
+    out = tmp_path / "plane.ply"
+    run_job([quad_photo, "-o", out, "--depth-map", npy, "--keep-background", "--frame",
+             "camera", "--fov", FOV, "--max-size", W, "--poisson-depth", 6])
+    V, _, C = mesh_reader(out)
+    _, _, uv = _pixels(V)
+    margin = 3.0  # pixels of the working image around the quadrant borders
+    left, right = uv[:, 0] < W / 2 - margin, uv[:, 0] > W / 2 + margin
+    top, bottom = uv[:, 1] < H / 2 - margin, uv[:, 1] > H / 2 + margin
+    rgb = C * 255.0
+    for sel, want in ((top & left, 0), (top & right, 1), (bottom & left, 2),
+                      (bottom & right, 3)):
+        assert sel.sum() > 50
+        nearest = np.argmin(((rgb[sel, None, :] - QUADS[None]) ** 2).sum(-1), axis=1)
+        assert (nearest == want).all(), f"quadrant {want}: wrong colors"
+        assert np.abs(rgb[sel] - QUADS[want]).max() < 40
+
+
+def test_16bit_png_depth_map_is_millimetres(tmp_path, run_job, quad_photo, plane_map,
+                                            mesh_reader):
+    _, z = plane_map
+    png = tmp_path / "plane_mm.png"
+    Image.fromarray(np.round(z * 1000).astype(np.uint16)).save(png)
+    out = tmp_path / "plane.ply"
+    result, _ = run_job([quad_photo, "-o", out, "--depth-map", png, "--keep-background",
+                         "--frame", "camera", "--fov", FOV, "--max-size", W,
+                         "--poisson-depth", 6])
+    assert result["depth_scale"] == pytest.approx(0.001)
+    V, _, _ = mesh_reader(out)
+    dist = np.abs(V[:, 2] - (2.0 + 0.3 * V[:, 0])) / np.sqrt(1.09)
+    assert dist.max() < 0.01 * np.ptp(V, axis=0).max()
+
+
+def test_depth_map_at_another_resolution_is_resized(tmp_path, run_job, quad_photo,
+                                                    mesh_reader, scene):
+    f = scene.focal(2 * W, 2 * H, FOV)
+    a, _ = scene.pixel_rays(2 * W, 2 * H, f)
+    npy = tmp_path / "plane2x.npy"
+    np.save(npy, (2.0 / (1.0 - 0.3 * a)).astype(np.float32))
+    out = tmp_path / "plane.ply"
+    run_job([quad_photo, "-o", out, "--depth-map", npy, "--keep-background", "--frame",
+             "camera", "--fov", FOV, "--max-size", W, "--poisson-depth", 6])
+    V, _, _ = mesh_reader(out)
+    dist = np.abs(V[:, 2] - (2.0 + 0.3 * V[:, 0])) / np.sqrt(1.09)
+    assert dist.max() < 0.02 * np.ptp(V, axis=0).max()
+
+
+def test_depth_map_of_wrong_aspect(tmp_path, run_job, quad_photo):
+    npy = tmp_path / "square.npy"
+    np.save(npy, np.full((100, 100), 2.0, np.float32))
+    out = tmp_path / "x.ply"
+    with pytest.raises(Img2MeshError, match="depth map is 100x100") as info:
+        run_job([quad_photo, "-o", out, "--depth-map", npy, "--keep-background"])
+    assert str(npy) in str(info.value)
+    assert not out.exists()
+
+
+def test_depth_map_with_no_positive_depth(tmp_path, run_job, quad_photo):
+    npy = tmp_path / "zeros.npy"
+    np.save(npy, np.zeros((H, W), np.float32))
+    with pytest.raises(Img2MeshError, match="positive"):
+        run_job([quad_photo, "-o", tmp_path / "x.ply", "--depth-map", npy,
+                 "--keep-background", "--max-size", W])
+
+
+# ---------------------------------------------------------------- sphere
+
+
+def test_sphere_open_back(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
+    _, _, zmap, hit = sphere_map
+    out = tmp_path / "sphere.ply"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera"))
+    assert result["mask"] == "mask" and result["back"] == "open"
+    V, T, _ = mesh_reader(out)
+    assert len(T) > 500
+    size = 2 * SPHERE_R
+    off = np.abs(np.linalg.norm(V - np.array(SPHERE_C), axis=1) - SPHERE_R)
+    assert np.percentile(off, 95) < 0.01 * size, "the mesh is not on the sphere"
+    assert off.max() < 0.05 * size
+    ui, vi, _ = _pixels(V)
+    # the outline stays inside the (slightly dilated) mask
+    assert ndimage.binary_dilation(hit, iterations=2)[vi, ui].all()
+    # no bubble: nothing behind the observed surface
+    behind = V[:, 2] - zmap[vi, ui]
+    assert behind.max() < 0.05 * size, f"{(behind > 0.05 * size).sum()} vertices behind"
+    # only the visible (front) half of the sphere
+    assert (V[:, 2] < SPHERE_C[2] + 0.02 * size).all()
+
+
+def test_sphere_mirror_back_is_watertight(tmp_path, run_job, quad_photo, sphere_map,
+                                          mesh_reader):
+    _, _, zmap, hit = sphere_map
+    out = tmp_path / "sphere.ply"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
+                                     "--back", "mirror"))
+    V, T, _ = mesh_reader(out)
+    # the mesh really has a back now (the test could tell an open one)
+    ui, vi, _ = _pixels(V)
+    assert (V[:, 2] - zmap[vi, ui] > 0.2 * SPHERE_R).sum() > 0.2 * len(V)
+    edges = np.sort(T[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    sidecar = json.loads((tmp_path / "sphere.json").read_text())
+    assert sidecar["watertight"] == result["watertight"]
+    assert (counts != 2).sum() == 0, f"{(counts != 2).sum()} open or non-manifold edges"
+    assert result["watertight"] is True
+
+
+def test_flat_back_is_closed(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
+    out = tmp_path / "sphere.ply"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
+                                     "--back", "flat"))
+    assert result["watertight"] is True
+    V, _, _ = mesh_reader(out)
+    # the back is a flat wall just behind the farthest observed point, as wide as the sphere
+    back = V[V[:, 2] > V[:, 2].max() - 0.02 * SPHERE_R]
+    assert len(back) > 0.1 * len(V)
+    assert np.ptp(back[:, 0]) > 1.2 * SPHERE_R and np.ptp(back[:, 1]) > 1.2 * SPHERE_R
+    assert V[:, 2].max() < SPHERE_C[2], "the flat back is behind the sphere's equator"
+
+
+def test_open_back_is_not_watertight(tmp_path, run_job, quad_photo, sphere_map):
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "s.ply",
+                                     "--frame", "camera"))
+    assert result["watertight"] is False
+
+
+def test_blender_frame(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
+    out = tmp_path / "sphere.ply"
+    size = 3.0
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--size", size))
+    assert result["frame"] == "blender" and result["size"] == size
+    V, _, C = mesh_reader(out)
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    assert lo[2] == pytest.approx(0.0, abs=1e-4), "does not rest on Z = 0"
+    assert (hi - lo).max() == pytest.approx(size, rel=1e-4)
+    assert (lo[0] + hi[0]) / 2 == pytest.approx(0.0, abs=1e-4)
+    assert (lo[1] + hi[1]) / 2 == pytest.approx(0.0, abs=1e-4)
+    np.testing.assert_allclose(result["bounds"], [lo, hi], atol=1e-4)
+    # the photographed side faces -Y: the cap's middle is nearest the camera (smallest Y)
+    centre = np.array([(lo[0] + hi[0]) / 2, (lo[2] + hi[2]) / 2])
+    radial = np.hypot(V[:, 0] - centre[0], V[:, 2] - centre[1])
+    assert np.corrcoef(radial, V[:, 1])[0, 1] > 0.8
+    assert radial[np.argmin(V[:, 1])] < 0.1 * size
+    # Z is up and X is right: the photo's top-left quadrant (red) is at -X, +Z
+    rgb = C * 255.0
+    quad = np.argmin(((rgb[:, None, :] - QUADS[None]) ** 2).sum(-1), axis=1)
+    mid_z = (lo[2] + hi[2]) / 2
+    m = 0.2 * size  # the sphere is off the image centre: keep clear of the split lines
+    assert (quad[(V[:, 0] < -m) & (V[:, 2] > mid_z + m)] == 0).mean() > 0.95
+    assert (quad[(V[:, 0] > m) & (V[:, 2] < mid_z - m)] == 3).mean() > 0.95
+
+
+def test_blender_frame_is_the_camera_frame_rotated(tmp_path, run_job, quad_photo, sphere_map,
+                                                   mesh_reader):
+    """Same job in both frames: Blender X = x, Y = z, Z = -y, up to scale and shift."""
+    run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "cam.ply", "--frame", "camera"))
+    run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "bl.ply", "--size", 2.0))
+    Vc, _, _ = mesh_reader(tmp_path / "cam.ply")
+    Vb, _, _ = mesh_reader(tmp_path / "bl.ply")
+    want = np.stack([Vc[:, 0], Vc[:, 2], -Vc[:, 1]], axis=1)
+    lo, hi = want.min(axis=0), want.max(axis=0)
+    want = (want - [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]]) * (2.0 / (hi - lo).max())
+    # Poisson runs multithreaded, so the two meshes may differ in a few vertices: compare
+    # the surfaces, not the vertex lists
+    from scipy.spatial import cKDTree
+
+    d1, _ = cKDTree(want).query(Vb)
+    d2, _ = cKDTree(Vb).query(want)
+    assert np.percentile(d1, 99) < 0.01 and np.percentile(d2, 99) < 0.01
+    # facing +Y instead (a wrong sign) would be far off: a bowl, not a cap
+    flipped = want * [1, -1, 1]
+    d3, _ = cKDTree(flipped).query(Vb)
+    assert np.percentile(d3, 50) > 0.05
+
+
+@pytest.mark.parametrize("ext", [".obj", ".glb"])
+def test_obj_and_glb_outputs(tmp_path, run_job, quad_photo, sphere_map, read_any_mesh, ext):
+    out = tmp_path / f"sphere{ext}"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out))
+    assert result["mesh"] == str(out) and out.is_file()
+    V, T, C = read_any_mesh(out)
+    assert len(T) == result["faces"] and len(T) > 500
+    assert len(V) >= result["vertices"] * 0.99
+    assert len(C) == len(V) and C.max() > 0.5
+    ext_ = np.ptp(V, axis=0)
+    assert ext_.max() == pytest.approx(2.0, rel=1e-3)
+    if ext == ".glb":
+        # glTF is Y-up: the Blender Z (resting on 0) became glTF Y, Blender -Y became +Z
+        assert V[:, 1].min() == pytest.approx(0.0, abs=1e-3)
+    else:
+        assert V[:, 2].min() == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("ext", [".obj", ".glb"])
+def test_obj_and_glb_readable_by_open3d(tmp_path, run_job, quad_photo, sphere_map,
+                                        mesh_reader, ext):
+    out = tmp_path / f"sphere{ext}"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out))
+    V, T, C = mesh_reader(out)
+    assert len(T) == result["faces"], f"open3d reads {len(T)} triangles from {out.name}"
+    assert len(C) == len(V) > 0
+
+
+def test_glb_colors_are_linear(tmp_path, run_job, sphere_map, mesh_reader, read_any_mesh):
+    """glTF vertex colors are linear: an sRGB mid-gray of 128 is stored as ~0.216."""
+    gray = tmp_path / "gray.png"
+    Image.new("RGB", (2 * W, 2 * H), (128, 128, 128)).save(gray)
+    run_job(_sphere_args(str(gray), sphere_map, tmp_path / "g.glb"))
+    run_job(_sphere_args(str(gray), sphere_map, tmp_path / "g.ply"))
+    _, _, Cg = read_any_mesh(tmp_path / "g.glb")
+    _, _, Cp = mesh_reader(tmp_path / "g.ply")
+    assert np.allclose(Cp, 128 / 255, atol=1e-3)
+    assert np.allclose(Cg, ((128 / 255 + 0.055) / 1.055) ** 2.4, atol=2e-3)
+
+
+def test_target_faces_decimates(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
+    full, _ = run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "full.ply"))
+    target = full["faces"] // 4
+    small, _ = run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "small.ply",
+                                    "--target-faces", target, "--frame", "camera"))
+    assert small["faces"] <= target * 1.05
+    assert small["faces"] >= target * 0.5
+    V, T, _ = mesh_reader(tmp_path / "small.ply")
+    assert len(T) == small["faces"]
+    # still the sphere
+    off = np.abs(np.linalg.norm(V - np.array(SPHERE_C), axis=1) - SPHERE_R)
+    assert np.percentile(off, 95) < 0.02 * SPHERE_R * 2
+
+
+def test_sidecar_matches_result(tmp_path, run_job, quad_photo, sphere_map):
+    out = tmp_path / "s.ply"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out))
+    side = json.loads((tmp_path / "s.json").read_text())
+    for key in ("mesh", "vertices", "faces", "watertight", "fov_deg", "depth_model", "bounds"):
+        assert side[key] == result[key], key
+    assert sorted(os.listdir(tmp_path)) == ["s.json", "s.ply"]
+    assert result["outputs"] == [str(out), str(tmp_path / "s.json")]

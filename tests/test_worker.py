@@ -1,0 +1,89 @@
+"""The warm worker: JSON requests on stdin, tagged events on stdout, survives bad requests."""
+
+import json
+
+import pytest
+from PIL import Image
+
+
+@pytest.fixture
+def job_inputs(tmp_path, photo):
+    src = Image.open(photo("chelsea.png")).convert("RGB").resize((160, 106))
+    src.save(tmp_path / "cat.png")
+    Image.open(photo("coffee.png")).convert("RGB").resize((150, 100)).save(tmp_path / "cup.png")
+    return tmp_path
+
+
+def _args(folder, name, out):
+    return [str(folder / name), "-o", str(folder / out), "--keep-background",
+            "--depth-model", "inflate", "--max-size", "128", "--poisson-depth", "6"]
+
+
+def _by_id(events):
+    jobs = {}
+    for e in events:
+        jobs.setdefault(e.get("id"), []).append(e)
+    return jobs
+
+
+def test_two_jobs_and_bad_requests(job_inputs, worker, parse_json_lines):
+    d = job_inputs
+    requests = [
+        json.dumps({"id": "job-1", "args": _args(d, "cat.png", "cat.ply")}),
+        "this is not json",
+        json.dumps({"id": "bad-args", "args": ["--poisson-depth", "99", str(d / "cat.png")]}),
+        json.dumps({"id": "no-args"}),
+        json.dumps({"id": "missing", "args": _args(d, "nope.png", "nope.ply")}),
+        json.dumps({"id": "job-2", "args": _args(d, "cup.png", "cup.glb")}),
+        json.dumps({"id": "bye", "cmd": "shutdown"}),
+        json.dumps({"id": "after", "args": _args(d, "cat.png", "after.ply")}),
+    ]
+    proc = worker("\n".join(requests) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    events = parse_json_lines(proc.stdout)
+    assert events[0]["event"] == "start" and events[0]["id"] is None
+    jobs = _by_id(events)
+    for job, out in (("job-1", "cat.ply"), ("job-2", "cup.glb")):
+        evs = jobs[job]
+        assert evs[-1]["event"] == "result", evs[-1]
+        assert evs[-1]["mesh"] == str(d / out) and (d / out).is_file()
+        assert evs[-1]["faces"] > 100
+        fr = [e["fraction"] for e in evs if e["event"] == "progress"]
+        assert fr and all(b >= a for a, b in zip(fr, fr[1:]))
+        assert not [e for e in evs if e["event"] == "error"]
+    # job order is request order
+    ids = [e.get("id") for e in events]
+    assert ids.index("job-2") > max(i for i, x in enumerate(ids) if x == "job-1")
+    # the bad ones each got one error, and the worker went on
+    for job in ("bad-args", "no-args", "missing"):
+        assert [e["event"] for e in jobs[job]][-1] == "error", job
+        assert sum(e["event"] == "error" for e in jobs[job]) == 1
+    assert "poisson-depth" in jobs["bad-args"][-1]["message"]
+    assert "nope.png" in jobs["missing"][-1]["message"]
+    not_json = [e for e in jobs[None] if e["event"] == "error"]
+    assert len(not_json) == 1 and "not a JSON" in not_json[0]["message"]
+    # nothing after shutdown
+    assert "after" not in jobs and not (d / "after.ply").exists()
+    assert "bye" not in jobs
+
+
+def test_end_of_input_ends_worker(job_inputs, worker, parse_json_lines):
+    d = job_inputs
+    proc = worker(json.dumps({"id": 7, "args": _args(d, "cat.png", "cat.ply")}) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    events = parse_json_lines(proc.stdout)
+    assert events[-1]["event"] == "result" and events[-1]["id"] == 7
+
+
+def test_models_are_loaded_once(job_inputs, worker, parse_json_lines, tiny_models):
+    """A warm worker keeps the depth model: the second job's model stage is much faster."""
+    d = job_inputs
+    reqs = [json.dumps({"id": i, "args": _args(d, "cat.png", f"c{i}.ply")[:4] +
+                        ["--depth-model", tiny_models["glpn"], "--max-size", "96",
+                         "--poisson-depth", "6"]}) for i in (1, 2)]
+    proc = worker("\n".join(reqs) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    res = {e["id"]: e for e in parse_json_lines(proc.stdout) if e["event"] == "result"}
+    assert set(res) == {1, 2}
+    t1, t2 = res[1]["timings"]["model"], res[2]["timings"]["model"]
+    assert t2 < 0.5 * t1 and t2 < 0.2, (t1, t2)
