@@ -267,6 +267,30 @@ def test_blender_frame_is_the_camera_frame_rotated(tmp_path, run_job, quad_photo
     assert np.percentile(d3, 50) > 0.05
 
 
+def test_camera_location_sees_the_mesh_as_the_photo(tmp_path, run_job, quad_photo,
+                                                    sphere_map, mesh_reader):
+    """A camera at ``camera_location`` looking along +Y (Z up) with the result's fov
+    projects the Blender-frame mesh onto the pixels its colors were taken from."""
+    out = tmp_path / "sphere.ply"
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--size", 2.0))
+    V, _, _ = mesh_reader(out)
+    cam = np.asarray(result["camera_location"])
+    assert cam[1] < V[:, 1].min(), "the camera must be in front (-Y) of the mesh"
+    rel = V - cam  # back to the camera's axes: x = X, y = -Z, z = Y
+    in_cam = np.stack([rel[:, 0], -rel[:, 2], rel[:, 1]], axis=1)
+    _, _, uv = _pixels(in_cam, fov=result["fov_deg"])
+    _, mask_path, _, _ = sphere_map
+    mask = np.asarray(Image.open(mask_path).convert("L")) >= 128
+    ui = np.clip(uv[:, 0].astype(int), 0, W - 1)
+    vi = np.clip(uv[:, 1].astype(int), 0, H - 1)
+    near_mask = ndimage.binary_dilation(mask, iterations=3)
+    assert near_mask[vi, ui].mean() > 0.99
+    # and not trivially: a camera 20% farther away sees a smaller object
+    far = np.stack([rel[:, 0], -rel[:, 2], rel[:, 1] * 1.2 + 0.5], axis=1)
+    _, _, uv2 = _pixels(far, fov=result["fov_deg"])
+    assert np.ptp(uv2[:, 0]) < 0.9 * np.ptp(uv[:, 0])
+
+
 @pytest.mark.parametrize("ext", [".obj", ".glb"])
 def test_obj_and_glb_outputs(tmp_path, run_job, quad_photo, sphere_map, read_any_mesh, ext):
     out = tmp_path / f"sphere{ext}"

@@ -40,19 +40,25 @@ def sample_colors(vertices, rgb, f_work, work_shape):
     return out
 
 
-def orient(vertices, frame, size):
-    """Camera-frame vertices -> output frame.
+def frame_transform(vertices, frame, size):
+    """``(rotation, centre, scale)`` taking camera-frame points to the output frame.
 
-    ``blender``: Z up, the photographed side facing -Y (Blender's Front view), centred on
-    X/Y, resting on Z = 0, largest dimension ``size``.  ``camera``: unchanged.
+    ``blender``: Z up, the photographed side facing -Y (Blender's Front view), the mesh
+    centred on X/Y, resting on Z = 0, largest dimension ``size``.  ``camera``: identity.
     """
     if frame == "camera":
-        return vertices.astype(np.float64)
+        return np.eye(3), np.zeros(3), 1.0
     v = vertices @ CAMERA_TO_BLENDER.T
     lo, hi = v.min(axis=0), v.max(axis=0)
     scale = size / max(float((hi - lo).max()), 1e-12)
     centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
-    return (v - centre) * scale
+    return CAMERA_TO_BLENDER, centre, scale
+
+
+def orient(points, transform):
+    """Apply a :func:`frame_transform` to camera-frame points (Nx3)."""
+    rotation, centre, scale = transform
+    return (np.asarray(points, np.float64) @ rotation.T - centre) * scale
 
 
 def check_output(path, formats=MESH_FORMATS, what="output"):

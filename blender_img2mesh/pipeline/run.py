@@ -14,7 +14,8 @@ from scipy import ndimage
 
 from . import camera, depth as depth_mod, image_io, models, segment, surface
 from .errors import Img2MeshError, ModelUnavailable
-from .export import check_output, orient, sample_colors, write_json, write_mesh
+from .export import (check_output, frame_transform, orient, sample_colors, write_json,
+                     write_mesh)
 
 DEFAULT_THICKNESS = 0.5
 
@@ -187,7 +188,10 @@ def run(args, reporter, cache=None):
     reporter.stage("export", f"Writing {os.path.basename(output)}")
     colors = sample_colors(V, rgb_full, f, rgb.shape[:2])
     watertight = surface.is_watertight(T)
-    Vout = orient(V, args.frame, args.size)
+    transform = frame_transform(V, args.frame, args.size)
+    Vout = orient(V, transform)
+    # where the photo's camera is in the output frame (the add-on's matched camera)
+    camera_location = orient(np.zeros((1, 3)), transform)[0].round(6).tolist()
     write_mesh(output, Vout, T, colors, z_up=args.frame == "blender")
     sidecar = os.path.splitext(output)[0] + ".json"
     outputs = [output, sidecar]
@@ -198,8 +202,9 @@ def run(args, reporter, cache=None):
         from .export import atomic_path
 
         with atomic_path(preview) as tmp:
-            render_preview(tmp, Vout if args.frame == "blender" else orient(V, "blender", 2.0),
-                           T, colors, title=os.path.basename(args.input))
+            shown = Vout if args.frame == "blender" else \
+                orient(V, frame_transform(V, "blender", 2.0))
+            render_preview(tmp, shown, T, colors, title=os.path.basename(args.input))
         outputs.append(preview)
     reporter._close_stage()
     result = {
@@ -210,7 +215,7 @@ def run(args, reporter, cache=None):
         "watertight": watertight, "mask": mask_source, "segmenter": args.segmenter
         if mask_source == args.segmenter else None, "working_size": [rgb.shape[1],
                                                                      rgb.shape[0]],
-        "poisson_depth": args.poisson_depth, **info,
+        "poisson_depth": args.poisson_depth, "camera_location": camera_location, **info,
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }
