@@ -49,7 +49,9 @@ def render_preview(path, vertices, triangles, colors, title=""):
     from matplotlib.figure import Figure
 
     if len(triangles) > MAX_PREVIEW_FACES:
-        vertices, triangles, colors = _decimated(vertices, triangles, colors)
+        from .surface import decimate
+
+        vertices, triangles, colors = decimate(vertices, triangles, MAX_PREVIEW_FACES, colors)
     fig = Figure(figsize=(8, 4.2), dpi=100)
     fig.patch.set_facecolor("#3a3a3a")
     for i, (yaw, pitch, name) in enumerate([(0, 0, "front"), (-40, 15, "three-quarter")]):
@@ -62,13 +64,3 @@ def render_preview(path, vertices, triangles, colors, title=""):
     fig.tight_layout()
     fig.savefig(path, facecolor=fig.get_facecolor())
 
-
-def _decimated(vertices, triangles, colors):
-    import open3d as o3d
-
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
-                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
-    mesh.vertex_colors = o3d.utility.Vector3dVector(colors / 255.0)
-    mesh = mesh.simplify_quadric_decimation(MAX_PREVIEW_FACES)
-    return (np.asarray(mesh.vertices), np.asarray(mesh.triangles),
-            np.asarray(mesh.vertex_colors) * 255.0)

@@ -62,7 +62,7 @@ class Reporter:
 
     def stage(self, name, message):
         """Begin stage ``name`` (one of :data:`STAGES`)."""
-        self._close_stage()
+        self.close_stage()
         self.current = name
         self._t0 = time.perf_counter()
         self.update(0.0, message)
@@ -78,18 +78,18 @@ class Reporter:
     def warn(self, message):
         self._emit({"event": "warning", "message": message})
 
-    def _close_stage(self):
+    def close_stage(self):
         if self.current is not None and self._t0 is not None:
             self.timings[self.current] = round(
                 self.timings.get(self.current, 0.0) + time.perf_counter() - self._t0, 4)
         self.current, self._t0 = None, None
 
     def result(self, payload):
-        self._close_stage()
+        self.close_stage()
         self._emit({"event": "result", **payload})
 
     def error(self, err):
-        self._close_stage()
+        self.close_stage()
         self._emit({"event": "error", **err.as_dict()})
 
 

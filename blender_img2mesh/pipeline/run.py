@@ -14,8 +14,8 @@ from scipy import ndimage
 
 from . import camera, depth as depth_mod, image_io, models, segment, surface
 from .errors import Img2MeshError, ModelUnavailable
-from .export import (check_output, frame_transform, orient, sample_colors, write_json,
-                     write_mesh)
+from .export import (atomic_path, check_output, frame_transform, orient, sample_colors,
+                     write_json, write_mesh)
 
 DEFAULT_THICKNESS = 0.5
 
@@ -151,7 +151,7 @@ def _surface(args, P, N, zx, mask, f, reporter):
         tol = max(4.0 * extent / 2 ** args.poisson_depth, 0.01 * extent)
         support = ndimage.binary_dilation(mask, iterations=2)
         keep = surface.trim_to_view(V, D, zx, support, f, tol)
-        V, T, _ = surface.keep_vertices(V, T, keep)
+        V, T = surface.keep_vertices(V, T, keep)
     V, T = surface.drop_small_parts(V, T)
     if args.target_faces and len(T) > args.target_faces:
         V, T = surface.decimate(V, T, args.target_faces)
@@ -199,14 +199,12 @@ def run(args, reporter, cache=None):
         reporter.stage("preview", "Drawing the preview")
         from .preview import render_preview
 
-        from .export import atomic_path
-
         with atomic_path(preview) as tmp:
             shown = Vout if args.frame == "blender" else \
                 orient(V, frame_transform(V, "blender", 2.0))
             render_preview(tmp, shown, T, colors, title=os.path.basename(args.input))
         outputs.append(preview)
-    reporter._close_stage()
+    reporter.close_stage()  # so the timings below include the last stage
     result = {
         "mesh": output, "outputs": outputs, "preview": preview, "sidecar": sidecar,
         "input": os.path.abspath(args.input), "vertices": int(len(Vout)),

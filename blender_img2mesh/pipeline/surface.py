@@ -58,14 +58,17 @@ def poisson(points, normals, depth, threads=-1, scale=1.1):
             np.asarray(dens, np.float64))
 
 
+def _compact(vertices, triangles):
+    """Drop vertices no triangle uses and renumber the triangles."""
+    used = np.zeros(len(vertices), bool)
+    used[triangles.ravel()] = True
+    remap = np.cumsum(used) - 1
+    return vertices[used], remap[triangles].astype(np.int64)
+
+
 def keep_vertices(vertices, triangles, keep):
     """Drop vertices not in ``keep`` (bool) and every triangle touching them."""
-    tri_ok = keep[triangles].all(axis=1)
-    tris = triangles[tri_ok]
-    used = np.zeros(len(vertices), bool)
-    used[tris.ravel()] = True
-    remap = np.cumsum(used) - 1
-    return vertices[used], remap[tris].astype(np.int64), used
+    return _compact(vertices, triangles[keep[triangles].all(axis=1)])
 
 
 def drop_small_parts(vertices, triangles, min_share=0.05):
@@ -81,12 +84,7 @@ def drop_small_parts(vertices, triangles, min_share=0.05):
     _, labels = connected_components(graph, directed=False)
     tri_label = labels[triangles[:, 0]]
     counts = np.bincount(tri_label)
-    keep_tri = counts[tri_label] >= min_share * counts.max()
-    tris = triangles[keep_tri]
-    used = np.zeros(n, bool)
-    used[tris.ravel()] = True
-    remap = np.cumsum(used) - 1
-    return vertices[used], remap[tris].astype(np.int64)
+    return _compact(vertices, triangles[counts[tri_label] >= min_share * counts.max()])
 
 
 def trim_to_view(vertices, densities, depth, mask, f, tolerance, density_quantile=0.01):
@@ -105,13 +103,20 @@ def trim_to_view(vertices, densities, depth, mask, f, tolerance, density_quantil
     return inside & on_surface & dense
 
 
-def decimate(vertices, triangles, target_faces):
+def decimate(vertices, triangles, target_faces, colors=None):
+    """Quadric decimation to about ``target_faces``; returns (vertices, triangles), plus
+    the interpolated ``colors`` (0..255 floats) when given."""
     o3d = _o3d()
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
                                      o3d.utility.Vector3iVector(triangles.astype(np.int32)))
+    if colors is not None:
+        mesh.vertex_colors = o3d.utility.Vector3dVector(np.asarray(colors) / 255.0)
     mesh = mesh.simplify_quadric_decimation(int(target_faces))
     mesh.remove_unreferenced_vertices()
-    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
+    out = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
+    if colors is None:
+        return out
+    return (*out, np.asarray(mesh.vertex_colors) * 255.0)
 
 
 def is_watertight(triangles):
