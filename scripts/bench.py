@@ -1,6 +1,7 @@
 """Benchmark: our pipeline against the original prototype, stage by stage, in one run.
 
     .venv/bin/python scripts/bench.py [--image PATH] [--repeat N] [--quick]
+    .venv/bin/python scripts/bench.py accuracy [...]   # = scripts/bench_accuracy.py
 
 A benchmark, not a test: it prints a table of per-stage times and ratios measured in this
 run (nothing is compared to stored numbers).
@@ -30,7 +31,10 @@ like NYU.
   (``model`` = rembg session + GLPN load, ``depth`` = our real GLPN code path).  The
   forward time alone is taken with torch forward hooks on the model.  A cross-check run
   with ``--depth-map depth.npy`` (the documented way to give depth) must give the same
-  mesh; its geometry stage times are printed too.
+  mesh; its geometry stage times are printed too.  A third run, ``--mesher poisson``,
+  times the Poisson path (what closed backs use) on the same input; a fourth runs our
+  default depth model's architecture (Depth Anything V2 Small, random weights, its own
+  518 px preprocessing) in place of GLPN, for what a user of the defaults waits.
 
 Timing.  Each method runs in a fresh subprocess (so peak memory, the RSS high-water mark,
 is per method).  In each: one warm-up run (excluded; it pays Python imports, reported as
@@ -45,7 +49,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,8 +63,6 @@ OURS_STAGES = ("load", "model", "segment", "depth", "points", "surface", "trim",
                "preview")
 BASE_STAGES = ("load", "model", "depth", "points", "outliers", "normals", "surface",
                "export")
-ROWS = ("load", "model", "segment", "depth", "points", "outliers", "normals", "surface",
-        "trim", "export", "preview")
 # GLPN-NYU / GLPN-KITTI architecture (MiT-b4 encoder), as in transformers' conversion script
 GLPN_NYU = dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3],
                 decoder_hidden_size=64, max_depth=10)
@@ -100,6 +101,24 @@ def make_network(folder):
     model.save_pretrained(folder)
     GLPNImageProcessor().save_pretrained(folder)
     return params
+
+
+def make_default_network(folder):
+    """Our default depth model's architecture, Depth Anything V2 Small (DINOv2 ViT-S/14 +
+    DPT head, 24.8 M parameters: transformers' default ``DepthAnythingConfig``), random
+    weights, with its real preprocessing (518 px short side, multiples of 14)."""
+    import torch
+    from transformers import (DepthAnythingConfig, DepthAnythingForDepthEstimation,
+                              DPTImageProcessor)
+
+    torch.manual_seed(0)
+    model = DepthAnythingForDepthEstimation(DepthAnythingConfig()).eval()
+    model.save_pretrained(folder)
+    DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True,
+                      ensure_multiple_of=14, resample=3, do_pad=False,
+                      image_mean=[0.485, 0.456, 0.406],
+                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return sum(p.numel() for p in model.parameters())
 
 
 def plausible_depth(rgb, models_dir):
@@ -207,6 +226,8 @@ def worker_ours(cfg):
         if plausible.shape != rgb.shape[:2]:
             raise RuntimeError(f"plausible depth {plausible.shape} != working image "
                                f"{rgb.shape[:2]}")
+        if self.kind == "relative":  # the same geometry, given as disparity
+            return 1.0 / plausible, fov
         return plausible.copy(), fov
 
     argv = [cfg["image"], "-o", os.path.join(cfg["tmp"], "ours.ply"), "--max-size",
@@ -214,8 +235,11 @@ def worker_ours(cfg):
     if cfg["mode"] == "depthmap":
         argv += ["--depth-map", cfg["ours_depth"]]
     else:
-        argv += ["--depth-model", cfg["model_dir"]]
+        argv += ["--depth-model", cfg["default_model_dir"] if cfg["mode"] == "default"
+                 else cfg["model_dir"]]
         depth_mod.DepthEstimator.predict = predict
+    if cfg["mode"] == "poisson":
+        argv += ["--mesher", "poisson"]
 
     def one():
         fwd["t"] = 0.0
@@ -235,24 +259,27 @@ def worker_ours(cfg):
     out = {"imports": imports, "warmup": runs[0], "runs": runs[1:],
            "peak_rss_mb": peak_rss_mb(),
            "info": {k: res[k] for k in ("vertices", "faces", "points", "working_size",
-                                          "depth_model", "poisson_depth", "back")}}
+                                          "depth_model", "mesher", "poisson_depth",
+                                          "back")}}
     out["info"]["torch_threads"] = __import__("torch").get_num_threads() \
         if cfg["mode"] != "depthmap" else None
     out["info"]["network_input"] = fwd.get("shape")
-    if cfg["mode"] == "depthmap":
+    if cfg["mode"] != "ours":
         return out
 
     # one more run, not counted, with timers around the inner functions
-    from blender_img2mesh.pipeline import camera, image_io, run as run_mod, segment
-    from blender_img2mesh.pipeline import surface
+    from blender_img2mesh.pipeline import camera, image_io, reconstruct, run as run_mod
+    from blender_img2mesh.pipeline import segment, surface
 
     ft = _FuncTimer()
     for mod, names in ((image_io, ("load_photo", "resize_rgb")),
                        (segment, ("rembg_session", "remove_background", "clean_mask")),
                        (camera, ("extend_outside", "backproject", "grid_normals",
                                  "depth_edges", "depth_outliers")),
-                       (surface, ("add_back", "poisson", "trim_to_view", "keep_vertices",
-                                  "drop_small_parts", "decimate", "is_watertight")),
+                       (surface, ("grid_mesh", "compact", "add_back", "poisson",
+                                  "trim_to_view", "keep_vertices", "drop_small_parts",
+                                  "decimate", "is_watertight")),
+                       (reconstruct, ("_large_parts",)),
                        (run_mod, ("sample_colors", "orient", "write_mesh", "write_json"))):
         for name in names:
             ft.wrap(mod, name)
@@ -283,123 +310,12 @@ def spawn(mode, cfg_path):
     raise SystemExit(f"bench: the {mode} run failed (exit {proc.returncode})")
 
 
-# --------------------------------------------------------------------------- report
-
-def med(runs, key):
-    vals = [r[key] for r in runs if key in r]
-    return statistics.median(vals) if vals else None
-
-
-def mn(runs, key):
-    vals = [r[key] for r in runs if key in r]
-    return min(vals) if vals else None
-
-
-def fmt(x, width=9, nd=3):
-    return f"{'-':>{width}}" if x is None else f"{x:>{width}.{nd}f}"
-
-
-def report(cfg, params, base, ours, dmap):
-    b_runs, o_runs = base["runs"], ours["runs"]
-    b_tot, o_tot = med(b_runs, "total"), med(o_runs, "total")
-    b_fwd, o_fwd = med(b_runs, "forward"), med(o_runs, "forward")
-    o_model = med(o_runs, "model") or 0.0
-    bi, oi = base["info"], ours["info"]
-    n = len(o_runs)
-    print()
-    print(f"image        {cfg['image']}")
-    print(f"network      GLPN-NYU architecture (MiT-b4), random weights, {params / 1e6:.1f} M "
-          f"parameters; torch threads: prototype {bi['torch_threads']}, ours "
-          f"{oi['torch_threads']}")
-    print(f"working size prototype {bi['working_size'][0]}x{bi['working_size'][1]} "
-          f"(network input; {bi['cropped_size'][0]}x{bi['cropped_size'][1]} after the 16 px "
-          f"crop), ours {oi['working_size'][0]}x{oi['working_size'][1]} (--max-size "
-          f"{cfg['max_size']}; network input {'x'.join(map(str, oi['network_input']))})")
-    print("depth        forward pass run and timed with the random network in both; the "
-          "geometry of both fed the same\n             plausible depth (u2netp mask "
-          "inflated, 1.2-1.7 m, before a 2-3 m plane) -- see the docstring")
-    print(f"timings      median of {n} run(s) after 1 warm-up, each method in its own "
-          f"process; every run loads its models;\n             {os.cpu_count()} CPUs, load "
-          f"average at start {cfg['loadavg']:.2f}; other processes used "
-          f"{cfg.get('others', float('nan')):.0f}% of the CPUs during the runs")
-    if cfg.get("others", 0.0) > 10.0:
-        print("             WARNING: other processes competed for the CPUs; medians are "
-              "disturbed, the min columns less so")
-    print()
-    print(f"{'':<12}{'prototype':>16}{'ours':>16}")
-    print(f"{'stage':<12}{'median s':>10}{'min s':>8}{'median s':>10}{'min s':>8}{'ours %':>8}"
-          f"   ours: what")
-    what = {"load": "read + resize photo", "model": "rembg session + GLPN from_pretrained",
-            "segment": "u2netp mask + clean", "depth": "GLPN processor+forward+resize",
-            "points": "back-project, edges, outliers, stride",
-            "surface": f"Poisson depth {oi['poisson_depth']}, all threads",
-            "trim": "trim to view, small parts", "export": "colors, watertight, write"}
-    bwhat = {"outliers": "(prototype: statistical outlier removal)",
-             "normals": "(prototype: estimate + orient normals)"}
-    for row in ROWS:
-        b, o = med(b_runs, row), med(o_runs, row)
-        if b is None and o is None:
-            continue
-        share = f"{100 * o / o_tot:7.1f}%" if o is not None else f"{'':8}"
-        print(f"{row:<12}{fmt(b, 10)}{fmt(mn(b_runs, row), 8)}{fmt(o, 10)}"
-              f"{fmt(mn(o_runs, row), 8)}{share}   {what.get(row, bwhat.get(row, ''))}")
-    print(f"{'total':<12}{fmt(b_tot, 10)}{fmt(mn(b_runs, 'total'), 8)}{fmt(o_tot, 10)}"
-          f"{fmt(mn(o_runs, 'total'), 8)}{100.0:7.1f}%   (max: prototype "
-          f"{max(r['total'] for r in b_runs):.2f}, ours {max(r['total'] for r in o_runs):.2f})")
-    print(f"{'  forward':<12}{fmt(b_fwd, 10)}{fmt(mn(b_runs, 'forward'), 8)}{fmt(o_fwd, 10)}"
-          f"{fmt(mn(o_runs, 'forward'), 8)}{100 * o_fwd / o_tot:7.1f}%   "
-          f"the network call alone, inside 'depth'")
-    print(f"{'cold 1st run':<12}{fmt(base['imports'] + base['warmup']['total'], 10)}"
-          f"{'':8}{fmt(ours['imports'] + ours['warmup']['total'], 10)}"
-          f"{'':16}   warm-up incl. Python imports (not in the medians)")
-    print()
-    nf = o_tot - o_fwd
-    nf_warm = nf - o_model
-    e2e = b_tot / o_tot
-    ok = lambda c: "OK" if c else "MISSED"  # noqa: E731
-    print(f"ours non-forward cost / forward  {nf:.3f} s / {o_fwd:.3f} s = {nf / o_fwd:.2f}"
-          f"   (target <= 0.30: {ok(nf / o_fwd <= 0.30)})")
-    print(f"  same without model loading     {nf_warm:.3f} s / {o_fwd:.3f} s = "
-          f"{nf_warm / o_fwd:.2f}   (warm worker, models cached)")
-    print(f"end-to-end prototype / ours      {b_tot:.3f} s / {o_tot:.3f} s = {e2e:.2f}x"
-          f"   (target >= 5x: {ok(e2e >= 5.0)})")
-    print(f"  same without model loading     {(b_tot - med(b_runs, 'model')):.3f} s / "
-          f"{(o_tot - o_model):.3f} s = "
-          f"{(b_tot - med(b_runs, 'model')) / (o_tot - o_model):.2f}x")
-    b_min, o_min, of_min = mn(b_runs, "total"), mn(o_runs, "total"), mn(o_runs, "forward")
-    print(f"  same on the fastest runs       non-forward/forward "
-          f"{(o_min - of_min) / of_min:.2f}, prototype/ours {b_min / o_min:.2f}x")
-    print(f"peak memory (RSS high-water)     prototype {base['peak_rss_mb']:.0f} MB, ours "
-          f"{ours['peak_rss_mb']:.0f} MB   (target ours < 2048 MB: "
-          f"{ok(ours['peak_rss_mb'] < 2048)})")
-    print(f"mesh                             prototype {bi['vertices']} vertices, "
-          f"{bi['faces']} faces ({bi['points']} of {bi['points_raw']} points, Poisson "
-          f"depth 10); ours {oi['vertices']} vertices, {oi['faces']} faces ({oi['points']} "
-          f"points, Poisson depth {oi['poisson_depth']}, back {oi['back']})")
-    counts = [r["vertices"] for r in o_runs]
-    print(f"ours per run                     vertices {counts}" +
-          (" (varies between identical runs)" if len(set(counts)) > 1 else ""))
-    if dmap:
-        di = dmap["info"]
-        dv = abs(di["vertices"] - oi["vertices"]) / max(1, oi["vertices"])
-        same = dv <= 0.001
-        geo = "  ".join(f"{k} {med(dmap['runs'], k):.3f}" for k in
-                        ("points", "surface", "trim", "export") if med(dmap["runs"], k))
-        print(f"cross-check --depth-map run      {di['vertices']} vertices, {di['faces']} "
-              f"faces ({'same mesh' if same else 'DIFFERENT mesh'}, within {100 * dv:.3f}%)"
-              f";\n                                 {geo}; total "
-              f"{med(dmap['runs'], 'total'):.3f} s without the network, peak "
-              f"{dmap['peak_rss_mb']:.0f} MB")
-    if "breakdown" in ours:
-        print()
-        print(f"where ours spends its time (one extra run, {ours['breakdown_total']:.3f} s):")
-        items = sorted(ours["breakdown"].items(), key=lambda kv: -kv[1])
-        for name, sec in items:
-            if sec >= 0.0005:
-                print(f"  {name:<32}{sec:8.3f} s {100 * sec / ours['breakdown_total']:6.1f}%")
-
-
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["accuracy"]:  # geometric accuracy on ground-truth renders
+        import bench_accuracy
+
+        return bench_accuracy.main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     import skimage.data
@@ -413,6 +329,8 @@ def main(argv=None):
                    help="the prototype's height cap (default 480; 192 with --quick)")
     p.add_argument("--no-crosscheck", action="store_true",
                    help="skip the --depth-map cross-check run")
+    p.add_argument("--no-default-model", action="store_true",
+                   help="skip the run with our default model's architecture")
     p.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._worker:
@@ -421,11 +339,12 @@ def main(argv=None):
     import numpy as np
 
     import prototype_baseline as proto
+    from bench_report import report
     from blender_img2mesh.pipeline import image_io, models
 
     if args.quick:
         args.repeat = 1 if args.repeat == 3 else args.repeat
-        args.no_crosscheck = True
+        args.no_crosscheck = args.no_default_model = True
     max_height = args.max_height or (192 if args.quick else proto.MAX_HEIGHT)
     image = os.path.abspath(args.image)
     img = proto.working_image(image, max_height)
@@ -438,6 +357,9 @@ def main(argv=None):
         params = make_network(model_dir)
         print(f"bench: random GLPN-NYU architecture, {params / 1e6:.1f} M parameters, saved "
               f"in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        default_model_dir = os.path.join(tmp, "depth-anything-v2-small-random")
+        if not args.no_default_model:
+            make_default_network(default_model_dir)
         rgb_full, _ = image_io.load_photo(image)
         rgb = image_io.resize_rgb(rgb_full, max_size)
         z, mask = plausible_depth(rgb, models.default_models_dir())
@@ -446,6 +368,7 @@ def main(argv=None):
         np.save(ours_depth, z)
         np.save(base_depth, resample(z, (grid_h, grid_w)))
         cfg = {"image": image, "model_dir": model_dir, "tmp": tmp, "repeat": args.repeat,
+               "default_model_dir": default_model_dir,
                "max_height": max_height, "max_size": max_size, "ours_depth": ours_depth,
                "baseline_depth": base_depth, "loadavg": os.getloadavg()[0]}
         cfg_path = os.path.join(tmp, "bench.json")
@@ -457,6 +380,13 @@ def main(argv=None):
         base = spawn("baseline", cfg_path)
         print("bench: running ours ...", file=sys.stderr)
         ours = spawn("ours", cfg_path)
+        print("bench: running ours with --mesher poisson ...", file=sys.stderr)
+        poisson = spawn("poisson", cfg_path)
+        default = None
+        if not args.no_default_model:
+            print("bench: running ours with the default model's architecture ...",
+                  file=sys.stderr)
+            default = spawn("default", cfg_path)
         dmap = None
         if not args.no_crosscheck:
             print("bench: running ours with --depth-map (cross-check) ...", file=sys.stderr)
@@ -468,7 +398,7 @@ def main(argv=None):
             ours_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
             wall = time.perf_counter() - wall0
             cfg["others"] = 100.0 * max(0.0, busy - ours_cpu) / (wall * (os.cpu_count() or 1))
-        report(cfg, params, base, ours, dmap)
+        report(cfg, params, base, ours, dmap, poisson, default)
     return 0
 
 

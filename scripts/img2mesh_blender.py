@@ -1,6 +1,7 @@
-"""Headless Blender: photo -> colored mesh object -> .blend (and .glb/.ply/.obj).
+"""Headless Blender: photo (or text prompt) -> colored mesh object -> .blend (and
+.glb/.ply/.obj).
 
-    blender -b -P scripts/img2mesh_blender.py -- INPUT [pipeline options]
+    blender -b -P scripts/img2mesh_blender.py -- INPUT|--prompt TEXT [pipeline options]
             [--save OUT.blend] [--export OUT.glb|OUT.ply|OUT.obj] [--camera]
 
 Enables the add-on from this checkout (the repo root goes on sys.path; no install
@@ -24,7 +25,11 @@ import blender_img2mesh  # noqa: E402
 def parse(argv):
     p = argparse.ArgumentParser(prog="blender -b -P img2mesh_blender.py --",
                                 description="Photo -> colored mesh in Blender.")
-    p.add_argument("input")
+    p.add_argument("input", nargs="?", help="the photo (or give --prompt)")
+    p.add_argument("--prompt", help="generate the picture from this text (Text source)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=0, help="0: the model's default")
+    p.add_argument("--t2i-model", default="", help="empty: sd-turbo")
     p.add_argument("--save", metavar="OUT.blend", help="save the scene as this .blend")
     p.add_argument("--export", metavar="FILE", help="export the object: .glb, .gltf, .ply, .obj")
     p.add_argument("--camera", action="store_true", help="add a camera matching the photo")
@@ -36,6 +41,7 @@ def parse(argv):
     p.add_argument("--depth-map")
     p.add_argument("--fov", type=float, default=0.0)
     p.add_argument("--thickness", type=float, default=0.0)
+    p.add_argument("--mesher", choices=("auto", "grid", "poisson"), default="auto")
     p.add_argument("--poisson-depth", type=int, default=8)
     p.add_argument("--back", choices=("open", "flat", "mirror"), default="open")
     p.add_argument("--target-faces", type=int, default=0)
@@ -45,17 +51,25 @@ def parse(argv):
     p.add_argument("--models-dir", default="")
     p.add_argument("--offline", action="store_true")
     p.add_argument("--max-size", type=int, default=512)
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if (a.input is None) == (a.prompt is None):
+        p.error("give either INPUT or --prompt TEXT")
+    return a
 
 
 def operator_kwargs(a):
     depth_ids = {item[0] for item in blender_img2mesh.blender.properties.DEPTH_MODELS}
-    kw = dict(filepath=os.path.abspath(a.input), segmenter=a.segmenter,
+    kw = dict(segmenter=a.segmenter,
               remove_background=not a.keep_background, mask_path=a.mask or "",
               depth_map_path=a.depth_map or "", fov=a.fov, thickness=a.thickness,
-              poisson_depth=a.poisson_depth, back=a.back, target_faces=a.target_faces,
+              mesher=a.mesher, poisson_depth=a.poisson_depth, back=a.back, target_faces=a.target_faces,
               size=a.size, frame=a.frame, device=a.device, models_dir=a.models_dir,
               offline=a.offline, max_size=a.max_size, add_camera=a.camera)
+    if a.prompt is not None:
+        kw.update(source="TEXT", prompt=a.prompt, seed=a.seed, steps=a.steps,
+                  t2i_model=a.t2i_model)
+    else:
+        kw.update(source="FILE", filepath=os.path.abspath(a.input))
     if a.depth_model in depth_ids and a.depth_model != "CUSTOM":
         kw["depth_model"] = a.depth_model
     else:

@@ -323,3 +323,18 @@ def read_any_mesh():
         return read_glb(path) if str(path).lower().endswith(".glb") else read_mesh(path)
 
     return go
+
+
+# ---------------------------------------------------------------- tiny text-to-image model
+
+
+@pytest.fixture(scope="session")
+def tiny_t2i(tmp_path_factory):
+    """A tiny random Stable Diffusion pipeline folder (64 x 64 pictures; tests/tiny_t2i.py),
+    saved with save_pretrained(safe_serialization=True).  Named like a turbo model, so the
+    turbo defaults (2 steps, no guidance) apply to it as to sd-turbo."""
+    import tiny_t2i
+
+    folder = tmp_path_factory.mktemp("t2i") / "tiny-sd-turbo"
+    tiny_t2i.build(str(folder))
+    return str(folder)

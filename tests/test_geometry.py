@@ -160,17 +160,22 @@ def test_depth_map_with_no_positive_depth(tmp_path, run_job, quad_photo):
 # ---------------------------------------------------------------- sphere
 
 
-def test_sphere_open_back(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
+@pytest.mark.parametrize("mesher, tolerance", [("grid", 1e-4), ("poisson", 0.01)])
+def test_sphere_open_back(tmp_path, run_job, quad_photo, sphere_map, mesh_reader, mesher,
+                          tolerance):
     _, _, zmap, hit = sphere_map
     out = tmp_path / "sphere.ply"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera"))
+    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
+                                     "--mesher", mesher))
     assert result["mask"] == "mask" and result["back"] == "open"
+    assert result["mesher"] == mesher
     V, T, _ = mesh_reader(out)
     assert len(T) > 500
     size = 2 * SPHERE_R
     off = np.abs(np.linalg.norm(V - np.array(SPHERE_C), axis=1) - SPHERE_R)
-    assert np.percentile(off, 95) < 0.01 * size, "the mesh is not on the sphere"
-    assert off.max() < 0.05 * size
+    # the grid's vertices are the measured points themselves; Poisson smooths
+    assert np.percentile(off, 95) < tolerance * size, "the mesh is not on the sphere"
+    assert off.max() < 5 * tolerance * size
     ui, vi, _ = _pixels(V)
     # the outline stays inside the (slightly dilated) mask
     assert ndimage.binary_dilation(hit, iterations=2)[vi, ui].all()

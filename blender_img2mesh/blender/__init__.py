@@ -13,6 +13,7 @@ classes = (
     preferences.IMG2MESH_AP_preferences,
     preferences.IMG2MESH_OT_check_dependencies,
     preferences.IMG2MESH_OT_release_models,
+    preferences.IMG2MESH_OT_unpack_dependencies,
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
     panels.IMG2MESH_PT_main,

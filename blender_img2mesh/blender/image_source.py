@@ -1,5 +1,6 @@
 """The photo the worker reads: a file on disk, or an image loaded in Blender saved to the
-job's temp folder (packed bytes as they are; generated/edited pixels as PNG)."""
+job's temp folder (packed bytes as they are; generated/edited pixels as PNG).  And the
+picture a text prompt made, brought into Blender's image list."""
 
 import os
 
@@ -56,3 +57,17 @@ def from_image(image, temp_dir):
     if not os.path.isfile(path):
         raise SourceError(f"could not save image '{image.name}' for the worker")
     return path
+
+
+def keep_generated_image(result, name):
+    """Load the picture the worker generated from a text prompt (``result["image"]``, in
+    the job's temp folder) into ``bpy.data.images``, packed so that it outlives the folder
+    and kept in saved files.  Returns the image, or None for a photo run."""
+    path = (result or {}).get("image")
+    if not path or not os.path.isfile(path):
+        return None
+    image = bpy.data.images.load(path, check_existing=True)
+    image.name = name
+    image.pack()
+    image.use_fake_user = True  # nothing uses it: without this, saving drops it
+    return image

@@ -93,6 +93,16 @@ def vendor_dir():
     return None
 
 
+def vendor_site_dirs():
+    """Where Blender installed this extension's wheels (4.2+); for a legacy install of a
+    vendored zip, its wheels are unpacked into ``vendor/site-packages`` first (once)."""
+    try:
+        from . import vendor
+    except ImportError:  # only this module copied somewhere, as some tests do
+        return []
+    return vendor.site_dirs()
+
+
 def _clean_env():
     env = dict(os.environ)
     for key in ("PYTHONHOME", "PYTHONEXECUTABLE", "PYTHONSTARTUP"):
@@ -105,6 +115,7 @@ def child_env():
     PYTHONPATH -- for the child only; Blender's own ``sys.path`` is never touched."""
     env = _clean_env()
     paths = [PACKAGE_PARENT]
+    paths += vendor_site_dirs()  # Blender's extension site-packages; unpacks a legacy zip's
     vendor = vendor_dir()
     if vendor:
         paths.append(vendor)
@@ -126,7 +137,13 @@ for name in %r:
     except Exception as exc:
         found[name] = None
         found[name + ":error"] = "%%s: %%s" %% (type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-print(json.dumps({"python": sys.version.split()[0], "exe": sys.executable, "modules": found}))
+try:
+    import numpy
+    numpy_version = numpy.__version__
+except Exception:
+    numpy_version = None
+print(json.dumps({"python": sys.version.split()[0], "exe": sys.executable, "modules": found,
+                  "numpy": numpy_version}))
 """ % (HEAVY_MODULES,)
 
 
@@ -146,5 +163,7 @@ def check_dependencies(exe, timeout=180):
     missing = [m for m in HEAVY_MODULES if not mods.get(m)]
     if missing:
         return False, (f"Python {info['python']} is missing {', '.join(missing)} "
-                       f"({mods.get(missing[0] + ':error', '')})")
-    return True, f"Python {info['python']}: " + ", ".join(f"{m} {mods[m]}" for m in HEAVY_MODULES)
+                       f"({mods.get(missing[0] + ':error', '')}): install the zip built with "
+                       "build.py --vendor for your platform, or set a Python interpreter")
+    return True, (f"Python {info['python']}, numpy {info.get('numpy')}: "
+                  + ", ".join(f"{m} {mods[m]}" for m in HEAVY_MODULES))

@@ -4,7 +4,7 @@ as ``bpy.ops.img2mesh.generate(filepath=...)``) and ``img2mesh.cancel``."""
 import shutil
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from . import image_source, interpreter, jobs, mesh_import, properties
 from .preferences import get_prefs, python_for
@@ -19,7 +19,7 @@ def _redraw(context):
 
 
 class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
-    """Turn a photo into a colored 3D mesh"""
+    """Turn a photo or a text prompt into a colored 3D mesh"""
 
     bl_idname = "img2mesh.generate"
     bl_label = "Generate Mesh"
@@ -30,6 +30,9 @@ class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
     image_name: StringProperty(name="Blender Image", default="",
                                description="Name of an image loaded in Blender (instead of "
                                "a file)")
+    source: EnumProperty(name="Source", default="AUTO", items=(
+        ("AUTO", "Auto", "The image file, else the Blender image, whichever is given"),
+        *properties.SOURCES))
 
     _timer = None
     _runner = None
@@ -44,14 +47,20 @@ class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
 
     # -- setup -------------------------------------------------------------------------
     def _make_runner(self, context):
-        if not (self.filepath or self.image_name):
+        text = self.source == "TEXT"
+        if not (text or self.filepath or self.image_name):
             raise image_source.SourceError("no image given: choose an image file or a "
                                            "Blender image")
         prefs = get_prefs(context)
         python = python_for(prefs)
         temp_dir = jobs.new_temp_dir()
         try:
-            if self.image_name:
+            if text:  # the worker generates the picture (saved beside the mesh)
+                src = None
+                self._name = self.prompt.strip()[:60] or "Img2Mesh"
+            elif self.source == "IMAGE" or (self.source == "AUTO" and self.image_name):
+                if not self.image_name:
+                    raise image_source.SourceError("no Blender image chosen")
                 image = bpy.data.images.get(self.image_name)
                 if image is None:
                     raise image_source.SourceError(f"no image named '{self.image_name}'")
@@ -94,7 +103,8 @@ class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
             try:
                 obj = mesh_import.import_result(context, path, self._name, runner.result,
                                                 add_camera=self.add_camera)
-            except (ValueError, OSError) as exc:
+                image_source.keep_generated_image(runner.result, obj.name)
+            except (ValueError, OSError, RuntimeError) as exc:
                 self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
                 return {"CANCELLED"}
             for warning in runner.warnings:

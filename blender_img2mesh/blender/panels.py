@@ -1,4 +1,5 @@
-"""View3D > Sidebar > Img2Mesh: source, main settings, Advanced, Generate / progress."""
+"""View3D > Sidebar > Img2Mesh: source (file, Blender image or text prompt), main settings,
+Advanced, Generate / progress."""
 
 import bpy
 
@@ -38,6 +39,10 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         layout.prop(s, "source", expand=True)
         if s.source == "FILE":
             layout.prop(s, "filepath")
+        elif s.source == "TEXT":  # the whole width: prompts are long
+            row = layout.row()
+            row.use_property_split = False
+            row.prop(s, "prompt", text="", icon="TEXT")
         else:
             layout.template_ID(s, "image", open="image.open")
         col = layout.column()
@@ -48,8 +53,11 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         col.prop(s, "depth_model")
         if s.depth_model == "CUSTOM":
             col.prop(s, "depth_model_custom", text="Model")
-        col.prop(s, "poisson_depth")
         col.prop(s, "back")
+        if s.mesher == "poisson" or (s.mesher == "auto" and s.back != "open"):
+            col.prop(s, "poisson_depth")
+        else:
+            col.prop(s, "max_size", text="Detail")
         col.prop(s, "size")
         col.prop(s, "add_camera")
         runner = jobs.current
@@ -73,6 +81,11 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
-        for name in ("mask_path", "depth_map_path", "depth_model_custom", "fov", "thickness",
-                     "target_faces", "max_size", "frame", "device", "models_dir", "offline"):
+        if s.source == "TEXT":  # the text-to-image settings
+            for name in ("seed", "steps", "negative_prompt", "t2i_model"):
+                layout.prop(s, name)
+            layout.separator()
+        for name in ("mask_path", "depth_map_path", "depth_model_custom", "mesher",
+                     "poisson_depth", "max_size", "fov", "thickness", "target_faces",
+                     "frame", "device", "models_dir", "offline"):
             layout.prop(s, name)

@@ -3,7 +3,7 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import interpreter, jobs, worker_client
+from . import interpreter, jobs, vendor, worker_client
 
 #: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
 ADDON_NAME = __package__.rpartition(".")[0]
@@ -51,6 +51,10 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")
         layout.label(text=self.dependency_status)
+        row = layout.row()
+        row.label(text=vendor.status(), icon="PACKAGE")
+        if vendor.needs_unpack():
+            row.operator("img2mesh.unpack_dependencies", icon="IMPORT")
         warm = worker_client.warm_worker()
         if warm is not None and warm.alive():
             layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")
@@ -89,4 +93,25 @@ class IMG2MESH_OT_release_models(bpy.types.Operator):
             jobs.current.tick()
         worker_client.release()
         self.report({"INFO"}, "Img2Mesh worker stopped")
+        return {"FINISHED"}
+
+
+class IMG2MESH_OT_unpack_dependencies(bpy.types.Operator):
+    """Unpack the bundled wheels for the worker (a vendored zip installed as a legacy
+    add-on; Blender 4.2+ installs an extension's wheels itself).  Otherwise done on first use"""
+
+    bl_idname = "img2mesh.unpack_dependencies"
+    bl_label = "Unpack Bundled Dependencies"
+
+    @classmethod
+    def poll(cls, context):
+        return vendor.needs_unpack()
+
+    def execute(self, context):
+        try:
+            where = vendor.unpack()
+        except (OSError, ValueError) as exc:
+            self.report({"ERROR"}, f"cannot unpack the bundled wheels: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Img2Mesh dependencies unpacked into {where}")
         return {"FINISHED"}

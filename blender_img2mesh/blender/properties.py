@@ -33,6 +33,11 @@ BACKS = (
     ("flat", "Flat", "Closed with a flat back"),
     ("mirror", "Mirror", "Closed with the front mirrored to the back"),
 )
+MESHERS = (
+    ("auto", "Auto", "Depth grid for an open back, Poisson for a closed one"),
+    ("grid", "Depth Grid", "Triangulate the depth image: the visible surface, exact and fast"),
+    ("poisson", "Poisson", "Screened Poisson reconstruction: smooth; needed for a closed back"),
+)
 FRAMES = (
     ("blender", "Blender", "Z up, facing -Y, resting on Z = 0, scaled to Size"),
     ("camera", "Camera", "The camera frame of the depth (x right, y down, z forward)"),
@@ -47,9 +52,16 @@ DEVICES = (
 
 # Names copied between the scene settings and the operator (everything but the source).
 SETTING_NAMES = (
-    "remove_background", "segmenter", "depth_model", "depth_model_custom", "poisson_depth",
+    "remove_background", "segmenter", "depth_model", "depth_model_custom", "mesher",
+    "poisson_depth",
     "back", "size", "mask_path", "depth_map_path", "fov", "thickness", "target_faces",
     "max_size", "frame", "offline", "device", "models_dir", "add_camera",
+    "prompt", "negative_prompt", "seed", "steps", "t2i_model",
+)
+SOURCES = (
+    ("FILE", "File", "An image file on disk"),
+    ("IMAGE", "Image", "An image already loaded in Blender"),
+    ("TEXT", "Text", "Generate the image from a text prompt (text-to-image model)"),
 )
 
 
@@ -64,8 +76,10 @@ class SettingsMixin:
     depth_model_custom: StringProperty(
         name="Custom Depth Model", default="",
         description="Hub id (org/name) or local model folder, for depth model Custom")
+    mesher: EnumProperty(name="Surface", items=MESHERS, default="auto",
+                         description="How the surface is made from the depth")
     poisson_depth: IntProperty(name="Detail", default=8, min=5, max=12,
-                               description="Surface detail (Poisson octree depth)")
+                               description="Poisson surface detail (octree depth)")
     back: EnumProperty(name="Back", items=BACKS, default="open",
                        description="What the unseen back of the object becomes")
     size: FloatProperty(name="Size", default=2.0, min=0.001, soft_max=100.0, unit="LENGTH",
@@ -82,7 +96,8 @@ class SettingsMixin:
     target_faces: IntProperty(name="Target Faces", default=0, min=0,
                               description="Decimate to about this many triangles (0: off)")
     max_size: IntProperty(name="Working Size", default=512, min=32, soft_max=2048,
-                          subtype="PIXEL", description="Longer side of the working image")
+                          subtype="PIXEL", description="Longer side of the working image: "
+                          "the depth grid's resolution, so the surface detail of Depth Grid")
     frame: EnumProperty(name="Frame", items=FRAMES, default="blender")
     offline: BoolProperty(name="Offline", default=False,
                           description="Never download a model")
@@ -92,12 +107,24 @@ class SettingsMixin:
                                "preference)")
     add_camera: BoolProperty(name="Add Camera", default=False,
                              description="Add a camera matching the photo's field of view")
+    # text prompt (source Text)
+    prompt: StringProperty(name="Prompt", default="",
+                           description="What to make, e.g. 'a ceramic mug' (framed as a single "
+                           "object on a white background for reconstruction)")
+    negative_prompt: StringProperty(name="Negative Prompt", default="",
+                                    description="What the picture should not show (not used "
+                                    "by turbo models, which run without guidance)")
+    seed: IntProperty(name="Seed", default=0, min=0,
+                      description="Random seed: the same seed gives the same picture")
+    steps: IntProperty(name="Steps", default=0, min=0, max=200,
+                       description="Denoising steps (0: the model's default, 2 for sd-turbo)")
+    t2i_model: StringProperty(name="Image Model", default="",
+                              description="Text-to-image model: hub id (org/name) or local "
+                              "diffusers folder (empty: sd-turbo)")
 
 
 class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
-    source: EnumProperty(name="Source", items=(
-        ("FILE", "File", "An image file on disk"),
-        ("IMAGE", "Image", "An image already loaded in Blender")), default="FILE")
+    source: EnumProperty(name="Source", items=SOURCES, default="FILE")
     filepath: StringProperty(name="Image", subtype="FILE_PATH", default="",
                              description="The photo to turn into a mesh")
     image: bpy.props.PointerProperty(name="Image", type=bpy.types.Image,
@@ -107,26 +134,29 @@ class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
 def operator_settings(s):
     """The scene settings ``s`` as the operator's keyword arguments (the panel's button)."""
     kw = {name: getattr(s, name) for name in SETTING_NAMES}
+    kw["source"] = s.source
     if s.source == "IMAGE":
         kw["image_name"] = s.image.name if s.image is not None else ""
-    else:
+    elif s.source == "FILE":
         kw["filepath"] = s.filepath
     return kw
 
 
 def cli_args(s, image_path, out_path, prefs=None):
-    """Settings (operator or PropertyGroup) -> the pipeline's command-line arguments."""
-    args = [image_path, "-o", out_path, "--poisson-depth", str(s.poisson_depth),
+    """Settings (operator or PropertyGroup) -> the pipeline's command-line arguments
+    (``image_path`` None: generate the picture from ``s.prompt``)."""
+    source = [image_path] if image_path else prompt_args(s)
+    args = [*source, "-o", out_path, "--mesher", s.mesher, "--poisson-depth", str(s.poisson_depth),
             "--back", s.back, "--size", repr(float(s.size)), "--frame", s.frame,
             "--max-size", str(s.max_size)]
-    mask = bpy.path.abspath(s.mask_path) if s.mask_path else ""
+    mask = bpy.path.abspath(s.mask_path) if s.mask_path and image_path else ""
     if mask:
         args += ["--mask", mask]
     elif not s.remove_background:
         args.append("--keep-background")
     else:
         args += ["--segmenter", s.segmenter]
-    if s.depth_map_path:
+    if s.depth_map_path and image_path:  # mask and depth map: a photo's, not a prompt's
         args += ["--depth-map", bpy.path.abspath(s.depth_map_path)]
     else:
         model = s.depth_model_custom.strip() if s.depth_model == "CUSTOM" else s.depth_model
@@ -148,4 +178,20 @@ def cli_args(s, image_path, out_path, prefs=None):
     models_dir = s.models_dir or (getattr(prefs, "models_dir", "") if prefs else "")
     if models_dir:
         args += ["--models-dir", bpy.path.abspath(models_dir)]
+    return args
+
+
+def prompt_args(s):
+    """The text-to-image part of the command line (``--opt=value``: a prompt may start
+    with a dash)."""
+    if not s.prompt.strip():
+        raise ValueError("no prompt given: describe the object to generate")
+    args = [f"--prompt={s.prompt.strip()}", f"--seed={s.seed}"]
+    if s.steps > 0:
+        args.append(f"--steps={s.steps}")
+    if s.negative_prompt.strip():
+        args.append(f"--negative-prompt={s.negative_prompt.strip()}")
+    model = s.t2i_model.strip()
+    if model:
+        args.append(f"--t2i-model={bpy.path.abspath(model) if model.startswith('//') else model}")
     return args

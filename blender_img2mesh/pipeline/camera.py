@@ -62,29 +62,67 @@ def grid_normals(points):
     return n
 
 
-def depth_edges(depth, f, max_slope=12.0):
+def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     """True where depth jumps between neighbouring pixels (occlusion edges, "flying
-    pixels"): a step steeper than ``max_slope`` times the pixel's footprint."""
+    pixels"), so no surface bridges the jump.
+
+    A step between two neighbours is a jump when it is steeper than ``max_slope`` times
+    the pixel's footprint (85 degrees from facing the camera) *and* not part of a steady
+    slope: more than ``ratio`` times the smaller of the steps just before and after it
+    along the same line.  A surface seen at a grazing angle (a box's side, a sphere's
+    limb) is steep but steady and is kept -- it is real, often large, surface; a jump
+    from one surface to another is much larger than the steps beside it.  Steps over
+    ``max_steep`` footprints (89 degrees) are always jumps.  With ``mask``, only steps
+    between two pixels of the mask count as "beside" (outside it, depth is padding).
+    """
     footprint = depth / f
-    step = np.zeros_like(depth)
-    dx = np.abs(np.diff(depth, axis=1))
-    dy = np.abs(np.diff(depth, axis=0))
-    step[:, 1:] = np.maximum(step[:, 1:], dx)
-    step[:, :-1] = np.maximum(step[:, :-1], dx)
-    step[1:, :] = np.maximum(step[1:, :], dy)
-    step[:-1, :] = np.maximum(step[:-1, :], dy)
-    return step > max_slope * footprint
+    edge = np.zeros(depth.shape, bool)
+    for axis in (0, 1):
+        d = np.abs(np.diff(depth, axis=axis))
+        if mask is not None:
+            both = mask[:-1, :] & mask[1:, :] if axis == 0 else mask[:, :-1] & mask[:, 1:]
+            side = np.where(both, d, np.inf)
+        else:
+            side = d
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (1, 1)
+        side = np.pad(side, pad, constant_values=np.inf)
+        before = side[:-2, :] if axis == 0 else side[:, :-2]
+        after = side[2:, :] if axis == 0 else side[:, 2:]
+        near = footprint[:-1, :] if axis == 0 else footprint[:, :-1]
+        far = footprint[1:, :] if axis == 0 else footprint[:, 1:]
+        fp = np.minimum(near, far)
+        steady = d <= ratio * np.minimum(before, after)
+        jump = (d > max_slope * fp) & (~steady | (d > max_steep * fp))
+        if axis == 0:
+            edge[:-1, :] |= jump
+            edge[1:, :] |= jump
+        else:
+            edge[:, :-1] |= jump
+            edge[:, 1:] |= jump
+    return edge
 
 
-def depth_outliers(depth, mask, f, size=5, k=6.0):
+def depth_outliers(depth, mask, f, size=5, k=6.0, return_median=False):
     """True where a pixel's depth stands out from its neighbourhood's median by more
     than ``k`` robust deviations (and a few pixel footprints): statistical outlier
-    removal done on the image grid, where neighbours are free, instead of a k-d tree."""
+    removal done on the image grid, where neighbours are free, instead of a k-d tree.
+    With ``return_median``, also the median-filtered depth (to put in their place).
+
+    Where the surface is steep (a sphere's limb, a side seen at a grazing angle) a true
+    pixel can differ from the median by a few of its steps: the bar is also at least
+    ``3 x`` the neighbourhood's median step, which a lone spike does not raise (its own
+    large steps are few in the window) but a steep surface does."""
     med = ndimage.median_filter(depth, size=size, mode="nearest")
     dev = np.abs(depth - med)
     inside = dev[mask]
     spread = 1.4826 * np.median(inside) if inside.size else 0.0
-    return dev > np.maximum(k * spread, 3.0 * depth / f)
+    step = np.zeros_like(depth)
+    step[:, :-1] = np.abs(np.diff(depth, axis=1))
+    step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(depth, axis=0)))
+    slope = ndimage.median_filter(step, size=size, mode="nearest")
+    out = dev > np.maximum(np.maximum(k * spread, 3.0 * depth / f), 3.0 * slope)
+    return (out, med) if return_median else out
 
 
 def sample_stride(mask, octree_depth):

@@ -1,4 +1,5 @@
-"""The command line: ``img2mesh INPUT -o OUT.ply [options]`` (= ``python -m blender_img2mesh``).
+"""The command line: ``img2mesh INPUT -o OUT.ply [options]`` or ``img2mesh --prompt TEXT
+-o OUT.ply [options]`` (= ``python -m blender_img2mesh``).
 
 Exit codes: 0 done, 2 a problem with the input, a model or the output (one clear line on
 stderr, or an ``error`` event with ``--json``), 1 an unexpected internal error, 130
@@ -17,18 +18,23 @@ from .errors import Img2MeshError
 from .export import FRAMES
 from .models import DEFAULT_DEPTH_MODEL, DEPTH_MODELS
 from .progress import Reporter, json_sink, terminal_sink
-from .surface import BACKS
+from .surface import BACKS, MESHERS
+from .text2image import DEFAULT_T2I_MODEL, PROMPT_TEMPLATE, T2I_MODELS, slug
 
 
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="img2mesh", description="Turn a photo into a colored 3D mesh (.ply/.obj/.glb).",
+        prog="img2mesh", description="Turn a photo or a text prompt into a colored 3D mesh "
+        "(.ply/.obj/.glb).",
         epilog="Depth models: auto, inflate, " + ", ".join(DEPTH_MODELS) +
         ", any hub id (org/name) or a local model folder.  See README.md.")
-    p.add_argument("input", help="the photo (JPEG, PNG, WebP, TIFF, BMP)")
+    p.add_argument("input", nargs="?", help="the photo (JPEG, PNG, WebP, TIFF, BMP); or give "
+                   "--prompt instead")
     p.add_argument("-o", "--output", help="mesh file to write: .ply, .obj or .glb "
-                   "(default: INPUT's name with .ply, in the current folder)")
+                   "(default: INPUT's name, or the prompt's words, with .ply, in the current "
+                   "folder)")
     p.add_argument("--preview", metavar="PNG", help="also draw the mesh to this PNG file")
+    add_prompt_args(p)
     g = p.add_argument_group("background removal")
     g.add_argument("--segmenter", default="u2netp", metavar="NAME",
                    help="rembg model for background removal (default: %(default)s)")
@@ -61,8 +67,12 @@ def build_parser():
                    f"estimate if it gives one, else {DEFAULT_FOV:g})")
     g.add_argument("--max-size", type=int, default=512, metavar="PX",
                    help="longer side of the working image (default: %(default)s)")
+    g.add_argument("--mesher", choices=MESHERS, default="auto",
+                   help="grid: triangulate the depth image (visible surface, exact, fast); "
+                   "poisson: screened Poisson reconstruction (smooth; needed for a closed "
+                   "back); auto: grid for --back open, else poisson (default: %(default)s)")
     g.add_argument("--poisson-depth", type=int, default=8, metavar="N",
-                   help="surface detail, octree depth 5-12 (default: %(default)s)")
+                   help="Poisson surface detail, octree depth 5-12 (default: %(default)s)")
     g.add_argument("--back", choices=BACKS, default="open",
                    help="open: visible surface only; flat: closed with a flat back; "
                    "mirror: closed with the front mirrored (default: %(default)s)")
@@ -82,7 +92,67 @@ def build_parser():
     return p
 
 
+def add_prompt_args(p):
+    g = p.add_argument_group("text prompt (instead of INPUT)")
+    g.add_argument("--prompt", metavar="TEXT", help="generate the picture from this text, "
+                   "then the mesh from the picture (saved as <mesh>_image.png)")
+    g.add_argument("--prompt-template", metavar="TEMPLATE", default=None,
+                   help="how the prompt is framed for reconstruction; {prompt} is replaced "
+                   f"(default: \"{PROMPT_TEMPLATE.replace('%', '%%')}\")")
+    g.add_argument("--negative-prompt", metavar="TEXT", default=None,
+                   help="what the picture should not show (needs --guidance above 1)")
+    g.add_argument("--t2i-model", default=DEFAULT_T2I_MODEL, metavar="NAME_OR_DIR",
+                   help="diffusers text-to-image model: " + ", ".join(T2I_MODELS) +
+                   ", a hub id or a local pipeline folder (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="random seed: the same seed and settings give the same picture "
+                   "(default: a random one, written to the sidecar)")
+    g.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="denoising steps (default: 2 for turbo models, else 25)")
+    g.add_argument("--guidance", type=float, default=None, metavar="F",
+                   help="classifier-free guidance scale (default: 0 for turbo models, else 7.5)")
+    g.add_argument("--image-size", type=_image_size, default=None, metavar="WxH",
+                   help="size of the generated picture, multiples of 8 (default: the model's, "
+                   "512 for sd-turbo)")
+
+
+def _image_size(text):
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (0, 0)
+    except ValueError:
+        w = h = 0
+    if not (64 <= w <= 2048 and 64 <= h <= 2048 and w % 8 == 0 and h % 8 == 0):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 512 or 768x512 "
+                                         "(64 to 2048, multiples of 8)")
+    return w, h
+
+
+def _check_prompt_args(p, args):
+    if args.prompt is not None and args.input is not None:
+        p.error("give either a photo (INPUT) or --prompt TEXT, not both")
+    if args.prompt is None:
+        if args.input is None:
+            p.error("give a photo (INPUT) or --prompt TEXT")
+        return
+    if not args.prompt.strip():
+        p.error("--prompt is empty: describe the object, e.g. --prompt \"a ceramic mug\"")
+    if args.prompt_template is not None and "{prompt}" not in args.prompt_template:
+        p.error("--prompt-template must contain {prompt}")
+    if args.mask or args.depth_map:
+        p.error("--mask and --depth-map need a photo: they cannot be used with --prompt")
+    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
+        p.error("--seed must be between 0 and 2**63 - 1")
+    if args.steps is not None and not 1 <= args.steps <= 200:
+        p.error("--steps must be between 1 and 200")
+    if args.guidance is not None and not 0.0 <= args.guidance <= 50.0:
+        p.error("--guidance must be between 0 and 50")
+    if args.output is None:
+        args.output = slug(args.prompt) + ".ply"
+
+
 def check_args(p, args):
+    _check_prompt_args(p, args)
     if not 5 <= args.poisson_depth <= 12:
         p.error("--poisson-depth must be between 5 and 12")
     if args.fov is not None and not 1.0 <= args.fov <= 170.0:

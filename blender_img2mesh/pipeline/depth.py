@@ -140,8 +140,17 @@ def inflate_depth(mask, f, thickness, z_near=Z_NEAR):
     return z.astype(np.float32)
 
 
+def valid_depth(values, kind="metric"):
+    """Where a given depth map has a value: finite, and for metric depth positive (0,
+    NaN and inf mark "no surface here": a ray that missed, a depth sensor's hole).  In a
+    relative map (disparity) 0 is a valid value, so only non-finite ones are invalid."""
+    finite = np.isfinite(values)
+    return finite & (values > 0) if kind == "metric" else finite
+
+
 def depth_from_file(values, kind, scale, mask, f, thickness):
-    """A user-given depth map: metric (times ``scale``) or relative disparity."""
+    """A user-given depth map: metric (times ``scale``) or relative disparity.  The
+    caller drops the pixels without a value (:func:`valid_depth`) from the mask."""
     values = np.where(np.isfinite(values), values, 0.0).astype(np.float32)
     if kind == "relative":
         return relative_to_depth(values, mask, f, thickness)

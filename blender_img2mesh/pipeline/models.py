@@ -31,6 +31,12 @@ DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt"]
 
 
+#: models shipped inside the package: build.py puts rembg's u2netp.onnx (MIT) here, so
+#: background removal works with no download; looked at after the models folder
+BUNDLED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  "models")
+
+
 def default_models_dir():
     """``$IMG2MESH_MODELS``, else ``~/.cache/blender_img2mesh/models``."""
     env = os.environ.get("IMG2MESH_MODELS")

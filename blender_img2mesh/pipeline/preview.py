@@ -41,6 +41,26 @@ def _draw(ax, vertices, triangles, colors, yaw, pitch, title):
     ax.axis("off")
 
 
+def _simplify(vertices, triangles, colors, target=MAX_PREVIEW_FACES):
+    """About ``target`` faces by vertex clustering (open3d): a picture needs no more, and
+    clustering is ~30x faster than quadric decimation on a 150k-face mesh.  The cell size
+    comes from the area (a cell of side s holds ~2 triangles per s^2 of surface)."""
+    import open3d as o3d
+
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices),
+                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
+    mesh.vertex_colors = o3d.utility.Vector3dVector(np.asarray(colors, np.float64) / 255.0)
+    cell = np.sqrt(2.0 * mesh.get_surface_area() / target)
+    for _ in range(4):
+        small = mesh.simplify_vertex_clustering(
+            cell, o3d.geometry.SimplificationContraction.Average)
+        if len(small.triangles) <= 1.25 * target:
+            break
+        cell *= np.sqrt(len(small.triangles) / target)
+    return (np.asarray(small.vertices), np.asarray(small.triangles),
+            np.asarray(small.vertex_colors) * 255.0)
+
+
 def render_preview(path, vertices, triangles, colors, title=""):
     """Write a PNG of the (Blender-frame) mesh to ``path``."""
     import matplotlib
@@ -49,9 +69,7 @@ def render_preview(path, vertices, triangles, colors, title=""):
     from matplotlib.figure import Figure
 
     if len(triangles) > MAX_PREVIEW_FACES:
-        from .surface import decimate
-
-        vertices, triangles, colors = decimate(vertices, triangles, MAX_PREVIEW_FACES, colors)
+        vertices, triangles, colors = _simplify(vertices, triangles, colors)
     fig = Figure(figsize=(8, 4.2), dpi=100)
     fig.patch.set_facecolor("#3a3a3a")
     for i, (yaw, pitch, name) in enumerate([(0, 0, "front"), (-40, 15, "three-quarter")]):

@@ -52,6 +52,17 @@ class Reporter:
         self.events = []  # kept for tests and the sidecar's timings
         self.timings = {}
         self._t0 = None
+        self._start, self._share, self._total = _START, _SHARE, _TOTAL
+
+    def weigh(self, **shares):
+        """Give stages other shares of the bar (before the first stage starts), e.g. the
+        text-to-image stage ``prompt`` when a run has one."""
+        self._share = {**self._share, **shares}
+        self._start, acc = {}, 0.0
+        for name, _ in STAGES:
+            self._start[name] = acc
+            acc += self._share[name]
+        self._total = acc
 
     def _emit(self, event):
         self.events.append(event)
@@ -71,7 +82,7 @@ class Reporter:
         """Progress inside the current stage, ``fraction`` from 0 to 1."""
         name = self.current
         fraction = min(max(float(fraction), 0.0), 1.0)
-        overall = (_START[name] + _SHARE[name] * fraction) / _TOTAL
+        overall = (self._start[name] + self._share[name] * fraction) / self._total
         self._emit({"event": "progress", "stage": name, "fraction": round(overall, 4),
                     "stage_fraction": round(fraction, 4), "message": message or ""})
 

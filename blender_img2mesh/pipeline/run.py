@@ -1,4 +1,5 @@
-"""The pipeline, start to end: photo -> mask -> depth -> points -> surface -> files.
+"""The pipeline, start to end: photo (or text prompt -> picture) -> mask -> depth -> points
+-> surface -> files.
 
 ``run(args, reporter, cache)`` takes the command line's namespace (build one with
 ``cli.parse_args([...])``), reports progress through ``reporter`` and returns the result
@@ -8,16 +9,19 @@ runs of a warm worker.
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy import ndimage
 
-from . import camera, depth as depth_mod, image_io, models, segment, surface
+from . import camera, depth as depth_mod, image_io, models, reconstruct, segment, surface
 from .errors import Img2MeshError, ModelUnavailable
 from .export import (atomic_path, check_output, frame_transform, orient, sample_colors,
                      write_json, write_mesh)
 
 DEFAULT_THICKNESS = 0.5
+#: the text-to-image stage's share of the progress bar (the rest of the job weighs 1):
+#: sd-turbo on 2 CPU cores takes ~60 s, the photo pipeline after it a few seconds
+PROMPT_SHARE = 4.0
 
 
 def _cached(cache, key, make):
@@ -35,19 +39,24 @@ def _segmenter(args, alpha, reporter, cache, models_dir, allow):
                    lambda: segment.rembg_session(args.segmenter, models_dir, allow))
 
 
-def _mask(args, rgb, alpha, session, reporter):
-    """The object's mask at working size, and where it came from."""
+def _mask(args, rgb, alpha, session):
+    """The object's mask at working size, and where it came from (runs on a thread: no
+    progress reporting here)."""
     shape = rgb.shape[:2]
     if args.keep_background:
         return np.ones(shape, bool), "none"
+    # a given mask with a given depth map: both exact, keep the outline (the erosion is
+    # for estimated depth, least reliable there; flying pixels are removed later anyway)
+    erode = 0 if args.depth_map else 1
     if args.mask:
         mask = image_io.load_mask(args.mask, shape)
-        return segment.require_object(segment.clean_mask(mask), "mask", args.mask), "mask"
+        return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
+                                      "mask", args.mask), "mask"
     if alpha is not None:
         mask = image_io.resize_mask(alpha, shape)
-        return segment.require_object(segment.clean_mask(mask), "image's alpha channel",
+        return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
+                                      "image's alpha channel",
                                       args.input), "alpha"
-    reporter.stage("segment", "Removing the background")
     mask = segment.remove_background(rgb, session)
     return segment.require_object(segment.clean_mask(mask), "background removal's mask",
                                   args.input), args.segmenter
@@ -92,6 +101,7 @@ def _depth(args, rgb, mask, estimator, reporter):
         reporter.stage("depth", "Reading the depth map")
         z = depth_mod.depth_from_file(values, kind, scale, mask, f,
                                       thickness or DEFAULT_THICKNESS)
+        mask &= depth_mod.valid_depth(values, kind)  # in place: no depth = not the object
         info.update(depth_model="depth-map", depth_kind=kind, depth_scale=scale)
     else:
         est, label = estimator
@@ -121,47 +131,6 @@ def _depth(args, rgb, mask, estimator, reporter):
     return z.astype(np.float32), f, info
 
 
-def _points(z, mask, f, keep_background, octree_depth):
-    """Camera-frame points and normals of the masked depth: flying pixels and outliers
-    removed, thinned to what the octree can use."""
-    zx = z if keep_background else camera.extend_outside(z, mask)
-    pts = camera.backproject(zx, f)
-    normals = camera.grid_normals(pts)
-    valid = mask & ~camera.depth_edges(zx, f) & ~camera.depth_outliers(zx, mask, f)
-    stride = camera.sample_stride(mask, octree_depth)
-    if stride > 1:
-        grid = np.zeros_like(valid)
-        grid[stride // 2::stride, stride // 2::stride] = True
-        valid &= grid
-    P, N = pts[valid], normals[valid]
-    if len(P) < 100:
-        raise Img2MeshError(f"too few usable depth points ({len(P)}) to build a surface",
-                            hint="use a larger image or a bigger object in the frame")
-    return P, N, zx
-
-
-def _surface(args, P, N, zx, mask, f, reporter):
-    reporter.stage("surface", f"Poisson reconstruction (depth {args.poisson_depth})")
-    P2, N2 = surface.add_back(P, N, args.back)
-    V, T, D = surface.poisson(P2, N2, args.poisson_depth,
-                              scale=1.1 if args.back == "open" else 1.5)
-    reporter.stage("trim", "Trimming unsupported surface")
-    if args.back == "open":
-        extent = float(np.ptp(P, axis=0).max())
-        tol = max(4.0 * extent / 2 ** args.poisson_depth, 0.01 * extent)
-        support = ndimage.binary_dilation(mask, iterations=2)
-        keep = surface.trim_to_view(V, D, zx, support, f, tol)
-        V, T = surface.keep_vertices(V, T, keep)
-    V, T = surface.drop_small_parts(V, T)
-    if args.target_faces and len(T) > args.target_faces:
-        V, T = surface.decimate(V, T, args.target_faces)
-    if len(T) == 0:
-        raise Img2MeshError("the surface came out empty after trimming",
-                            hint="try --back mirror, a larger --poisson-depth, or another "
-                            "--depth-model")
-    return V, T
-
-
 def run(args, reporter, cache=None):
     cache = {} if cache is None else cache
     t0 = time.perf_counter()
@@ -171,23 +140,38 @@ def run(args, reporter, cache=None):
         else models.default_models_dir()
     allow = models.downloads_allowed(args.offline)
 
-    reporter.stage("load", f"Loading {os.path.basename(args.input)}")
-    rgb_full, alpha = image_io.load_photo(args.input)
+    if args.prompt:  # text -> picture first (written beside the mesh at the end)
+        from . import text2image
+
+        image_out = check_output(text2image.image_path(output), (".png",), "generated image")
+        reporter.weigh(prompt=PROMPT_SHARE)
+        picture, prompt_info = text2image.image_from_prompt(args, reporter, cache, models_dir,
+                                                            allow)
+        rgb_full, alpha = np.asarray(picture), None
+    else:
+        image_out, prompt_info = None, {}
+        reporter.stage("load", f"Loading {os.path.basename(args.input)}")
+        rgb_full, alpha = image_io.load_photo(args.input)
     rgb = image_io.resize_rgb(rgb_full, args.max_size)
-    # both models load first (one "model" stage), then they run
+    # the mask is made on a second thread while the depth model loads (onnxruntime and
+    # torch release the GIL): loading is mostly single-threaded, so this hides most of
+    # the background removal's time
     session = _segmenter(args, alpha, reporter, cache, models_dir, allow)
-    estimator = (None, None) if args.depth_map else \
-        _estimator(args, reporter, cache, models_dir, allow)
-    mask, mask_source = _mask(args, rgb, alpha, session, reporter)
+    with ThreadPoolExecutor(1, thread_name_prefix="img2mesh-mask") as pool:
+        masking = pool.submit(_mask, args, rgb, alpha, session)
+        estimator = (None, None) if args.depth_map else \
+            _estimator(args, reporter, cache, models_dir, allow)
+        if session is not None:
+            reporter.stage("segment", "Removing the background")
+        mask, mask_source = masking.result()
     z, f, info = _depth(args, rgb, mask, estimator, reporter)
 
-    reporter.stage("points", "Back-projecting depth to points")
-    P, N, zx = _points(z, mask, f, args.keep_background, args.poisson_depth)
-    V, T = _surface(args, P, N, zx, mask, f, reporter)
+    V, T, mesh_info = reconstruct.build_surface(args, z, mask, f, reporter)
 
     reporter.stage("export", f"Writing {os.path.basename(output)}")
     colors = sample_colors(V, rgb_full, f, rgb.shape[:2])
-    watertight = surface.is_watertight(T)
+    # a grid mesh is the visible surface only: open by construction
+    watertight = mesh_info["mesher"] == "poisson" and surface.is_watertight(T)
     transform = frame_transform(V, args.frame, args.size)
     Vout = orient(V, transform)
     # where the photo's camera is in the output frame (the add-on's matched camera)
@@ -195,6 +179,9 @@ def run(args, reporter, cache=None):
     write_mesh(output, Vout, T, colors, z_up=args.frame == "blender")
     sidecar = os.path.splitext(output)[0] + ".json"
     outputs = [output, sidecar]
+    if image_out:
+        text2image.save_image(picture, image_out, prompt_info)
+        outputs.append(image_out)
     if preview:
         reporter.stage("preview", "Drawing the preview")
         from .preview import render_preview
@@ -202,18 +189,20 @@ def run(args, reporter, cache=None):
         with atomic_path(preview) as tmp:
             shown = Vout if args.frame == "blender" else \
                 orient(V, frame_transform(V, "blender", 2.0))
-            render_preview(tmp, shown, T, colors, title=os.path.basename(args.input))
+            render_preview(tmp, shown, T, colors,
+                           title=args.prompt or os.path.basename(args.input))
         outputs.append(preview)
     reporter.close_stage()  # so the timings below include the last stage
     result = {
         "mesh": output, "outputs": outputs, "preview": preview, "sidecar": sidecar,
-        "input": os.path.abspath(args.input), "vertices": int(len(Vout)),
-        "faces": int(len(T)), "points": int(len(P)), "frame": args.frame,
+        "input": os.path.abspath(args.input) if args.input else image_out,
+        "image": image_out, **prompt_info, "vertices": int(len(Vout)),
+        "faces": int(len(T)), "frame": args.frame,
         "size": args.size if args.frame == "blender" else None, "back": args.back,
         "watertight": watertight, "mask": mask_source, "segmenter": args.segmenter
         if mask_source == args.segmenter else None, "working_size": [rgb.shape[1],
                                                                      rgb.shape[0]],
-        "poisson_depth": args.poisson_depth, "camera_location": camera_location, **info,
+        "camera_location": camera_location, **mesh_info, **info,
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }

@@ -1,7 +1,8 @@
 """Foreground masks: rembg background removal, and cleaning of any mask.
 
 rembg looks for its ONNX weights in ``$U2NET_HOME`` (default ``~/.u2net``); we point it
-at the models folder when the file is there, so the default ``u2netp`` works offline once
+at the models folder when the file is there (else at the package's own ``models/``, where
+``build.py`` bundles u2netp), so the default ``u2netp`` works offline once
 ``scripts/get_models.py`` has put it in place.
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import Img2MeshError, ModelUnavailable
+from .models import BUNDLED_MODELS_DIR
 
 REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta",
                 "isnet-general-use", "isnet-anime", "sam", "birefnet-general",
@@ -25,8 +27,10 @@ def rembg_session(name, models_dir=None, allow_download=True):
         raise Img2MeshError(f"unknown background-removal model '{name}'",
                             hint="use one of: " + ", ".join(REMBG_MODELS), kind="model")
     home = os.environ.get("U2NET_HOME", os.path.expanduser("~/.u2net"))
-    if models_dir and os.path.isfile(os.path.join(models_dir, f"{name}.onnx")):
-        home = models_dir
+    for folder in (models_dir, BUNDLED_MODELS_DIR):  # the models folder, then the package's
+        if folder and os.path.isfile(os.path.join(folder, f"{name}.onnx")):
+            home = folder
+            break
     weights = os.path.join(home, f"{name}.onnx")
     if not os.path.isfile(weights) and not allow_download:
         raise ModelUnavailable(
@@ -57,10 +61,13 @@ def remove_background(rgb, session):
     return np.asarray(out.convert("L")) >= 128
 
 
-def clean_mask(mask, erode_px=1, min_part=0.1):
+def clean_mask(mask, erode_px=1, min_part=0.1, fill_holes=True):
     """Keep the main object: large components only, holes filled, border eroded.
 
     Components smaller than ``min_part`` of the largest are dropped (specks, shadows);
+    with ``fill_holes`` (for estimated masks, whose holes are mostly mistakes) enclosed
+    holes are filled -- not for a mask the user gave (``--mask``, alpha), where a hole is
+    real (a ring, a cup's handle) and its pixels have no depth of the object;
     ``erode_px`` pixels are peeled off the outline, where depth is least reliable (not
     off the image border: an object cut by the frame goes on beyond it).
     """
@@ -71,7 +78,8 @@ def clean_mask(mask, erode_px=1, min_part=0.1):
     sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
     keep = np.flatnonzero(sizes >= min_part * sizes.max()) + 1
     mask = np.isin(labels, keep)
-    mask = ndimage.binary_fill_holes(mask)
+    if fill_holes:
+        mask = ndimage.binary_fill_holes(mask)
     if erode_px > 0:
         eroded = ndimage.binary_erosion(mask, iterations=erode_px, border_value=1)
         if eroded.sum() >= 0.5 * mask.sum():

@@ -1,6 +1,12 @@
-"""Points -> surface: cleaning, closing the back, Poisson reconstruction, trimming.
+"""Depth -> surface: the depth grid triangulated directly, or Poisson reconstruction.
 
-Poisson (open3d) always makes a closed surface.  From a single view only the front is
+``grid`` (the default for an open back): the visible surface *is* the depth image, a
+height field over the pixel grid, so its triangles are the pixel quads whose corners are
+all on the object and not across a depth jump.  Every vertex is a measured point (nothing
+smoothed, nothing invented, nothing to trim), and it costs milliseconds.
+
+``poisson`` (needed for closed backs, optional for open): Poisson (open3d) always makes a
+closed, smooth surface.  From a single view only the front is
 known, so what Poisson invents must go:
 
 * ``open``  -- keep only what the photo supports: vertices that reproject inside the
@@ -14,6 +20,32 @@ known, so what Poisson invents must go:
 import numpy as np
 
 BACKS = ("open", "flat", "mirror")
+MESHERS = ("auto", "grid", "poisson")
+
+
+def mesher_for(mesher, back):
+    """``auto``: the grid for an open back, Poisson for a closed one."""
+    if mesher == "auto":
+        return "grid" if back == "open" else "poisson"
+    return mesher
+
+
+def grid_mesh(valid):
+    """Triangles over an HxW grid of vertices, numbered row-major over the True cells of
+    ``valid``: two per quad with four valid corners, one per quad with three.  Wound counter-clockwise as seen from the camera
+    of the camera frame (x right, y down, z forward), i.e. facing it.  Returns (index of
+    each valid pixel's vertex as an HxW array, -1 elsewhere; triangles Mx3)."""
+    h, w = valid.shape
+    idx = np.full((h, w), -1, np.int64)
+    idx[valid] = np.arange(np.count_nonzero(valid))
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]  # a b / c d
+    va, vb, vc, vd = a >= 0, b >= 0, c >= 0, d >= 0
+    full = va & vb & vc & vd
+    tris = [np.stack([a[full], c[full], b[full]], 1), np.stack([b[full], c[full], d[full]], 1)]
+    for keep, corners in (((~va) & vb & vc & vd, (b, c, d)), (va & vb & vc & ~vd, (a, c, b)),
+                          (va & ~vb & vc & vd, (a, c, d)), (va & vb & ~vc & vd, (a, d, b))):
+        tris.append(np.stack([k[keep] for k in corners], 1))
+    return idx, np.concatenate(tris).astype(np.int64)
 
 
 def _o3d():
@@ -58,7 +90,7 @@ def poisson(points, normals, depth, threads=-1, scale=1.1):
             np.asarray(dens, np.float64))
 
 
-def _compact(vertices, triangles):
+def compact(vertices, triangles):
     """Drop vertices no triangle uses and renumber the triangles."""
     used = np.zeros(len(vertices), bool)
     used[triangles.ravel()] = True
@@ -68,7 +100,7 @@ def _compact(vertices, triangles):
 
 def keep_vertices(vertices, triangles, keep):
     """Drop vertices not in ``keep`` (bool) and every triangle touching them."""
-    return _compact(vertices, triangles[keep[triangles].all(axis=1)])
+    return compact(vertices, triangles[keep[triangles].all(axis=1)])
 
 
 def drop_small_parts(vertices, triangles, min_share=0.05):
@@ -84,7 +116,7 @@ def drop_small_parts(vertices, triangles, min_share=0.05):
     _, labels = connected_components(graph, directed=False)
     tri_label = labels[triangles[:, 0]]
     counts = np.bincount(tri_label)
-    return _compact(vertices, triangles[counts[tri_label] >= min_share * counts.max()])
+    return compact(vertices, triangles[counts[tri_label] >= min_share * counts.max()])
 
 
 def trim_to_view(vertices, densities, depth, mask, f, tolerance, density_quantile=0.01):

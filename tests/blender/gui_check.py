@@ -61,7 +61,8 @@ def show_sidebar():
 def invoke():
     s = bpy.context.scene.img2mesh
     s.filepath, s.depth_model, s.remove_background = PHOTO, "inflate", False
-    s.poisson_depth, s.max_size = 9, 768
+    # Poisson (a closed back) at depth 9: slow enough for the second run to be cancelled
+    s.poisson_depth, s.max_size, s.back = 9, 768, "flat"
     from blender_img2mesh.blender import properties
     with bpy.context.temp_override(**override()):
         return bpy.ops.img2mesh.generate("INVOKE_DEFAULT", **properties.operator_settings(s))

@@ -1,0 +1,75 @@
+"""The grid mesher: the depth image triangulated pixel by pixel (``--mesher grid``, the
+default for an open back), and the binary PLY it is written to."""
+
+import numpy as np
+import pytest
+
+from blender_img2mesh.pipeline import camera, surface
+from blender_img2mesh.pipeline.export import write_ply
+
+
+def test_full_grid_two_triangles_per_quad_facing_the_camera():
+    valid = np.ones((4, 5), bool)
+    idx, T = surface.grid_mesh(valid)
+    assert idx.max() == 19 and len(T) == 2 * 3 * 4
+    pts = camera.backproject(np.full((4, 5), 2.0, np.float32), 5.0).reshape(-1, 3)
+    tri = pts[T]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    assert (normal[:, 2] < 0).all(), "every triangle faces the camera (-z)"
+    # each interior edge is shared by two triangles, each border edge by one
+    e = np.sort(T[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, counts = np.unique(e, axis=0, return_counts=True)
+    assert set(counts) == {1, 2} and (counts == 1).sum() == 2 * (4 - 1) + 2 * (5 - 1)
+
+
+@pytest.mark.parametrize("hole", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_quad_with_three_corners_gets_one_triangle(hole):
+    valid = np.ones((2, 2), bool)
+    valid[hole] = False
+    idx, T = surface.grid_mesh(valid)
+    assert len(T) == 1 and sorted(T[0]) == [0, 1, 2]
+    pts = camera.backproject(np.full((2, 2), 1.0, np.float32), 2.0)[valid]
+    n = np.cross(pts[T[0, 1]] - pts[T[0, 0]], pts[T[0, 2]] - pts[T[0, 0]])
+    assert n[2] < 0
+
+
+def test_no_triangle_bridges_a_depth_jump(tmp_path, run_job, photo, mesh_reader):
+    """Two planes, 1 m and 3 m away, side by side: two separate sheets, no wall between."""
+    h, w = 40, 60  # coffee.png is 3:2
+    z = np.where(np.arange(w)[None, :] < w // 2, 1.0, 3.0) * np.ones((h, 1))
+    np.save(tmp_path / "step.npy", z.astype(np.float32))
+    out = tmp_path / "step.ply"
+    result, _ = run_job([photo("coffee.png"), "-o", out, "--depth-map", tmp_path / "step.npy",
+                         "--keep-background", "--frame", "camera", "--max-size", w,
+                         "--fov", 50])
+    V, T, _ = mesh_reader(out)
+    assert result["mesher"] == "grid"
+    near, far = np.isclose(V[:, 2], 1.0, atol=1e-4), np.isclose(V[:, 2], 3.0, atol=1e-4)
+    assert (near | far).all(), "every vertex is a measured point"
+    assert near.sum() > 800 and far.sum() > 800
+    assert not (near[T].any(axis=1) & far[T].any(axis=1)).any()
+
+
+def test_grid_cannot_close_the_back(tmp_path, cli, photo):
+    proc = cli([photo("coffee.png"), "-o", tmp_path / "x.ply", "--mesher", "grid",
+                "--back", "mirror", "--depth-model", "inflate", "--keep-background"])
+    assert proc.returncode == 2
+    assert "--back mirror needs --mesher poisson" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ply_is_float_xyz_and_byte_colors(tmp_path, mesh_reader):
+    import open3d as o3d
+
+    rng = np.random.default_rng(1)
+    V = rng.normal(size=(50, 3))
+    T = rng.integers(0, 50, size=(70, 3))
+    C = rng.integers(0, 256, size=(50, 3)).astype(float)
+    write_ply(tmp_path / "m.ply", V, T, C)
+    header = (tmp_path / "m.ply").read_bytes().split(b"end_header\n")[0].decode()
+    assert "property float x" in header and "property uchar red" in header
+    assert "element vertex 50" in header and "element face 70" in header
+    mesh = o3d.io.read_triangle_mesh(str(tmp_path / "m.ply"))
+    np.testing.assert_allclose(np.asarray(mesh.vertices), V.astype(np.float32), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(mesh.triangles), T)
+    np.testing.assert_allclose(np.asarray(mesh.vertex_colors) * 255, C, atol=1e-3)
