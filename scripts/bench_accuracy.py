@@ -119,34 +119,15 @@ def prototype_geometry(depth_m, rgb, poisson_depth=10):
     on the network's grid.  Returns (vertices, triangles, timings, info)."""
     import open3d as o3d
 
+    import prototype_baseline
     from prototype_baseline import PAD
 
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
-    clock, t = time.perf_counter, {}
-    t0 = clock()
+    t = {}
     output = (depth_m * 1000.0)[PAD:-PAD, PAD:-PAD]
-    image = np.ascontiguousarray(rgb[PAD:-PAD, PAD:-PAD])
-    height, width = output.shape
+    image = rgb[PAD:-PAD, PAD:-PAD]
+    _, pcd, mesh = prototype_baseline.geometry(output, image, poisson_depth, t)
     depth_image = (output * 255 / np.max(output)).astype("uint8")
-    rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
-        o3d.geometry.Image(image), o3d.geometry.Image(depth_image),
-        convert_rgb_to_intensity=False)
-    intrinsic = o3d.camera.PinholeCameraIntrinsic()
-    intrinsic.set_intrinsics(width, height, 500, 500, width / 2, height / 2)
-    pcd_raw = o3d.geometry.PointCloud.create_from_rgbd_image(rgbd, intrinsic)
-    t["points"] = clock() - t0
-    t0 = clock()
-    _, ind = pcd_raw.remove_statistical_outlier(nb_neighbors=20, std_ratio=6.0)
-    pcd = pcd_raw.select_by_index(ind)
-    t["outliers"] = clock() - t0
-    t0 = clock()
-    pcd.estimate_normals()
-    pcd.orient_normals_to_align_with_direction()
-    t["normals"] = clock() - t0
-    t0 = clock()
-    mesh = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-        pcd, depth=poisson_depth, n_threads=1)[0]
-    t["surface"] = clock() - t0
     return (np.asarray(mesh.vertices), np.asarray(mesh.triangles), t,
             {"points": len(pcd.points), "levels": int(len(np.unique(depth_image))) - 1})
 

@@ -57,6 +57,43 @@ def network_grid(width, height, divisor=32):
     return width // divisor * divisor, height // divisor * divisor
 
 
+def geometry(output, image, poisson_depth=10, t=None):
+    """The prototype's geometry on its depth (``predicted_depth * 1000``, cropped) and
+    picture (HxWx3 uint8 of the same size): depth squeezed to 8 bits, fixed focal 500 px,
+    statistical outlier removal (20, 6), default normals, Poisson on one thread.  Returns
+    (raw point cloud, cleaned point cloud, mesh); stage times go into ``t``."""
+    import open3d as o3d
+
+    t = {} if t is None else t
+    clock = time.perf_counter
+    t0 = clock()
+    height, width = output.shape
+    depth_image = (output * 255 / np.max(output)).astype("uint8")
+    rgbd_image = o3d.geometry.RGBDImage.create_from_color_and_depth(
+        o3d.geometry.Image(np.ascontiguousarray(image)), o3d.geometry.Image(depth_image),
+        convert_rgb_to_intensity=False)
+    camera_intrinsic = o3d.camera.PinholeCameraIntrinsic()
+    camera_intrinsic.set_intrinsics(width, height, 500, 500, width / 2, height / 2)
+    pcd_raw = o3d.geometry.PointCloud.create_from_rgbd_image(rgbd_image, camera_intrinsic)
+    t["points"] = clock() - t0
+
+    t0 = clock()
+    cl, ind = pcd_raw.remove_statistical_outlier(nb_neighbors=20, std_ratio=6.0)
+    pcd = pcd_raw.select_by_index(ind)
+    t["outliers"] = clock() - t0
+
+    t0 = clock()
+    pcd.estimate_normals()
+    pcd.orient_normals_to_align_with_direction()
+    t["normals"] = clock() - t0
+
+    t0 = clock()
+    mesh = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
+        pcd, depth=poisson_depth, n_threads=1)[0]
+    t["surface"] = clock() - t0
+    return pcd_raw, pcd, mesh
+
+
 def run_prototype(image_path, model_dir, out_obj, max_height=MAX_HEIGHT,
                   depth_override=None, poisson_depth=10):
     """Run the prototype once; returns (timings dict, info dict).  Timings per stage (s)
@@ -97,33 +134,8 @@ def run_prototype(image_path, model_dir, out_obj, max_height=MAX_HEIGHT,
     image = image.crop((PAD, PAD, image.width - PAD, image.height - PAD))
     t["depth"] = clock() - t0
 
-    t0 = clock()
     width, height = image.size
-    depth_image = (output * 255 / np.max(output)).astype("uint8")
-    image = np.array(image)
-    depth_o3d = o3d.geometry.Image(depth_image)
-    image_o3d = o3d.geometry.Image(image)
-    rgbd_image = o3d.geometry.RGBDImage.create_from_color_and_depth(
-        image_o3d, depth_o3d, convert_rgb_to_intensity=False)
-    camera_intrinsic = o3d.camera.PinholeCameraIntrinsic()
-    camera_intrinsic.set_intrinsics(width, height, 500, 500, width / 2, height / 2)
-    pcd_raw = o3d.geometry.PointCloud.create_from_rgbd_image(rgbd_image, camera_intrinsic)
-    t["points"] = clock() - t0
-
-    t0 = clock()
-    cl, ind = pcd_raw.remove_statistical_outlier(nb_neighbors=20, std_ratio=6.0)
-    pcd = pcd_raw.select_by_index(ind)
-    t["outliers"] = clock() - t0
-
-    t0 = clock()
-    pcd.estimate_normals()
-    pcd.orient_normals_to_align_with_direction()
-    t["normals"] = clock() - t0
-
-    t0 = clock()
-    mesh = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(
-        pcd, depth=poisson_depth, n_threads=1)[0]
-    t["surface"] = clock() - t0
+    pcd_raw, pcd, mesh = geometry(output, np.array(image), poisson_depth, t)
 
     t0 = clock()
     rotation = mesh.get_rotation_matrix_from_xyz((np.pi, 0, 0))

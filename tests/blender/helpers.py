@@ -94,7 +94,7 @@ def write_ply(path, verts, colors, faces, order=("x", "y", "z", "red", "green", 
     for n in order:
         arr[n] = cols[n]
     fmt = "binary_little_endian" if endian == "<" else "binary_big_endian"
-    head = [f"ply", f"format {fmt} 1.0", "comment test", f"element vertex {len(verts)}"]
+    head = ["ply", f"format {fmt} 1.0", "comment test", f"element vertex {len(verts)}"]
     head += [f"property {vtype if n in 'xyz' else 'uchar'} {n}" for n in order]
     head += [f"element face {len(faces)}",
              f"property list {count_t} {index_t} vertex_indices", "end_header"]

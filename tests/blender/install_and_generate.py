@@ -2,7 +2,8 @@
 an add-on zip as Blender would, enable it, press Generate, print one ``RESULT {json}`` line.
 
     python install_and_generate.py '{"zip": ..., "mode": "extension"|"legacy",
-                                     "generate": {operator kwargs} or null}'
+                                     "generate": {operator kwargs} or null,
+                                     "prefs_python": interpreter for the preferences}'
 """
 
 import json
@@ -39,15 +40,17 @@ def main():
 
     vendor = import_module(module + ".blender.vendor")
     interpreter = import_module(module + ".blender.interpreter")
+    prefs = bpy.context.preferences.addons[module].preferences
+    if opts.get("prefs_python"):  # the interpreter set in the add-on's preferences
+        prefs.python_path = opts["prefs_python"]
     info["vendor_status"] = vendor.status()
     info["site_dirs"] = vendor.site_dirs(unpack_missing=False)
     if opts.get("check"):
         bpy.ops.img2mesh.check_dependencies()
-        prefs = bpy.context.preferences.addons[module].preferences
         info["dependency_status"] = prefs.dependency_status
     if opts.get("generate"):
         t0 = time.monotonic()
-        info["worker_python"] = interpreter.resolve("")
+        info["worker_python"] = interpreter.resolve(prefs.python_path)
         info["worker_pythonpath"] = interpreter.child_env()["PYTHONPATH"].split(os.pathsep)
         info["result"] = sorted(bpy.ops.img2mesh.generate(**opts["generate"]))
         info["generate_s"] = round(time.monotonic() - t0, 1)

@@ -99,7 +99,7 @@ def tiny_glpn(tmp_path_factory):
 
 
 def install_and_generate(tmp_path, zip_path, mode, generate=None, check=False,
-                         worker_python=helpers.PIPELINE_PYTHON):
+                         worker_python=helpers.PIPELINE_PYTHON, prefs_python=None):
     """Run install_and_generate.py in a fresh bpy process with temp user folders."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("IMG2MESH_PYTHON", "PYTHONPATH", "BLENDER_USER_CONFIG",
@@ -108,7 +108,8 @@ def install_and_generate(tmp_path, zip_path, mode, generate=None, check=False,
     env["HOME"] = str(tmp_path / "home")  # nothing of the developer's Blender is touched
     if worker_python:
         env["IMG2MESH_PYTHON"] = worker_python
-    opts = {"zip": str(zip_path), "mode": mode, "generate": generate, "check": check}
+    opts = {"zip": str(zip_path), "mode": mode, "generate": generate, "check": check,
+            "prefs_python": prefs_python}
     proc = subprocess.run([sys.executable, SCRIPT, json.dumps(opts)], capture_output=True,
                           text=True, timeout=900, env=env, cwd=str(tmp_path),
                           stdin=subprocess.DEVNULL)
@@ -164,8 +165,11 @@ def test_validator_rejects_a_bad_manifest(tmp_path, plain_zip):
 
 
 def test_plain_zip_installs_as_extension_and_generates(tmp_path, plain_zip, tiny_glpn):
+    """The add-on alone, with the interpreter set in its preferences (no environment)."""
     info = install_and_generate(tmp_path, plain_zip, "extension",
-                                generate=generate_kwargs(tiny_glpn, tmp_path))
+                                generate=generate_kwargs(tiny_glpn, tmp_path),
+                                worker_python=None, prefs_python=helpers.PIPELINE_PYTHON)
+    assert info["worker_python"] == helpers.PIPELINE_PYTHON
     ext_dir = str(tmp_path / "user" / "extensions" / "user_default")
     assert info["module"] == "bl_ext.user_default.blender_img2mesh" and info["enabled"]
     assert info["file"].startswith(ext_dir)  # the installed copy, not this checkout
