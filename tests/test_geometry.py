@@ -358,3 +358,27 @@ def test_sidecar_matches_result(tmp_path, run_job, quad_photo, sphere_map):
         assert side[key] == result[key], key
     assert sorted(os.listdir(tmp_path)) == ["s.json", "s.ply"]
     assert result["outputs"] == [str(out), str(tmp_path / "s.json")]
+
+
+def test_mirror_reflects_about_the_outline_depth():
+    """A hemisphere (the visible half of a sphere) reflected about its outline's depth is
+    the whole sphere; a point seen behind that plane (through a hole) is kept, not
+    reflected in front of the object."""
+    from blender_img2mesh.pipeline import surface
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(2000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    d[:, 2] = -np.abs(d[:, 2])  # the half facing the camera (z toward it is negative)
+    centre = np.array([0.0, 0.0, 3.0])
+    front = centre + 0.5 * d
+    behind = np.array([[0.0, 0.0, 3.4]])  # seen through a hole, behind the outline
+    P = np.vstack([front, behind])
+    N = np.vstack([d, [[0.0, 0.0, -1.0]]])
+    P2, N2 = surface.add_back(P, N, "mirror", outline_depth=3.0)
+    assert len(P2) == 2 * len(front) + 1
+    off = np.abs(np.linalg.norm(P2 - centre, axis=1) - 0.5)
+    assert off[:len(front)].max() < 1e-9 and off[len(P):].max() < 1e-9
+    back = P2[len(P):]
+    np.testing.assert_allclose(np.linalg.norm(back - centre, axis=1), 0.5, atol=1e-9)
+    assert (back[:, 2] >= 3.0).all() and not np.isclose(back[:, 2], 3.0 - 0.4).any()

@@ -70,43 +70,61 @@ def local_name(repo_id):
     return repo_id.replace("/", "--")
 
 
-def resolve_depth_model(name, models_dir, allow_download, progress=None):
-    """Return ``(folder, hub_id_or_None)`` of a ready-to-load model, or raise.
+class ModelSource:
+    """How one kind of model is found: what it is called in messages, its aliases
+    (name -> (hub id, ...)), when a folder holds one (``ready``), and how it is taken
+    from the HF cache (``from_cache``) and downloaded (``download``)."""
 
-    ``progress(fraction, message)`` is called while downloading.
-    """
+    def __init__(self, what, aliases, marker, ready, from_cache, download, folder_hint,
+                 names_hint, missing_hint):
+        self.what, self.aliases, self.marker, self.ready = what, aliases, marker, ready
+        self.from_cache, self.download = from_cache, download
+        self.folder_hint, self.names_hint, self.missing_hint = (folder_hint, names_hint,
+                                                                missing_hint)
+
+
+def resolve(source, name, models_dir, allow_download, progress=None):
+    """Return ``(folder, hub_id_or_None)`` of a ready-to-load model, or raise.  In order:
+    ``name`` as a folder; ``<models_dir>/<name>`` or ``<models_dir>/<org>--<name>``; the
+    Hugging Face cache; a download (only when allowed; ``progress(fraction, message)``)."""
     expanded = os.path.expanduser(name)
     if os.path.isdir(expanded):
-        if not _is_model_dir(expanded):
-            raise Img2MeshError(f"model folder has no config.json: {expanded}", file=expanded,
-                                hint="give a folder saved with save_pretrained()", kind="model")
+        if not source.ready(expanded):
+            raise Img2MeshError(f"{source.what} folder has no {source.marker}: {expanded}",
+                                file=expanded, hint=source.folder_hint, kind="model")
         return os.path.abspath(expanded), None
     if _looks_like_path(name):
-        raise Img2MeshError(f"model folder not found: {expanded}", file=expanded,
+        raise Img2MeshError(f"{source.what} folder not found: {expanded}", file=expanded,
                             hint="check the path, or use a model name such as "
-                            f"{DEFAULT_DEPTH_MODEL}", kind="model")
-    if name in DEPTH_MODELS:
-        repo_id = DEPTH_MODELS[name][0]
+                            f"{next(iter(source.aliases))}", kind="model")
+    if name in source.aliases:
+        repo_id = source.aliases[name][0]
     elif name.count("/") == 1 and all(name.split("/")):
         repo_id = name
     else:
-        raise Img2MeshError(f"unknown depth model '{name}'",
-                            hint="use auto, inflate, one of " + ", ".join(DEPTH_MODELS) +
-                            ", a hub id like org/name, or a local model folder", kind="model")
+        raise Img2MeshError(f"unknown {source.what} '{name}'", kind="model",
+                            hint=f"use {source.names_hint}one of " + ", ".join(source.aliases)
+                            + ", a hub id like org/name, or a local model folder")
     for candidate in (name, local_name(repo_id)):
         folder = os.path.join(models_dir, candidate) if models_dir else None
-        if folder and _is_model_dir(folder):
+        if folder and source.ready(folder):
             return folder, repo_id
-    cached = _from_hf_cache(repo_id)
+    cached = source.from_cache(repo_id)
     if cached:
         return cached, repo_id
     target = os.path.join(models_dir, local_name(repo_id))
     if not allow_download:
         raise ModelUnavailable(
-            f"depth model '{name}' ({repo_id}) is not downloaded and downloads are off",
-            file=target, hint="allow downloads (drop --offline / enable Online Access), or put "
-            f"the model folder at {target}; --depth-model inflate needs no model")
-    return _download(repo_id, target, progress), repo_id
+            f"{source.what} '{name}' ({repo_id}) is not downloaded and downloads are off",
+            file=target, hint="allow downloads (drop --offline / unset HF_HUB_OFFLINE / "
+            f"enable Online Access in Blender), or put the model's folder "
+            f"({source.missing_hint}) at {target}")
+    return source.download(repo_id, target, progress), repo_id
+
+
+def resolve_depth_model(name, models_dir, allow_download, progress=None):
+    """:func:`resolve` for depth models (transformers ``AutoModelForDepthEstimation``)."""
+    return resolve(DEPTH_SOURCE, name, models_dir, allow_download, progress)
 
 
 def _from_hf_cache(repo_id):
@@ -153,3 +171,10 @@ def _progress_tqdm(progress):
             return out
 
     return ReportingTqdm
+
+
+DEPTH_SOURCE = ModelSource(
+    "depth model", DEPTH_MODELS, "config.json", _is_model_dir, _from_hf_cache, _download,
+    folder_hint="give a folder saved with save_pretrained()", names_hint="auto, inflate, ",
+    missing_hint="config.json, preprocessor_config.json, model.safetensors; "
+    "--depth-model inflate needs no model")

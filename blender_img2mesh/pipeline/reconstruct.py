@@ -58,6 +58,12 @@ def _points(zx, mask, f, octree_depth):
     return pts[valid], normals[valid]
 
 
+def _outline_depth(zx, mask):
+    """Median depth along the object's outline (None without one, e.g. the whole picture)."""
+    outline = mask & ~ndimage.binary_erosion(mask, border_value=1)
+    return float(np.median(zx[outline])) if outline.any() else None
+
+
 def _poisson(z, mask, f, keep_background, octree_depth, back, reporter):
     reporter.stage("points", "Back-projecting depth to points")
     zx = _extended(z, mask, keep_background)
@@ -66,7 +72,7 @@ def _poisson(z, mask, f, keep_background, octree_depth, back, reporter):
         raise Img2MeshError(f"too few usable depth points ({len(P)}) to build a surface",
                             hint="use a larger image or a bigger object in the frame")
     reporter.stage("surface", f"Poisson reconstruction (depth {octree_depth})")
-    P2, N2 = surface.add_back(P, N, back)
+    P2, N2 = surface.add_back(P, N, back, _outline_depth(zx, mask))
     V, T, D = surface.poisson(P2, N2, octree_depth, scale=1.1 if back == "open" else 1.5)
     if back == "open":
         reporter.stage("trim", "Trimming unsupported surface")

@@ -55,17 +55,24 @@ def _o3d():
     return o3d
 
 
-def add_back(points, normals, back):
-    """Add the invented back side for ``flat`` and ``mirror``; returns (points, normals)."""
+def add_back(points, normals, back, outline_depth=None):
+    """Add the invented back side for ``flat`` and ``mirror``; returns (points, normals).
+
+    ``mirror`` reflects the front about the plane ``z = outline_depth`` -- the depth of the
+    object's outline, where the visible surface turns away from the camera (a sphere's
+    equator: its mirror image is the whole sphere) -- or, without it, about the farthest
+    visible point.  Only the part in front of the plane is reflected; what is seen
+    behind it (the inside of a ring or a bowl) stays as it is."""
     if back == "open":
         return points, normals
     z = points[:, 2]
     near, far = np.percentile(z, [0.5, 99.5])
     if back == "mirror":
-        plane = far
-        mirrored = points.copy()
-        mirrored[:, 2] = 2.0 * plane - z
-        mirrored_n = normals.copy()
+        plane = far if outline_depth is None else float(outline_depth)
+        front = z <= plane
+        mirrored = points[front].copy()
+        mirrored[:, 2] = 2.0 * plane - mirrored[:, 2]
+        mirrored_n = normals[front].copy()
         mirrored_n[:, 2] *= -1.0
         return np.vstack([points, mirrored]), np.vstack([normals, mirrored_n])
     # flat: the silhouette pushed back to a plane a little behind the farthest point

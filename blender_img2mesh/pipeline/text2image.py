@@ -21,7 +21,7 @@ import random
 import re
 
 from .errors import Img2MeshError, ModelUnavailable
-from .models import _looks_like_path, _progress_tqdm, local_name
+from .models import ModelSource, _progress_tqdm, resolve
 
 #: alias -> (hub id, license)
 _SAI_NC = "Stability AI Non-Commercial Research Community License (see the model card)"
@@ -63,40 +63,9 @@ def _is_pipeline_dir(path):
 
 
 def resolve_t2i_model(name, models_dir, allow_download, progress=None):
-    """Return ``(folder, hub_id_or_None)`` of a diffusers pipeline folder, or raise."""
-    expanded = os.path.expanduser(name)
-    if os.path.isdir(expanded):
-        if not _is_pipeline_dir(expanded):
-            raise Img2MeshError(f"text-to-image model folder has no model_index.json: "
-                                f"{expanded}", file=expanded, kind="model",
-                                hint="give a diffusers pipeline folder (save_pretrained())")
-        return os.path.abspath(expanded), None
-    if _looks_like_path(name):
-        raise Img2MeshError(f"text-to-image model folder not found: {expanded}", file=expanded,
-                            hint=f"check the path, or use {DEFAULT_T2I_MODEL}", kind="model")
-    if name in T2I_MODELS:
-        repo_id = T2I_MODELS[name][0]
-    elif name.count("/") == 1 and all(name.split("/")):
-        repo_id = name
-    else:
-        raise Img2MeshError(f"unknown text-to-image model '{name}'", kind="model",
-                            hint="use one of " + ", ".join(T2I_MODELS) +
-                            ", a hub id like org/name, or a local diffusers pipeline folder")
-    for candidate in (name, local_name(repo_id)):
-        folder = os.path.join(models_dir, candidate)
-        if _is_pipeline_dir(folder):
-            return folder, repo_id
-    cached = _from_hf_cache(repo_id)
-    if cached:
-        return cached, repo_id
-    target = os.path.join(models_dir, local_name(repo_id))
-    if not allow_download:
-        raise ModelUnavailable(
-            f"text-to-image model '{name}' ({repo_id}) is not downloaded and downloads are off",
-            file=target, hint="allow downloads (drop --offline / unset HF_HUB_OFFLINE / enable "
-            "Online Access in Blender), or copy the model's folder (model_index.json, unet/, "
-            f"vae/, text_encoder/, tokenizer/, scheduler/) to {target}")
-    return _download(repo_id, target, progress), repo_id
+    """Return ``(folder, hub_id_or_None)`` of a diffusers pipeline folder, or raise
+    (:func:`models.resolve`: folder, models folder, HF cache, download when allowed)."""
+    return resolve(T2I_SOURCE, name, models_dir, allow_download, progress)
 
 
 def _missing_weights(folder):
@@ -252,3 +221,10 @@ def slug(prompt, limit=48):
             break
         out = f"{out}_{word}" if out else word
     return out or "prompt"
+
+
+T2I_SOURCE = ModelSource(
+    "text-to-image model", T2I_MODELS, "model_index.json", _is_pipeline_dir, _from_hf_cache,
+    _download, folder_hint="give a diffusers pipeline folder (save_pretrained())",
+    names_hint="", missing_hint="model_index.json, unet/, vae/, text_encoder/, tokenizer/, "
+    "scheduler/")
