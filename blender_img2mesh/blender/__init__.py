@@ -6,7 +6,7 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 
 import bpy
 
-from . import jobs, operators, panels, preferences, properties, worker_client
+from . import downloads, jobs, operators, panels, preferences, properties, worker_client
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -14,6 +14,7 @@ classes = (
     preferences.IMG2MESH_OT_check_dependencies,
     preferences.IMG2MESH_OT_release_models,
     preferences.IMG2MESH_OT_unpack_dependencies,
+    downloads.IMG2MESH_OT_download_model,
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
     panels.IMG2MESH_PT_main,

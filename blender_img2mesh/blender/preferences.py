@@ -3,7 +3,7 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import interpreter, jobs, vendor, worker_client
+from . import downloads, interpreter, jobs, vendor, worker_client
 
 #: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
 ADDON_NAME = __package__.rpartition(".")[0]
@@ -55,6 +55,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row.label(text=vendor.status(), icon="PACKAGE")
         if vendor.needs_unpack():
             row.operator("img2mesh.unpack_dependencies", icon="IMPORT")
+        downloads.draw(layout)
         warm = worker_client.warm_worker()
         if warm is not None and warm.alive():
             layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")

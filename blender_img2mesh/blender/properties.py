@@ -4,6 +4,8 @@ and the scene's PropertyGroup (what the panel edits), plus the settings -> CLI m
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from . import downloads
+
 SEGMENTERS = (
     ("u2netp", "U2-Net Small", "u2netp: fast, small (default; works offline once fetched)"),
     ("u2net", "U2-Net", "u2net: larger general model"),
@@ -171,7 +173,7 @@ def cli_args(s, image_path, out_path, prefs=None):
         args += ["--thickness", repr(float(s.thickness))]
     if s.target_faces > 0:
         args += ["--target-faces", str(s.target_faces)]
-    if s.offline:
+    if s.offline or not downloads.online_access():  # Blender 4.2+'s Online Access
         args.append("--offline")
     device = s.device if s.device != "PREFS" else getattr(prefs, "device", "auto")
     args += ["--device", device]

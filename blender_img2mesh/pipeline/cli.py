@@ -61,6 +61,10 @@ def build_parser():
                    help="folder of local models (default: $IMG2MESH_MODELS or "
                    "~/.cache/blender_img2mesh/models)")
     g.add_argument("--offline", action="store_true", help="never download a model")
+    g.add_argument("--download", metavar="NAME",
+                   help="only get this model into the models folder (a depth, "
+                   "background-removal or text-to-image model's name, or a hub id), with "
+                   "progress; no INPUT")
     g = p.add_argument_group("geometry")
     g.add_argument("--fov", type=float, default=None, metavar="DEG",
                    help=f"camera field of view across the longer side (default: the model's "
@@ -129,6 +133,12 @@ def _image_size(text):
 
 
 def _check_prompt_args(p, args):
+    if args.download is not None:
+        if args.input is not None or args.prompt is not None:
+            p.error("--download gets a model and nothing else: drop INPUT / --prompt")
+        if not args.download.strip():
+            p.error("--download needs a model name")
+        return
     if args.prompt is not None and args.input is not None:
         p.error("give either a photo (INPUT) or --prompt TEXT, not both")
     if args.prompt is None:
@@ -167,7 +177,7 @@ def check_args(p, args):
         p.error("--target-faces must be at least 4")
     if args.mask and args.keep_background:
         p.error("--mask and --keep-background exclude each other")
-    if args.output is None:
+    if args.output is None and args.input is not None:
         args.output = os.path.splitext(os.path.basename(args.input))[0] + ".ply"
     return args
 
@@ -179,6 +189,7 @@ def parse_args(argv=None):
 
 def run_cli(args, out, cache=None):
     """Run one job, printing events to ``out`` (JSON) or stderr; returns the exit code."""
+    from .fetch import fetch
     from .run import run
 
     sink = json_sink(out) if args.json else terminal_sink(quiet=args.quiet)
@@ -186,7 +197,7 @@ def run_cli(args, out, cache=None):
     if args.json:
         reporter.start()
     try:
-        result = run(args, reporter, cache=cache)
+        result = fetch(args, reporter) if args.download else run(args, reporter, cache=cache)
     except Img2MeshError as err:
         reporter.error(err)
         if not args.json:
@@ -206,7 +217,9 @@ def run_cli(args, out, cache=None):
         if args.verbose:
             traceback.print_exc()
         return 1
-    if not args.json and not args.quiet:
+    if args.download and not args.json and not args.quiet:
+        print(f"{args.download} is ready: {result['path']}", file=sys.stderr)
+    elif not args.json and not args.quiet:
         print(f"wrote {result['mesh']} ({result['vertices']} vertices, {result['faces']} "
               f"faces) in {result['seconds']:.1f} s", file=sys.stderr)
     return 0

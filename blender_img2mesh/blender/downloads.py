@@ -1,0 +1,132 @@
+"""Model downloads from the add-on's preferences (``img2mesh.download_model``).
+
+The worker runs ``--download NAME`` (pipeline/fetch.py): the model goes into the models
+folder with progress events, like a generation's.  Blender 4.2+ allows it only with
+*Online Access* on (``bpy.app.online_access``); generations get ``--offline`` otherwise.
+"""
+
+import bpy
+from bpy.props import StringProperty
+
+from . import interpreter, jobs
+
+#: what the preferences offer to download (name, label, what it is)
+MODELS = (
+    ("depth-anything-v2-small", "Depth Anything V2 Small", "default depth model, ~100 MB"),
+    ("glpn-nyu", "GLPN NYU", "the original prototype's depth model, ~250 MB"),
+    ("u2netp", "U2-Net Small", "background removal, 4.6 MB (bundled in platform zips)"),
+    ("sd-turbo", "SD Turbo", "text to image, ~2.6 GB, non-commercial license"),
+)
+
+
+def online_access():
+    """Blender 4.2+: the user's *Online Access* (Preferences > System > Network, or
+    ``--online-mode``); older Blenders have no such setting: allowed."""
+    return getattr(bpy.app, "online_access", True)
+
+
+def _redraw_preferences(context):
+    wm = getattr(context, "window_manager", None)
+    for window in (wm.windows if wm else ()):
+        for area in window.screen.areas:
+            if area.type == "PREFERENCES":
+                area.tag_redraw()
+
+
+class IMG2MESH_OT_download_model(bpy.types.Operator):
+    """Download a model into the models folder (needs Online Access)"""
+
+    bl_idname = "img2mesh.download_model"
+    bl_label = "Download"
+
+    name: StringProperty(name="Model", default="depth-anything-v2-small")
+
+    _timer = None
+    _runner = None
+
+    @classmethod
+    def poll(cls, context):
+        why = None
+        if jobs.running():
+            why = "the worker is busy"
+        elif not online_access():
+            why = "Online Access is off (Preferences > System > Network)"
+        if why and hasattr(cls, "poll_message_set"):
+            cls.poll_message_set(why)
+        return why is None
+
+    def _start(self, context):
+        from .preferences import get_prefs, python_for
+
+        prefs = get_prefs(context)
+        args = ["--download", self.name]
+        if prefs is not None and prefs.models_dir:
+            args += ["--models-dir", bpy.path.abspath(prefs.models_dir)]
+        try:
+            python = python_for(prefs)
+        except interpreter.InterpreterError as exc:
+            self.report({"ERROR"}, f"Img2Mesh: {exc}")
+            return False
+        keep = getattr(prefs, "keep_worker", True) if prefs else True
+        self._runner = jobs.Runner(python, args, None, keep_worker=keep).start()
+        return True
+
+    def _finish(self):
+        runner = self._runner
+        if runner.error:
+            self.report({"WARNING"} if runner.error == "cancelled" else {"ERROR"},
+                        f"Img2Mesh: {runner.error}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Img2Mesh: {self.name} is ready: {runner.result['path']}")
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        if not self._start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.2, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self._runner.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        done = self._runner.tick()
+        _redraw_preferences(context)
+        if not done:
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._finish()
+
+    def cancel(self, context):
+        if self._runner is not None and not self._runner.finished:
+            self._runner.cancel()
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+
+    def execute(self, context):
+        if not self._start(context):
+            return {"CANCELLED"}
+        self._runner.wait()
+        return self._finish()
+
+
+def draw(layout):
+    """The preferences' Models box: a Download button per model, and the progress."""
+    box = layout.box()
+    box.label(text="Models" + ("" if online_access() else
+                               " (downloads need Online Access: Preferences > System)"),
+              icon="WORLD" if online_access() else "ERROR")
+    runner = jobs.current
+    if runner is not None and not runner.finished and "--download" in runner.args:
+        from .panels import draw_progress
+
+        draw_progress(box.column(), runner)
+    for name, label, what in MODELS:
+        row = box.row()
+        row.label(text=f"{label}: {what}")
+        row.operator(IMG2MESH_OT_download_model.bl_idname, icon="IMPORT").name = name
