@@ -9,6 +9,7 @@ import bpy
 from bpy.props import StringProperty
 
 from . import interpreter, jobs
+from .runner_ops import RunnerOperator
 
 #: what the preferences offer to download (name, label, what it is)
 MODELS = (
@@ -25,24 +26,14 @@ def online_access():
     return getattr(bpy.app, "online_access", True)
 
 
-def _redraw_preferences(context):
-    wm = getattr(context, "window_manager", None)
-    for window in (wm.windows if wm else ()):
-        for area in window.screen.areas:
-            if area.type == "PREFERENCES":
-                area.tag_redraw()
-
-
-class IMG2MESH_OT_download_model(bpy.types.Operator):
+class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
     """Download a model into the models folder (needs Online Access)"""
 
     bl_idname = "img2mesh.download_model"
     bl_label = "Download"
 
     name: StringProperty(name="Model", default="depth-anything-v2-small")
-
-    _timer = None
-    _runner = None
+    redraw_areas = ("PREFERENCES",)
 
     @classmethod
     def poll(cls, context):
@@ -71,7 +62,7 @@ class IMG2MESH_OT_download_model(bpy.types.Operator):
         self._runner = jobs.Runner(python, args, None, keep_worker=keep).start()
         return True
 
-    def _finish(self):
+    def _finish(self, context):
         runner = self._runner
         if runner.error:
             self.report({"WARNING"} if runner.error == "cancelled" else {"ERROR"},
@@ -80,39 +71,11 @@ class IMG2MESH_OT_download_model(bpy.types.Operator):
         self.report({"INFO"}, f"Img2Mesh: {self.name} is ready: {runner.result['path']}")
         return {"FINISHED"}
 
-    def invoke(self, context, event):
-        if bpy.app.background or context.window is None:
-            return self.execute(context)
-        if not self._start(context):
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.2, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        if event.type == "ESC" and event.value == "PRESS":
-            self._runner.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        done = self._runner.tick()
-        _redraw_preferences(context)
-        if not done:
-            return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
-        return self._finish()
-
-    def cancel(self, context):
-        if self._runner is not None and not self._runner.finished:
-            self._runner.cancel()
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-
     def execute(self, context):
         if not self._start(context):
             return {"CANCELLED"}
         self._runner.wait()
-        return self._finish()
+        return self._finish(context)
 
 
 def draw(layout):

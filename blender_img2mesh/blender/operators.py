@@ -8,17 +8,10 @@ from bpy.props import EnumProperty, StringProperty
 
 from . import image_source, interpreter, jobs, mesh_import, properties
 from .preferences import get_prefs, python_for
+from .runner_ops import RunnerOperator
 
 
-def _redraw(context):
-    wm = getattr(context, "window_manager", None)
-    for window in (wm.windows if wm else ()):
-        for area in window.screen.areas:
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
-
-
-class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
+class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.Operator):
     """Turn a photo or a text prompt into a colored 3D mesh"""
 
     bl_idname = "img2mesh.generate"
@@ -33,9 +26,6 @@ class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
     source: EnumProperty(name="Source", default="AUTO", items=(
         ("AUTO", "Auto", "The image file, else the Blender image, whichever is given"),
         *properties.SOURCES))
-
-    _timer = None
-    _runner = None
 
     @classmethod
     def poll(cls, context):
@@ -115,36 +105,7 @@ class IMG2MESH_OT_generate(properties.SettingsMixin, bpy.types.Operator):
         finally:
             runner.cleanup()
 
-    # -- entry points ------------------------------------------------------------------
-    def invoke(self, context, event):
-        if bpy.app.background or context.window is None:
-            return self.execute(context)
-        if not self._start(context):
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        _redraw(context)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        if event.type == "ESC" and event.value == "PRESS":
-            self._runner.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        done = self._runner.tick()
-        _redraw(context)
-        if not done:
-            return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
-        return self._finish(context)
-
-    def cancel(self, context):  # Blender ends the modal (file load, quit)
-        if self._runner is not None and not self._runner.finished:
-            self._runner.cancel()
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-
+    # -- entry points (invoke/modal/cancel: runner_ops.RunnerOperator) ------------------
     def execute(self, context):
         if not self._start(context):
             return {"CANCELLED"}
