@@ -146,10 +146,8 @@ def _download(repo_id, target, progress):
         snapshot_download(repo_id, local_dir=partial, allow_patterns=MODEL_FILES,
                           tqdm_class=tqdm_class)
     except Exception as exc:
-        offline = "LocalEntryNotFound" in type(exc).__name__ or "Connect" in type(exc).__name__
-        why = "the Hugging Face Hub cannot be reached" if offline else type(exc).__name__
         raise ModelUnavailable(
-            f"cannot download depth model {repo_id}: {why}", file=target,
+            f"cannot download depth model {repo_id}: {download_failure(exc)}", file=target,
             hint="check the internet connection, or put the model folder there by hand; "
             "--depth-model inflate needs no model") from None
     if not any(f.endswith(".safetensors") for f in os.listdir(partial)):
@@ -157,6 +155,15 @@ def _download(repo_id, target, progress):
                                hint="choose a model published with .safetensors files")
     os.replace(partial, target)
     return target
+
+
+def download_failure(exc):
+    """Why a hub download failed, for the error line: the hub unreachable, else the
+    exception's type."""
+    name = type(exc).__name__
+    if "LocalEntryNotFound" in name or "Connect" in name:
+        return "the Hugging Face Hub cannot be reached"
+    return name
 
 
 def _progress_tqdm(progress):

@@ -21,7 +21,7 @@ import random
 import re
 
 from .errors import Img2MeshError, ModelUnavailable
-from .models import ModelSource, _progress_tqdm, resolve
+from .models import ModelSource, _progress_tqdm, download_failure, resolve
 
 #: alias -> (hub id, license)
 _SAI_NC = "Stability AI Non-Commercial Research Community License (see the model card)"
@@ -98,9 +98,8 @@ def _download(repo_id, target, progress):
             snapshot_download(repo_id, local_dir=partial, tqdm_class=tqdm_class,
                               allow_patterns=[f"{d}/*.safetensors" for d in missing])
     except Exception as exc:
-        offline = "LocalEntryNotFound" in type(exc).__name__ or "Connect" in type(exc).__name__
-        why = "the Hugging Face Hub cannot be reached" if offline else type(exc).__name__
-        raise ModelUnavailable(f"cannot download text-to-image model {repo_id}: {why}",
+        raise ModelUnavailable(f"cannot download text-to-image model {repo_id}: "
+                               f"{download_failure(exc)}",
                                file=target, hint="check the internet connection, or copy "
                                "the model's folder there by hand") from None
     if not _is_pipeline_dir(partial) or _missing_weights(partial):
