@@ -64,9 +64,6 @@ OURS_STAGES = ("load", "model", "segment", "depth", "points", "surface", "trim",
                "preview")
 BASE_STAGES = ("load", "model", "depth", "points", "outliers", "normals", "surface",
                "export")
-# GLPN-NYU / GLPN-KITTI architecture (MiT-b4 encoder), as in transformers' conversion script
-GLPN_NYU = dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3],
-                decoder_hidden_size=64, max_depth=10)
 
 
 def cpu_ticks():
@@ -88,65 +85,6 @@ def quiet_libraries():
 
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-
-# --------------------------------------------------------------------------- preparation
-
-def make_network(folder):
-    import torch
-    from transformers import GLPNConfig, GLPNForDepthEstimation, GLPNImageProcessor
-
-    torch.manual_seed(0)
-    model = GLPNForDepthEstimation(GLPNConfig(**GLPN_NYU)).eval()
-    params = sum(p.numel() for p in model.parameters())
-    model.save_pretrained(folder)
-    GLPNImageProcessor().save_pretrained(folder)
-    return params
-
-
-def make_default_network(folder):
-    """Our default depth model's architecture, Depth Anything V2 Small (DINOv2 ViT-S/14 +
-    DPT head, 24.8 M parameters: transformers' default ``DepthAnythingConfig``), random
-    weights, with its real preprocessing (518 px short side, multiples of 14)."""
-    import torch
-    from transformers import (DepthAnythingConfig, DepthAnythingForDepthEstimation,
-                              DPTImageProcessor)
-
-    torch.manual_seed(0)
-    model = DepthAnythingForDepthEstimation(DepthAnythingConfig()).eval()
-    model.save_pretrained(folder)
-    DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True,
-                      ensure_multiple_of=14, resample=3, do_pad=False,
-                      image_mean=[0.485, 0.456, 0.406],
-                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
-    return sum(p.numel() for p in model.parameters())
-
-
-def plausible_depth(rgb, models_dir):
-    """Metres: the u2netp mask inflated (object 1.2 m .. ~1.7 m) before a tilted plane."""
-    import numpy as np
-
-    from blender_img2mesh.pipeline import camera, depth as depth_mod, segment
-
-    session = segment.rembg_session("u2netp", models_dir, allow_download=False)
-    mask = segment.clean_mask(segment.remove_background(rgb, session))
-    h, w = mask.shape
-    f = camera.focal_px(w, h, camera.DEFAULT_FOV)
-    obj = depth_mod.inflate_depth(mask, f, 0.5, z_near=1.2)
-    rows = (np.arange(h, dtype=np.float32) + 0.5) / h
-    plane = np.broadcast_to((3.0 - 1.0 * rows)[:, None], (h, w))
-    z = np.where(mask, np.minimum(obj, plane - 0.05), plane).astype(np.float32)
-    return z, mask
-
-
-def resample(z, shape):
-    import numpy as np
-    from PIL import Image
-
-    if z.shape == tuple(shape):
-        return z
-    img = Image.fromarray(z.astype(np.float32), mode="F")
-    return np.asarray(img.resize((shape[1], shape[0]), Image.BILINEAR), np.float32)
 
 
 # --------------------------------------------------------------------------- workers
@@ -343,6 +281,7 @@ def main(argv=None):
     import numpy as np
 
     import prototype_baseline as proto
+    from bench_inputs import make_default_network, make_network, plausible_depth, resample
     from bench_report import report
     from blender_img2mesh.pipeline import image_io, models
 

@@ -8,7 +8,7 @@ Runs in Blender as a Python module (bpy, background mode: the operator runs sync
 registered without preferences, 'Keep Models Loaded' counts as on: the worker stays warm).
 The depth model is the full-size Depth Anything V2 Small architecture (transformers'
 default ``DepthAnythingConfig()``, ~25 M parameters) with random weights, built into a temp
-folder by the pipeline's Python; background removal is the real u2netp from the models
+folder by the pipeline's Python (``scripts/bench_inputs.py``, as ``scripts/bench.py`` uses); background removal is the real u2netp from the models
 folder (scripts/get_models.py).  A benchmark, not a test: it prints what it measured.
 """
 
@@ -33,20 +33,8 @@ from blender_img2mesh.blender import mesh_import, ply, worker_client  # noqa: E4
 
 PIPELINE_PYTHON = os.environ.setdefault("IMG2MESH_PYTHON", f"{REPO}/.venv/bin/python")
 
-# run by the pipeline's Python: the depth model folder; the PLY by the pipeline's write_ply
-SETUP = r"""
-import sys, torch
-sys.path[:0] = [{repo!r}, {repo!r} + "/tests/blender"]
-from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, DPTImageProcessor
-from blender_img2mesh.pipeline.export import write_ply
-from helpers import grid_mesh
-torch.manual_seed(0)
-DepthAnythingForDepthEstimation(DepthAnythingConfig()).save_pretrained({model!r})
-DPTImageProcessor(size={{"height": 518, "width": 518}}, keep_aspect_ratio=True,
-                  ensure_multiple_of=14, do_pad=False).save_pretrained({model!r})
-verts, colors, tris = grid_mesh(388)  # 150,544 vertices, 299,538 triangles
-write_ply({ply!r}, verts, tris, colors.astype(float))
-"""
+#: run by the pipeline's Python (torch stays out of this process): the depth model, the PLY
+INPUTS = os.path.join(REPO, "scripts", "bench_inputs.py")
 
 
 def inputs():
@@ -152,8 +140,8 @@ def main():
     spy = Spy()
     try:
         print("building the random-weights Depth Anything V2 Small and the 300k PLY", flush=True)
-        subprocess.run([PIPELINE_PYTHON, "-c", SETUP.format(repo=REPO, model=model, ply=big)],
-                       check=True)
+        for what, target in (("depth-anything", model), ("big-ply", big)):
+            subprocess.run([PIPELINE_PYTHON, INPUTS, what, target], check=True)
         bpy.ops.wm.read_factory_settings(use_empty=True)
         blender_img2mesh.register()
         try:

@@ -1,0 +1,93 @@
+"""The benchmarks' inputs, made in the pipeline's Python (torch, transformers): full-size
+depth network architectures with random weights (speed does not depend on the weights),
+the plausible depth both methods' geometry is fed, and a 300k-triangle colored mesh.
+
+    .venv/bin/python scripts/bench_inputs.py depth-anything FOLDER   # for bench_blender.py
+    .venv/bin/python scripts/bench_inputs.py big-ply OUT.ply
+
+``scripts/bench.py`` imports it; ``scripts/bench_blender.py`` (bpy, no torch in its
+process) runs it as a program.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# GLPN-NYU / GLPN-KITTI architecture (MiT-b4 encoder), as in transformers' conversion script
+GLPN_NYU = dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 8, 27, 3],
+                decoder_hidden_size=64, max_depth=10)
+
+
+def make_network(folder):
+    import torch
+    from transformers import GLPNConfig, GLPNForDepthEstimation, GLPNImageProcessor
+
+    torch.manual_seed(0)
+    model = GLPNForDepthEstimation(GLPNConfig(**GLPN_NYU)).eval()
+    params = sum(p.numel() for p in model.parameters())
+    model.save_pretrained(folder)
+    GLPNImageProcessor().save_pretrained(folder)
+    return params
+
+
+def make_default_network(folder):
+    """Our default depth model's architecture, Depth Anything V2 Small (DINOv2 ViT-S/14 +
+    DPT head, 24.8 M parameters: transformers' default ``DepthAnythingConfig``), random
+    weights, with its real preprocessing (518 px short side, multiples of 14)."""
+    import torch
+    from transformers import (DepthAnythingConfig, DepthAnythingForDepthEstimation,
+                              DPTImageProcessor)
+
+    torch.manual_seed(0)
+    model = DepthAnythingForDepthEstimation(DepthAnythingConfig()).eval()
+    model.save_pretrained(folder)
+    DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True,
+                      ensure_multiple_of=14, resample=3, do_pad=False,
+                      image_mean=[0.485, 0.456, 0.406],
+                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return sum(p.numel() for p in model.parameters())
+
+
+def plausible_depth(rgb, models_dir):
+    """Metres: the u2netp mask inflated (object 1.2 m .. ~1.7 m) before a tilted plane."""
+    import numpy as np
+
+    from blender_img2mesh.pipeline import camera, depth as depth_mod, segment
+
+    session = segment.rembg_session("u2netp", models_dir, allow_download=False)
+    mask = segment.clean_mask(segment.remove_background(rgb, session))
+    h, w = mask.shape
+    f = camera.focal_px(w, h, camera.DEFAULT_FOV)
+    obj = depth_mod.inflate_depth(mask, f, 0.5, z_near=1.2)
+    rows = (np.arange(h, dtype=np.float32) + 0.5) / h
+    plane = np.broadcast_to((3.0 - 1.0 * rows)[:, None], (h, w))
+    z = np.where(mask, np.minimum(obj, plane - 0.05), plane).astype(np.float32)
+    return z, mask
+
+
+def resample(z, shape):
+    import numpy as np
+    from PIL import Image
+
+    if z.shape == tuple(shape):
+        return z
+    img = Image.fromarray(z.astype(np.float32), mode="F")
+    return np.asarray(img.resize((shape[1], shape[0]), Image.BILINEAR), np.float32)
+
+
+def write_big_ply(path):
+    """150,544 vertices, 299,538 colored triangles, written by the pipeline's write_ply."""
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "blender")]
+    from helpers import grid_mesh
+
+    from blender_img2mesh.pipeline.export import write_ply
+
+    verts, colors, tris = grid_mesh(388)
+    write_ply(path, verts, tris, colors.astype(float))
+
+
+if __name__ == "__main__":
+    what, target = sys.argv[1:3]
+    {"depth-anything": make_default_network, "big-ply": write_big_ply}[what](target)
