@@ -17,7 +17,6 @@ or the ``bpy`` wheel's ``blender_ext.py``).  Errors: one line, exit code 1, no z
 """
 
 import argparse
-import hashlib
 import os
 import sys
 
@@ -27,7 +26,6 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 from buildlib import BuildError, manifest, package, platforms, wheels  # noqa: E402
 
 PACKAGE = "blender_img2mesh"
-U2NETP_MD5 = "8e83ca70e441ab06c318d82300c84806"  # as scripts/get_models.py checks it
 
 
 def parse_args(argv):
@@ -76,19 +74,18 @@ def u2netp(args):
     sys.path.insert(0, REPO)
     from blender_img2mesh.pipeline.models import default_models_dir
 
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    import get_models  # fetches and checks u2netp.onnx (its MD5)
+
     folder = os.path.abspath(args.models_dir or default_models_dir())
     path = os.path.join(folder, "u2netp.onnx")
     if not os.path.isfile(path) and args.with_u2netp:
-        sys.path.insert(0, os.path.join(REPO, "scripts"))
-        import get_models
-
         get_models.fetch_u2netp(folder)
     if not os.path.isfile(path):
         return None
-    with open(path, "rb") as fh:
-        if hashlib.md5(fh.read()).hexdigest() != U2NETP_MD5:
-            raise BuildError(f"{path} is not rembg's u2netp.onnx (checksum differs): run "
-                             "python scripts/get_models.py, or build with --no-u2netp")
+    if get_models.md5(path) != get_models.MD5:
+        raise BuildError(f"{path} is not rembg's u2netp.onnx (checksum differs): run "
+                         "python scripts/get_models.py, or build with --no-u2netp")
     return path
 
 
