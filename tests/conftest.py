@@ -272,7 +272,8 @@ def read_glb(path):
     import base64
     import struct
 
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     magic, version, length = struct.unpack("<4sII", data[:12])
     assert magic == b"glTF" and version == 2 and length == len(data), "not a GLB 2.0 file"
     chunks, off = {}, 12

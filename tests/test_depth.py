@@ -2,6 +2,7 @@
 and the conversions relative -> metric and silhouette inflation with known answers."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -118,7 +119,7 @@ def test_folder_with_broken_weights_is_a_clear_error(tmp_path, run_job, photo, t
     folder = tmp_path / "broken"
     folder.mkdir()
     for name in ("config.json", "preprocessor_config.json"):
-        (folder / name).write_bytes(open(os.path.join(tiny_models["glpn"], name), "rb").read())
+        shutil.copy(os.path.join(tiny_models["glpn"], name), folder / name)
     (folder / "model.safetensors").write_bytes(b"not really weights")
     with pytest.raises(Img2MeshError, match="cannot load depth model") as info:
         run_job([photo("chelsea.png"), "-o", tmp_path / "x.ply", "--keep-background",

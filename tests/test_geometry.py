@@ -382,3 +382,41 @@ def test_mirror_reflects_about_the_outline_depth():
     back = P2[len(P):]
     np.testing.assert_allclose(np.linalg.norm(back - centre, axis=1), 0.5, atol=1e-9)
     assert (back[:, 2] >= 3.0).all() and not np.isclose(back[:, 2], 3.0 - 0.4).any()
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_window_median_is_scipy_s_median_filter(size):
+    rng = np.random.default_rng(3)
+    img = rng.random((37, 53)).astype(np.float32)
+    ys, xs = np.nonzero(np.ones_like(img, bool))  # every pixel, borders included
+    want = ndimage.median_filter(img, size=size, mode="nearest")
+    got = camera.window_median(img, ys, xs, size, chunk=100)  # several chunks
+    np.testing.assert_array_equal(got, want.ravel())
+
+
+def test_depth_outliers_near_the_mask_match_the_whole_image_filter():
+    """Computed at the mask and its ring only, the outliers and medians there are those
+    of median filters over the whole image (the rule as first written)."""
+    rng = np.random.default_rng(5)
+    f, h, w = 300.0, 60, 80
+    yy, xx = np.mgrid[:h, :w]
+    mask = (yy - 30) ** 2 / 20 ** 2 + (xx - 40) ** 2 / 28 ** 2 < 1
+    z = (2.0 + 0.002 * xx + 0.3 * np.sqrt(np.clip(1 - ((yy - 30) / 20.0) ** 2 -
+                                                  ((xx - 40) / 28.0) ** 2, 0, 1)))
+    z = camera.extend_outside(z.astype(np.float32), mask)
+    z[rng.integers(0, h, 30), rng.integers(0, w, 30)] += 0.2  # spikes
+    out, med = camera.depth_outliers(z, mask, f, return_median=True)
+
+    full = ndimage.median_filter(z, size=5, mode="nearest")
+    dev = np.abs(z - full)
+    spread = 1.4826 * np.median(dev[mask])
+    step = np.zeros_like(z)
+    step[:, :-1] = np.abs(np.diff(z, axis=1))
+    step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(z, axis=0)))
+    slope = ndimage.median_filter(step, size=5, mode="nearest")
+    want = dev > np.maximum(np.maximum(6.0 * spread, 3.0 * z / f), 3.0 * slope)
+    ring = ndimage.binary_dilation(mask, np.ones((3, 3), bool))
+    np.testing.assert_array_equal(out[ring], want[ring])
+    np.testing.assert_array_equal(med[ring], full[ring])
+    assert not out[~ring].any() and np.array_equal(med[~ring], z[~ring])
+    assert out[mask].sum() >= 10, "the spikes inside the mask are outliers"

@@ -41,6 +41,20 @@ def test_clean_mask_keeps_only_largest_when_others_are_small():
     np.testing.assert_array_equal(out, big)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_clean_mask_fills_holes_as_scipy_does(seed):
+    """Holes are filled exactly as ``ndimage.binary_fill_holes`` fills them: enclosed
+    background (4-connected), not background that reaches the image border, even
+    through a diagonal gap or a pocket open to the frame."""
+    rng = np.random.default_rng(seed)
+    raw = ndimage.binary_opening(rng.random((70, 90)) < 0.62)
+    raw[0:12, 30:45] = True
+    raw[5:9, 35:40] = False  # a hole next to the top border
+    out = segment.clean_mask(raw, erode_px=0, min_part=0.0)
+    np.testing.assert_array_equal(out, ndimage.binary_fill_holes(raw))
+    assert out[5:9, 35:40].all()
+
+
 def test_clean_mask_does_not_erode_at_the_image_border():
     shape = (60, 60)
     m = np.zeros(shape, bool)

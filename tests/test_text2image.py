@@ -101,7 +101,8 @@ def test_random_seed_is_recorded(tmp_path, tiny_t2i, run_job):
     result, _ = run_job(["--prompt", "a chair", "--t2i-model", tiny_t2i, "--steps", "1",
                          "--image-size", "96x64", "-o", tmp_path / "chair.obj", *FAST])
     assert isinstance(result["seed"], int) and result["steps"] == 1
-    assert Image.open(result["image"]).size == (96, 64) and result["image_size"] == [96, 64]
+    with Image.open(result["image"]) as picture:
+        assert picture.size == (96, 64) and result["image_size"] == [96, 64]
     again, _ = run_job(["--prompt", "a chair", "--t2i-model", tiny_t2i, "--steps", "1",
                         "--image-size", "96x64", "--seed", str(result["seed"]),
                         "-o", tmp_path / "again.obj", *FAST])

@@ -103,26 +103,54 @@ def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     return edge
 
 
-def depth_outliers(depth, mask, f, size=5, k=6.0, return_median=False):
+def depth_outliers(depth, mask, f, size=5, k=6.0, return_median=False, where=None):
     """True where a pixel's depth stands out from its neighbourhood's median by more
     than ``k`` robust deviations (and a few pixel footprints): statistical outlier
     removal done on the image grid, where neighbours are free, instead of a k-d tree.
-    With ``return_median``, also the median-filtered depth (to put in their place).
+    With ``return_median``, also the depth with the median in place of each pixel's
+    (where computed).  Computed at the pixels of ``where`` (default: the mask and the
+    ring of pixels around it, all that the meshers look at), False elsewhere.
 
     Where the surface is steep (a sphere's limb, a side seen at a grazing angle) a true
     pixel can differ from the median by a few of its steps: the bar is also at least
     ``3 x`` the neighbourhood's median step, which a lone spike does not raise (its own
     large steps are few in the window) but a steep surface does."""
-    med = ndimage.median_filter(depth, size=size, mode="nearest")
-    dev = np.abs(depth - med)
-    inside = dev[mask]
+    if where is None:
+        where = ndimage.binary_dilation(mask, np.ones((3, 3), bool))
+    ys, xs = np.nonzero(where)
+    z = depth[ys, xs]
+    med = window_median(depth, ys, xs, size)
+    dev = np.abs(z - med)
+    inside = dev[mask[ys, xs]]
     spread = 1.4826 * np.median(inside) if inside.size else 0.0
+    # the slope's bar only matters where the others are passed: few pixels
+    cand = np.flatnonzero(dev > np.maximum(k * spread, 3.0 * z / f))
     step = np.zeros_like(depth)
     step[:, :-1] = np.abs(np.diff(depth, axis=1))
     step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(depth, axis=0)))
-    slope = ndimage.median_filter(step, size=size, mode="nearest")
-    out = dev > np.maximum(np.maximum(k * spread, 3.0 * depth / f), 3.0 * slope)
-    return (out, med) if return_median else out
+    slope = window_median(step, ys[cand], xs[cand], size)
+    out = np.zeros(depth.shape, bool)
+    out[ys[cand], xs[cand]] = dev[cand] > 3.0 * slope
+    if not return_median:
+        return out
+    median = depth.copy()
+    median[ys, xs] = med
+    return out, median
+
+
+def window_median(image, ys, xs, size=5, chunk=1 << 18):
+    """The median of the ``size`` x ``size`` window around each pixel ``(ys, xs)`` of
+    ``image``, the border repeated (``scipy.ndimage.median_filter(mode="nearest")``'s
+    values at those pixels, without filtering the whole image)."""
+    r = size // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(image, r, mode="edge"),
+                                                       (size, size))
+    mid = size * size // 2
+    out = np.empty(len(ys), image.dtype)
+    for i in range(0, len(ys), chunk):  # bounded memory on large images
+        v = windows[ys[i:i + chunk], xs[i:i + chunk]].reshape(-1, size * size)
+        out[i:i + chunk] = np.partition(v, mid, axis=1)[:, mid]
+    return out
 
 
 def sample_stride(mask, octree_depth):

@@ -19,6 +19,7 @@ import os
 import numpy as np
 from scipy import ndimage
 
+from . import weights
 from .errors import Img2MeshError
 
 METRIC_TYPES = ("glpn", "zoedepth", "depth_pro")
@@ -58,8 +59,11 @@ class DepthEstimator:
         self.device = select_device(device)
         try:
             self.processor = AutoImageProcessor.from_pretrained(folder)
-            self.model = AutoModelForDepthEstimation.from_pretrained(
-                folder, use_safetensors=True, trust_remote_code=False)
+            self.model = weights.load_exact(folder, AutoModelForDepthEstimation)
+            self.loader = "exact" if self.model is not None else "from_pretrained"
+            if self.model is None:
+                self.model = AutoModelForDepthEstimation.from_pretrained(
+                    folder, use_safetensors=True, trust_remote_code=False)
         except Exception as exc:
             raise Img2MeshError(f"cannot load depth model from {folder} "
                                 f"({type(exc).__name__}: {exc})", file=folder,

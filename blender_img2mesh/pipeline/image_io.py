@@ -35,11 +35,17 @@ def open_image(path, what="image"):
     """Open and fully decode an image file with Pillow; Img2MeshError on any problem."""
     path = _check_file(path, what)
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    img = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            img.load()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(path)
+                img.load()
+        except BaseException:
+            if img is not None:  # a damaged file: let it go now (a warm worker lives on)
+                img.close()
+            raise
     except UnidentifiedImageError:
         raise Img2MeshError(f"{what} is not an image file Pillow can read: {path}", file=path,
                             hint="use a JPEG, PNG, WebP, TIFF or BMP file") from None
@@ -51,6 +57,7 @@ def open_image(path, what="image"):
         raise Img2MeshError(f"{what} is damaged or truncated: {path} ({exc})", file=path,
                             hint="re-export or re-download the file") from None
     if img.width < 8 or img.height < 8:
+        img.close()
         raise Img2MeshError(f"{what} is too small ({img.width}x{img.height} px): {path}",
                             file=path, hint="use a photo at least 64 px on each side")
     return img

@@ -31,17 +31,20 @@ def _cached(cache, key, make):
 
 
 def _segmenter(args, alpha, reporter, cache, models_dir, allow):
-    """The rembg session, when background removal will really run (else None)."""
+    """A function giving the rembg session, when background removal will really run
+    (else None); it runs on the mask's thread."""
     if args.keep_background or args.mask or alpha is not None:
         return None
     reporter.stage("model", f"Loading background removal ({args.segmenter})")
-    return _cached(cache, ("rembg", args.segmenter, models_dir),
-                   lambda: segment.rembg_session(args.segmenter, models_dir, allow))
+    segment.rembg_home(args.segmenter, models_dir, allow)  # a bad name fails here, at once
+    segment.import_rembg()
+    return lambda: _cached(cache, ("rembg", args.segmenter, models_dir),
+                           lambda: segment.rembg_session(args.segmenter, models_dir, allow))
 
 
 def _mask(args, rgb, alpha, session):
     """The object's mask at working size, and where it came from (runs on a thread: no
-    progress reporting here)."""
+    progress reporting here).  ``session``: what :func:`_segmenter` gave."""
     shape = rgb.shape[:2]
     if args.keep_background:
         return np.ones(shape, bool), "none"
@@ -57,7 +60,7 @@ def _mask(args, rgb, alpha, session):
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
                                       "image's alpha channel",
                                       args.input), "alpha"
-    mask = segment.remove_background(rgb, session)
+    mask = segment.remove_background(rgb, session())
     return segment.require_object(segment.clean_mask(mask), "background removal's mask",
                                   args.input), args.segmenter
 
@@ -153,9 +156,9 @@ def run(args, reporter, cache=None):
         reporter.stage("load", f"Loading {os.path.basename(args.input)}")
         rgb_full, alpha = image_io.load_photo(args.input)
     rgb = image_io.resize_rgb(rgb_full, args.max_size)
-    # the mask is made on a second thread while the depth model loads (onnxruntime and
-    # torch release the GIL): loading is mostly single-threaded, so this hides most of
-    # the background removal's time
+    # the mask (rembg's session and network) is made on a second thread while the depth
+    # model loads (onnxruntime and torch release the GIL): loading is mostly
+    # single-threaded, so this hides most of the background removal's time
     session = _segmenter(args, alpha, reporter, cache, models_dir, allow)
     with ThreadPoolExecutor(1, thread_name_prefix="img2mesh-mask") as pool:
         masking = pool.submit(_mask, args, rgb, alpha, session)

@@ -23,6 +23,33 @@ REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "siluet
 
 def rembg_session(name, models_dir=None, allow_download=True):
     """A rembg session for model ``name``; weights from ``models_dir`` when there."""
+    home = rembg_home(name, models_dir, allow_download)
+    weights = os.path.join(home, f"{name}.onnx")
+    os.environ["U2NET_HOME"] = home
+    rembg = import_rembg()
+    try:
+        return rembg.new_session(name)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",
+            file=weights, hint="run 'python scripts/get_models.py' for u2netp, connect to the "
+            "internet once, or use --keep-background / --mask FILE") from None
+
+
+def import_rembg():
+    """rembg, imported (heavy: onnxruntime, numba; only when a mask is really computed).
+    Import it on the main thread before making a session on another: two threads
+    importing the same modules at once can see them half-initialised."""
+    with warnings.catch_warnings():  # numba's note about an old TBB is not ours to fix
+        warnings.filterwarnings("ignore", message=".*TBB threading layer.*")
+        import rembg
+
+    return rembg
+
+
+def rembg_home(name, models_dir=None, allow_download=True):
+    """The folder rembg is to find (or download) model ``name``'s weights in; a clear
+    error for an unknown name or weights that are not there with downloads off."""
     if name not in REMBG_MODELS:
         raise Img2MeshError(f"unknown background-removal model '{name}'",
                             hint="use one of: " + ", ".join(REMBG_MODELS), kind="model")
@@ -37,18 +64,7 @@ def rembg_session(name, models_dir=None, allow_download=True):
             f"background-removal model '{name}' is not downloaded and downloads are off",
             file=weights, hint="run 'python scripts/get_models.py' (u2netp), allow downloads, "
             "or use --keep-background / --mask FILE")
-    os.environ["U2NET_HOME"] = home
-    with warnings.catch_warnings():  # numba's note about an old TBB is not ours to fix
-        warnings.filterwarnings("ignore", message=".*TBB threading layer.*")
-        import rembg  # heavy (onnxruntime, numba): only when a mask is really computed
-
-    try:
-        return rembg.new_session(name)
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",
-            file=weights, hint="run 'python scripts/get_models.py' for u2netp, connect to the "
-            "internet once, or use --keep-background / --mask FILE") from None
+    return home
 
 
 def remove_background(rgb, session):
@@ -78,8 +94,11 @@ def clean_mask(mask, erode_px=1, min_part=0.1, fill_holes=True):
     sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
     keep = np.flatnonzero(sizes >= min_part * sizes.max()) + 1
     mask = np.isin(labels, keep)
-    if fill_holes:
-        mask = ndimage.binary_fill_holes(mask)
+    if fill_holes:  # = ndimage.binary_fill_holes (4-connected background), ~5x faster
+        background, _ = ndimage.label(~mask)
+        edge = np.unique(np.concatenate([background[0], background[-1], background[:, 0],
+                                         background[:, -1]]))
+        mask = ~np.isin(background, edge[edge > 0])
     if erode_px > 0:
         eroded = ndimage.binary_erosion(mask, iterations=erode_px, border_value=1)
         if eroded.sum() >= 0.5 * mask.sum():
