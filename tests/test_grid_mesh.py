@@ -4,7 +4,7 @@ default for an open back), and the binary PLY it is written to."""
 import numpy as np
 import pytest
 
-from blender_img2mesh.pipeline import camera, surface
+from blender_img2mesh.pipeline import camera, outline, surface
 from blender_img2mesh.pipeline.export import write_ply
 
 
@@ -73,3 +73,64 @@ def test_ply_is_float_xyz_and_byte_colors(tmp_path, mesh_reader):
     np.testing.assert_allclose(np.asarray(mesh.vertices), V.astype(np.float32), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(mesh.triangles), T)
     np.testing.assert_allclose(np.asarray(mesh.vertex_colors) * 255, C, atol=1e-3)
+
+
+# ---------------------------------------------------------------- the outline, smoothed
+
+def _grid_uv(valid):
+    _, T = surface.grid_mesh(valid)
+    ys, xs = np.nonzero(valid)
+    uv, T = surface.compact(np.column_stack([xs + 0.5, ys + 0.5]).astype(float), T)
+    return uv, T
+
+
+def _border(T):
+    e = np.sort(T[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    edges, counts = np.unique(e, axis=0, return_counts=True)
+    return np.unique(edges[counts == 1])
+
+
+def _signed_areas(uv, T):
+    a, b, c = uv[T[:, 0]], uv[T[:, 1]], uv[T[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def test_outline_of_a_disc_loses_its_pixel_steps():
+    """A disc's outline through pixel centres is a staircase; smoothed, it is a circle
+    (its spread about the true circle halved), no vertex moves over half a pixel, the inside does not move and
+    no triangle turns over."""
+    h, w, cx, cy, r = 80, 100, 47.3, 38.6, 27.2
+    yy, xx = np.mgrid[:h, :w] + 0.5
+    valid = (xx - cx) ** 2 + (yy - cy) ** 2 < r ** 2
+    uv, T = _grid_uv(valid)
+    out = outline.smooth_outline(uv, T)
+    border = _border(T)
+
+    def roughness(p):  # spread of the distance to the centre (a circle's is 0)
+        return np.std(np.hypot(p[:, 0] - cx, p[:, 1] - cy))
+
+    assert roughness(out[border]) < 0.6 * roughness(uv[border])
+    assert np.abs(np.hypot(*(out[border] - [cx, cy]).T).mean() -
+                  np.hypot(*(uv[border] - [cx, cy]).T).mean()) < 0.1, "the disc shrank"
+    assert np.hypot(*(out - uv).T).max() <= 0.5 + 1e-9
+    inside = np.setdiff1d(np.arange(len(uv)), border)
+    np.testing.assert_array_equal(out[inside], uv[inside])
+    assert (np.sign(_signed_areas(out, T)) == np.sign(_signed_areas(uv, T))).all()
+
+
+def test_straight_outline_stays_put_and_ragged_masks_do_not_fold():
+    valid = np.zeros((30, 40), bool)
+    valid[5:25, 8:30] = True  # a rectangle: straight sides do not move (but near its
+    uv, T = _grid_uv(valid)  # corners, rounded off by less than half a pixel)
+    out = outline.smooth_outline(uv, T)
+    side = (uv[:, 0] == 8.5) & (uv[:, 1] > 11) & (uv[:, 1] < 19)
+    np.testing.assert_allclose(out[side], uv[side], atol=0.02)
+    # a ragged random mask (pinches, one-pixel necks, holes): nothing turns over
+    rng = np.random.default_rng(2)
+    ragged = rng.random((60, 80)) < 0.7
+    uv, T = _grid_uv(ragged)
+    out = outline.smooth_outline(uv, T)
+    assert np.hypot(*(out - uv).T).max() <= 0.5 + 1e-9
+    before, after = _signed_areas(uv, T), _signed_areas(out, T)
+    assert (np.sign(after) == np.sign(before)).all()
+    assert (after / before >= 0.25 - 1e-9).all()

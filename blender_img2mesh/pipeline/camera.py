@@ -35,6 +35,15 @@ def backproject(depth, f):
     return pts
 
 
+def unproject(uv, depth, f, width, height):
+    """Image positions (Nx2, continuous pixels: pixel ``(i, j)``'s centre is
+    ``(i + 0.5, j + 0.5)``) at depths ``depth`` (N) -> camera-frame points (Nx3): the
+    inverse of :func:`project`, and :func:`backproject` at pixel centres."""
+    z = np.asarray(depth, np.float64)
+    return np.stack([(uv[:, 0] - 0.5 * width) / f * z, (uv[:, 1] - 0.5 * height) / f * z,
+                     z], axis=1)
+
+
 def project(points, f, width, height):
     """Camera-frame points (Nx3) -> pixel coordinates (Nx2, continuous, in pixels)."""
     z = np.maximum(points[:, 2], 1e-9)

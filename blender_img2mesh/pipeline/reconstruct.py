@@ -4,7 +4,8 @@ Two meshers (``--mesher``; ``auto`` picks by ``--back``, see :func:`surface.mesh
 
 * ``grid``: the masked depth image triangulated pixel by pixel.  Depth outliers are
   replaced by their neighbourhood's median, pixels at depth jumps (occlusion edges,
-  "flying pixels") are left out so no triangle bridges a jump.
+  "flying pixels") are left out so no triangle bridges a jump; the outline's pixel steps
+  are smoothed away (:mod:`outline`).
 * ``poisson``: oriented points (thinned to what the octree can use) -> screened Poisson
   -> for an open back, trimmed to what the photo supports.
 """
@@ -12,7 +13,7 @@ Two meshers (``--mesher``; ``auto`` picks by ``--back``, see :func:`surface.mesh
 import numpy as np
 from scipy import ndimage
 
-from . import camera, surface
+from . import camera, outline, surface
 from .errors import Img2MeshError
 
 
@@ -28,7 +29,10 @@ def _grid(z, mask, f, keep_background, reporter):
     valid = _large_parts(mask & ~camera.depth_edges(zx, f, mask=mask))
     reporter.stage("surface", "Triangulating the depth image")
     _, T = surface.grid_mesh(valid)
-    V, T = surface.compact(camera.backproject(zx, f)[valid].astype(np.float64), T)
+    ys, xs = np.nonzero(valid)  # the grid's vertex order
+    uvz, T = surface.compact(np.column_stack([xs + 0.5, ys + 0.5, zx[valid]]), T)
+    uv = outline.smooth_outline(uvz[:, :2], T)
+    V = camera.unproject(uv, uvz[:, 2], f, zx.shape[1], zx.shape[0])
     return V, T, len(V)
 
 
