@@ -147,7 +147,7 @@ def depth_outliers(depth, mask, f, size=5, k=6.0, return_median=False, where=Non
     return out, median
 
 
-def window_median(image, ys, xs, size=5, chunk=1 << 18):
+def window_median(image, ys, xs, size=5, chunk=1 << 16):
     """The median of the ``size`` x ``size`` window around each pixel ``(ys, xs)`` of
     ``image``, the border repeated (``scipy.ndimage.median_filter(mode="nearest")``'s
     values at those pixels, without filtering the whole image)."""
