@@ -3,6 +3,7 @@ default for an open back), and the binary PLY it is written to."""
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from blender_img2mesh.pipeline import camera, outline, surface
 from blender_img2mesh.pipeline.export import write_ply
@@ -134,3 +135,11 @@ def test_straight_outline_stays_put_and_ragged_masks_do_not_fold():
     before, after = _signed_areas(uv, T), _signed_areas(out, T)
     assert (np.sign(after) == np.sign(before)).all()
     assert (after / before >= 0.25 - 1e-9).all()
+    # told which vertices may be on the border (next to a missing pixel, as the grid
+    # mesher does), the same result from a fraction of the edges
+    near = ragged & ~ndimage.binary_erosion(ragged, np.ones((3, 3), bool), border_value=0)
+    _, T0 = surface.grid_mesh(ragged)
+    used = np.zeros(ragged.sum(), bool)
+    used[T0.ravel()] = True
+    np.testing.assert_array_equal(outline.smooth_outline(uv, T, candidates=near[ragged][used]),
+                                  out)

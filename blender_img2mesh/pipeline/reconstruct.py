@@ -30,8 +30,10 @@ def _grid(z, mask, f, keep_background, reporter):
     reporter.stage("surface", "Triangulating the depth image")
     _, T = surface.grid_mesh(valid)
     ys, xs = np.nonzero(valid)  # the grid's vertex order
-    uvz, T = surface.compact(np.column_stack([xs + 0.5, ys + 0.5, zx[valid]]), T)
-    uv = outline.smooth_outline(uvz[:, :2], T)
+    # pixels that can be on the mesh's border: next to a pixel without a vertex
+    edge = valid & ~ndimage.binary_erosion(valid, np.ones((3, 3), bool), border_value=0)
+    uvz, T = surface.compact(np.column_stack([xs + 0.5, ys + 0.5, zx[valid], edge[valid]]), T)
+    uv = outline.smooth_outline(uvz[:, :2], T, candidates=uvz[:, 3] > 0)
     V = camera.unproject(uv, uvz[:, 2], f, zx.shape[1], zx.shape[0])
     return V, T, len(V)
 
