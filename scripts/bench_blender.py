@@ -148,8 +148,10 @@ def main():
             worker_client.release()  # cold: no worker yet
             runs = [generate(spy, image, model, models)]
             worker = worker_client.warm_worker()
-            for _ in range(opts.repeat):
-                runs.append(generate(spy, image, model, models))
+            for i in range(opts.repeat):  # a new photo each time (the worker would reuse
+                copy = os.path.join(tmp, f"photo-{i}.png")  # the same file's mask+depth)
+                shutil.copyfile(image, copy)
+                runs.append(generate(spy, copy, model, models))
             same = worker is not None and worker_client.warm_worker() is worker
             spy.restore()
             imp = bench_import(big, opts.repeat)

@@ -1,7 +1,9 @@
 """The warm worker: JSON requests on stdin, tagged events on stdout, survives bad requests."""
 
 import json
+import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -87,3 +89,57 @@ def test_models_are_loaded_once(job_inputs, worker, parse_json_lines, tiny_model
     assert set(res) == {1, 2}
     t1, t2 = res[1]["timings"]["model"], res[2]["timings"]["model"]
     assert t2 < 0.5 * t1 and t2 < 0.2, (t1, t2)
+
+
+def test_same_photo_again_reuses_mask_and_depth(job_inputs, worker, parse_json_lines,
+                                                tiny_models, u2netp_dir, mesh_reader):
+    """A second job on the same photo (another thickness) takes the first job's mask and
+    raw depth instead of running both networks again, and makes exactly the mesh a fresh
+    worker makes; another working size is computed anew."""
+    d = job_inputs
+
+    def job(i, out, *extra):
+        return json.dumps({"id": i, "args": [
+            str(d / "cat.png"), "-o", str(d / out), "--models-dir", u2netp_dir, "--offline",
+            "--depth-model", tiny_models["glpn"], "--max-size", "96", *extra]})
+
+    proc = worker("\n".join([job(1, "a.ply", "--thickness", "0.4"),
+                             job(2, "b.ply", "--thickness", "0.9"),
+                             job(3, "c.ply", "--thickness", "0.9", "--max-size", "80")]) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    res = {e["id"]: e for e in parse_json_lines(proc.stdout) if e["event"] == "result"}
+    assert res[1]["reused"] == [] and res[1]["mask"] == "u2netp"
+    assert res[2]["reused"] == ["depth", "mask"]
+    assert res[3]["reused"] == []  # another working size
+    fresh = worker(job(4, "fresh.ply", "--thickness", "0.9") + "\n")
+    assert fresh.returncode == 0, fresh.stderr
+    v_reused, t_reused, c_reused = mesh_reader(d / "b.ply")
+    v_fresh, t_fresh, c_fresh = mesh_reader(d / "fresh.ply")
+    np.testing.assert_array_equal(t_reused, t_fresh)
+    np.testing.assert_allclose(v_reused, v_fresh, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(c_reused, c_fresh)
+    v_first = mesh_reader(d / "a.ply")[0]
+    assert len(v_first) != len(v_reused) or not np.allclose(v_first, v_reused), \
+        "the thickness did not change the mesh"
+
+
+def test_changed_photo_is_not_reused(job_inputs, run_job, tiny_models, u2netp_dir):
+    """The same path with new contents (a new modification time) is a new photo; without
+    background removal there is no mask to keep, only the depth."""
+    d, cache = job_inputs, {}
+
+    def job(out):
+        return run_job([d / "cat.png", "-o", d / out, "--models-dir", u2netp_dir,
+                        "--offline", "--depth-model", tiny_models["glpn"], "--max-size", "96"],
+                       cache=cache)[0]["reused"]
+
+    assert job("1.ply") == [] and job("2.ply") == ["depth", "mask"]
+    Image.open(d / "cup.png").resize((160, 106)).save(d / "cat.png")  # new contents
+    st = os.stat(d / "cat.png")
+    os.utime(d / "cat.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert job("3.ply") == [] and job("4.ply") == ["depth", "mask"]
+    # with --keep-background there is no mask to keep, the depth still is
+    result, _ = run_job([d / "cat.png", "-o", d / "5.ply", "--keep-background",
+                         "--offline", "--depth-model", tiny_models["glpn"],
+                         "--max-size", "96"], cache=cache)
+    assert result["reused"] == ["depth"] and result["mask"] == "none"

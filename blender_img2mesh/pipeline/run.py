@@ -30,6 +30,28 @@ def _cached(cache, key, make):
     return cache[key]
 
 
+def _photo_key(args, rgb):
+    """Which photo at which working size (None for a generated picture): a warm worker
+    keeps the last photo's mask and raw depth under it, so a second job on the same file
+    with other settings (thickness, back, detail ...) skips both networks."""
+    if args.prompt:
+        return None
+    st = os.stat(args.input)
+    return os.path.realpath(args.input), st.st_mtime_ns, st.st_size, rgb.shape
+
+
+def _reused(cache, slot, key, make, reused):
+    """``make()``, or the value kept in ``cache[slot]`` when it was made for ``key`` (one
+    value per slot: the last photo's).  Appends ``slot`` to ``reused`` on a hit."""
+    if key is not None and cache.get(slot, (None,))[0] == key:
+        reused.append(slot)
+        return cache[slot][1]
+    value = make()
+    if key is not None:
+        cache[slot] = (key, value)
+    return value
+
+
 def _segmenter(args, alpha, reporter, cache, models_dir, allow):
     """A function giving the rembg session, when background removal will really run
     (else None); it runs on the mask's thread."""
@@ -65,6 +87,13 @@ def _mask(args, rgb, alpha, session):
                                   args.input), args.segmenter
 
 
+def _predict(estimator, rgb, cache, photo, reused):
+    """The model's raw output and fov, kept for the next job on the same photo."""
+    est, label = estimator
+    return _reused(cache, "depth", photo and (photo, label, est.device),
+                   lambda: est.predict(rgb), reused)
+
+
 def _estimator(args, reporter, cache, models_dir, allow):
     """The depth model to use, or None for inflation (with a warning when ``auto``)."""
     name = args.depth_model
@@ -87,8 +116,9 @@ def _estimator(args, reporter, cache, models_dir, allow):
     return est, hub_id or folder
 
 
-def _depth(args, rgb, mask, estimator, reporter):
-    """Metric depth (HxW, camera z), the focal length in px, and what made them."""
+def _depth(args, rgb, mask, estimator, reporter, predict):
+    """Metric depth (HxW, camera z), the focal length in px, and what made them;
+    ``predict(rgb)`` runs the model (or gives its kept output)."""
     h, w = rgb.shape[:2]
     thickness = args.thickness
     info = {}
@@ -116,7 +146,7 @@ def _depth(args, rgb, mask, estimator, reporter):
             kind = "inflate"
         else:
             reporter.stage("depth", f"Estimating depth ({est.model_type}, {est.device})")
-            raw, model_fov = est.predict(rgb)
+            raw, model_fov = predict(rgb)
             fov = args.fov or model_fov or camera.DEFAULT_FOV
             f = camera.focal_px(w, h, fov)
             kind = est.kind if args.depth_kind == "auto" else args.depth_kind
@@ -160,14 +190,19 @@ def run(args, reporter, cache=None):
     # model loads (onnxruntime and torch release the GIL): loading is mostly
     # single-threaded, so this hides most of the background removal's time
     session = _segmenter(args, alpha, reporter, cache, models_dir, allow)
+    photo, reused = _photo_key(args, rgb), []
     with ThreadPoolExecutor(1, thread_name_prefix="img2mesh-mask") as pool:
-        masking = pool.submit(_mask, args, rgb, alpha, session)
+        masking = pool.submit(
+            _reused, cache, "mask", session and photo and (photo, args.segmenter),
+            lambda: _mask(args, rgb, alpha, session), reused)
         estimator = (None, None) if args.depth_map else \
             _estimator(args, reporter, cache, models_dir, allow)
         if session is not None:
             reporter.stage("segment", "Removing the background")
         mask, mask_source = masking.result()
-    z, f, info = _depth(args, rgb, mask, estimator, reporter)
+    mask = mask.copy()  # (a kept mask stays as it was made: _depth may narrow this one)
+    z, f, info = _depth(args, rgb, mask, estimator, reporter,
+                        lambda image: _predict(estimator, image, cache, photo, reused))
 
     V, T, mesh_info = reconstruct.build_surface(args, z, mask, f, reporter)
 
@@ -205,7 +240,7 @@ def run(args, reporter, cache=None):
         "watertight": watertight, "mask": mask_source, "segmenter": args.segmenter
         if mask_source == args.segmenter else None, "working_size": [rgb.shape[1],
                                                                      rgb.shape[0]],
-        "camera_location": camera_location, **mesh_info, **info,
+        "camera_location": camera_location, "reused": sorted(reused), **mesh_info, **info,
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }
