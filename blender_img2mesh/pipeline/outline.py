@@ -15,11 +15,10 @@ import numpy as np
 def border_neighbours(triangles, n_vertices, candidates=None):
     """Vertices on exactly two border edges (one border loop passes through them) and
     their two neighbours along it: ``(vertices K, neighbours Kx2)``.  ``candidates``
-    (bool per vertex), when given, must include every border vertex: only the triangles
-    and edges touching them are looked at (the grid knows them from its mask, and the
-    edge count over a whole mesh costs ~10x more than everything else here)."""
-    if candidates is not None:
-        triangles = triangles[_touching(triangles, candidates)]
+    (bool per vertex), when given, must include every border vertex: then only the edges
+    touching them are counted, and ``triangles`` need only hold every triangle touching
+    them (:func:`smooth_outline` passes just those: the grid knows them from its mask,
+    and the edge count over a whole mesh costs ~10x more than everything else here)."""
     e = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
     if candidates is not None:  # an edge between two others may lose its other triangle
         e = e[candidates[e[:, 0]] | candidates[e[:, 1]]]
