@@ -13,7 +13,6 @@ weights, buffers the file does not hold, another dtype, a transformers without t
 rules) returns None and the caller uses ``from_pretrained``, which handles all of those.
 """
 
-import json
 import os
 
 WEIGHTS = "model.safetensors"
@@ -32,10 +31,9 @@ def load_exact(folder, auto_class):
     if not os.path.isfile(path) or \
             os.path.isfile(os.path.join(folder, WEIGHTS + ".index.json")):
         return None
-    with open(os.path.join(folder, "config.json"), encoding="utf-8") as fh:
-        if json.load(fh).get("quantization_config"):
-            return None
     config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    if getattr(config, "quantization_config", None):
+        return None
     with torch.device("meta"):
         model = auto_class.from_config(config, trust_remote_code=False)
     state = _renamed(model, load_file(path))
