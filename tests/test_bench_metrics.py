@@ -140,29 +140,3 @@ def test_a_ring_keeps_its_hole(tmp_path, scene, run_job, mesh_reader):
     rp = np.hypot(u - w / 2, v - h / 2)
     assert rp.min() > 24 and rp.max() < 61
     assert np.allclose(P[:, 2], 3.0, atol=1e-3)
-
-
-def test_depth_edges_keep_a_grazing_surface_and_cut_a_jump():
-    """A side seen at 87 degrees (steps of ~19 footprints, steady) is surface; a jump
-    from one surface to another, or a lone spike, is not."""
-    from blender_img2mesh.pipeline import camera
-
-    f, h, w = 500.0, 40, 60
-    z = np.full((h, w), 4.0)
-    ramp = np.arange(10) * 19.0 * 4.0 / f  # ten steady steep steps
-    z[:, 20:30] = 4.0 + ramp
-    z[:, 30:] = 4.0 + ramp[-1]  # a flat top after the grazing side
-    z[:, 45:] += 1.0  # a jump of 1 unit (125 footprints) onto a farther surface
-    z[10, 10] += 0.3  # a spike
-    mask = np.ones_like(z, bool)
-    edges = camera.depth_edges(z, f, mask=mask)
-    # (its two creases count as jumps: one steady neighbour is not enough)
-    assert not edges[:, 22:28].any(), "the grazing side was cut"
-    assert edges[:, 44:46].all(), "the jump was kept"
-    assert edges[10, 9:12].all()
-    out = camera.depth_outliers(z, mask, f)
-    assert out[10, 10] and not out[:, 22:28].any()
-    # without steady neighbours the same steep step is a jump (the old rule)
-    single = np.full((h, w), 4.0)
-    single[:, 30:] += 19.0 * 4.0 / f
-    assert camera.depth_edges(single, f, mask=mask)[:, 29:31].all()
