@@ -218,8 +218,8 @@ def worker_ours(cfg):
         return out
 
     # one more run, not counted, with timers around the inner functions
-    from blender_img2mesh.pipeline import camera, image_io, reconstruct, run as run_mod
-    from blender_img2mesh.pipeline import outline, segment, surface
+    from blender_img2mesh.pipeline import camera, export, image_io, meshfiles, reconstruct
+    from blender_img2mesh.pipeline import outline, segment, surface, texture
 
     ft = _FuncTimer()
     for mod, names in ((image_io, ("load_photo", "resize_rgb")),
@@ -230,7 +230,9 @@ def worker_ours(cfg):
                                   "trim_to_view", "keep_vertices", "drop_small_parts",
                                   "decimate", "is_watertight")),
                        (reconstruct, ("_large_parts",)), (outline, ("smooth_outline",)),
-                       (run_mod, ("sample_colors", "orient", "write_mesh", "write_json"))):
+                       (texture, ("build", "unseen_faces", "split_seam")),
+                       (export, ("paint", "orient", "write_json")),
+                       (meshfiles, ("encode_image", "write_ply", "write_obj"))):
         for name in names:
             ft.wrap(mod, name)
     ft.wrap(depth_mod, "DepthEstimator", "depth.DepthEstimator(load)")

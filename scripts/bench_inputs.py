@@ -82,7 +82,7 @@ def write_big_ply(path):
     sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "blender")]
     from helpers import grid_mesh
 
-    from blender_img2mesh.pipeline.export import write_ply
+    from blender_img2mesh.pipeline.meshfiles import write_ply
 
     verts, colors, tris = grid_mesh(388)
     write_ply(path, verts, tris, colors.astype(float))

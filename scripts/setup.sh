@@ -21,10 +21,18 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, pytest, skimage, blender_img2mesh" 2>/dev/null; then
+if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, pytest, skimage, pygltflib, trimesh, blender_img2mesh" 2>/dev/null; then
   echo "== installing dependencies into .venv (a few minutes the first time)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 fi
 echo "== background-removal model"
 .venv/bin/python scripts/get_models.py
+if [ ! -d .venv/node/node_modules/gltf-validator ]; then
+  if command -v npm >/dev/null; then
+    echo "== Khronos glTF-Validator (npm, for the tests)"
+    npm install --silent --no-audit --no-fund --prefix .venv/node gltf-validator@2.0.0-dev.3.10
+  else
+    echo "note: npm not found: the tests that validate .glb files need Node.js and npm" >&2
+  fi
+fi

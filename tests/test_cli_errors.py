@@ -164,9 +164,10 @@ def test_json_success_stream(setup, cli, parse_json_lines):
     result = events[-1]
     assert result["event"] == "result"
     assert result["mesh"] == str(out / "cat.ply")
-    assert sorted(result["outputs"]) == sorted(str(out / n) for n in ("cat.ply", "cat.json",
-                                                                      "cat.png"))
-    assert sorted(os.listdir(out)) == ["cat.json", "cat.ply", "cat.png", "keep.txt"]
+    assert sorted(result["outputs"]) == sorted(str(out / n) for n in (
+        "cat.ply", "cat.json", "cat.png", "cat_texture.jpg"))
+    assert sorted(os.listdir(out)) == ["cat.json", "cat.ply", "cat.png", "cat_texture.jpg",
+                                       "keep.txt"]
     stages = [e["stage"] for e in events if e["event"] == "progress"]
     order = ["load", "model", "segment", "depth", "points", "surface", "trim", "export",
              "preview"]

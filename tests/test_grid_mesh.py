@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from blender_img2mesh.pipeline import camera, outline, surface
-from blender_img2mesh.pipeline.export import write_ply
+from blender_img2mesh.pipeline.meshfiles import write_ply
 
 
 def test_full_grid_two_triangles_per_quad_facing_the_camera():

@@ -37,7 +37,8 @@ def test_prompt_to_mesh_cli(tmp_path, tiny_t2i, cli, parse_json_lines, mesh_read
     assert result["event"] == "result"
     image = str(tmp_path / "mug_image.png")
     assert result["image"] == image and image in result["outputs"]
-    assert sorted(os.listdir(tmp_path)) == ["mug.json", "mug.ply", "mug_image.png"]
+    assert sorted(os.listdir(tmp_path)) == ["mug.json", "mug.ply", "mug_image.png",
+                                            "mug_texture.jpg"]
     # the template framed the prompt, the turbo defaults applied, the seed is kept
     expected = text2image.PROMPT_TEMPLATE.replace("{prompt}", "a red ceramic mug")
     side = json.loads((tmp_path / "mug.json").read_text())

@@ -15,7 +15,7 @@ import traceback
 from .. import __version__
 from .camera import DEFAULT_FOV
 from .errors import Img2MeshError
-from .export import FRAMES
+from .export import COLOR_MODES, FRAMES
 from .models import DEFAULT_DEPTH_MODEL, DEPTH_MODELS
 from .progress import Reporter, json_sink, terminal_sink
 from .surface import BACKS, MESHERS
@@ -88,6 +88,18 @@ def build_parser():
                    "camera frame of the depth (x right, y down, z forward) (default: blender)")
     g.add_argument("--size", type=float, default=2.0, metavar="F",
                    help="largest dimension in the blender frame (default: %(default)s)")
+    g.add_argument("--color", choices=COLOR_MODES, default="auto",
+                   help="texture: the photo as a UV-mapped image at its own resolution; "
+                   "vertex: per-vertex colors; both; auto: both for .ply/.obj, texture for "
+                   ".glb (glTF multiplies vertex colors into the texture) (default: auto)")
+    g.add_argument("--texture-size", type=int, default=None, metavar="PX",
+                   help="longest side of the texture image (default: the photo's own, at "
+                   "most 4096)")
+    g.add_argument("--texture-format", choices=("auto", "jpeg", "png"), default="auto",
+                   help="auto: JPEG for photos, PNG where the photo had alpha")
+    g.add_argument("--texture-quality", type=int, default=95, metavar="Q",
+                   help="JPEG quality of the texture, 50-100 (default: %(default)s; 4:4:4 "
+                   "chroma)")
     p.add_argument("--json", action="store_true",
                    help="print progress and the result as JSON lines (docs/protocol.md)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
@@ -175,6 +187,10 @@ def check_args(p, args):
         p.error("--size must be positive")
     if args.target_faces is not None and args.target_faces < 4:
         p.error("--target-faces must be at least 4")
+    if args.texture_size is not None and not 16 <= args.texture_size <= 16384:
+        p.error("--texture-size must be between 16 and 16384")
+    if not 50 <= args.texture_quality <= 100:
+        p.error("--texture-quality must be between 50 and 100")
     if args.mask and args.keep_background:
         p.error("--mask and --keep-background exclude each other")
     if args.output is None and args.input is not None:

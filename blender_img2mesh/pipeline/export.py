@@ -1,43 +1,88 @@
-"""Colors, orientation and files: everything between the surface and the disk.
+"""Everything between the surface and the disk: UVs, colours, the texture, orientation,
+and the files of one result (written together: :mod:`outputs`).
 
-Files are written to a temporary name in the target folder and renamed into place, so a
-failed or cancelled run never leaves a half-written mesh behind.
+A result for ``-o NAME.EXT`` is ``NAME.EXT`` (the mesh), ``NAME.json`` (the sidecar),
+with a texture ``NAME_texture.jpg|png`` (.ply, .obj; embedded in .glb), ``NAME.mtl``
+(.obj), plus the preview and the generated picture when there are any.
 """
 
-import contextlib
 import json
 import os
-import tempfile
 
 import numpy as np
-from scipy import ndimage
 
-from .errors import Img2MeshError
+from . import meshfiles, texture as texture_mod
 
 MESH_FORMATS = (".ply", ".obj", ".glb")
 FRAMES = ("blender", "camera")
+COLOR_MODES = ("auto", "both", "texture", "vertex")
 
 # camera frame (x right, y down, z forward) -> Blender (X right, Y away from the viewer of
 # the Front view, Z up): a proper rotation (90 degrees about X), so winding is kept.
 CAMERA_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
-def sample_colors(vertices, rgb, f_work, work_shape):
-    """sRGB uint8 colors for camera-frame vertices, sampled bilinearly from the full-size
-    photo ``rgb`` (the camera was calibrated for the working image ``work_shape``)."""
-    from .camera import project
+def color_mode(mode, path):
+    """``auto`` -> ``both`` for .ply/.obj, ``texture`` for .glb (glTF multiplies
+    COLOR_0 into the texture, so both together would darken the photo)."""
+    if mode == "auto":
+        return "texture" if path.lower().endswith(".glb") else "both"
+    return mode
 
-    h, w = work_shape
-    H, W = rgb.shape[:2]
-    uv = project(vertices, f_work, w, h)
-    x = uv[:, 0] * (W / w) - 0.5
-    y = uv[:, 1] * (H / h) - 0.5
-    out = np.empty((len(vertices), 3), np.uint8)
-    for c in range(3):
-        vals = ndimage.map_coordinates(rgb[..., c].astype(np.float32), [y, x], order=1,
-                                       mode="nearest")
-        out[:, c] = np.clip(vals + 0.5, 0, 255).astype(np.uint8)
-    return out
+
+def texture_format(fmt, had_alpha):
+    """``auto`` -> JPEG for photos, PNG where the photo had an alpha channel."""
+    if fmt == "auto":
+        return "png" if had_alpha else "jpeg"
+    return fmt
+
+
+def plan_files(files, output):
+    """Reserve the mesh's files in ``files`` (an :class:`outputs.Result`); returns
+    ``{"mesh", "sidecar", "material", "texture"}`` (absent ones None; the texture is
+    planned by :func:`plan_texture` once the photo's format is known)."""
+    stem, ext = os.path.splitext(output)
+    return {"mesh": files.plan(output, "mesh"),
+            "sidecar": files.plan(stem + ".json", "sidecar"),
+            "material": files.plan(stem + ".mtl", "material") if ext.lower() == ".obj"
+            else None, "texture": None}
+
+
+def plan_texture(files, paths, color, fmt):
+    """Reserve the texture file (.ply, .obj; a .glb embeds it)."""
+    stem, ext = os.path.splitext(paths["mesh"])
+    if color != "vertex" and ext.lower() != ".glb":
+        paths["texture"] = files.plan(f"{stem}_texture{meshfiles.TEXTURE_FORMATS[fmt]}",
+                                      "texture")
+    return paths
+
+
+class Surface:
+    """The mesh as it is written: vertices in the camera frame, triangles, per-vertex
+    sRGB colours and UVs, and the :class:`texture.Texture` they refer to."""
+
+    def __init__(self, vertices, triangles, colors, uv, texture):
+        self.vertices, self.triangles = vertices, triangles
+        self.colors, self.uv, self.texture = colors, uv, texture
+
+
+def paint(vertices, triangles, rgb_full, mask, f, work_shape, closed=False, split=True):
+    """UVs and colours for a camera-frame mesh: every vertex where it projects into the
+    photo; with a ``closed`` back the faces that do not face the camera get the
+    texture's back region (their vertices split from the front's when ``split``)."""
+    unseen = texture_mod.unseen_faces(vertices, triangles) if closed else None
+    has_unseen = unseen is not None and bool(unseen.any())
+    tex = texture_mod.build(rgb_full, mask, unseen=has_unseen)
+    vertex_unseen = None
+    if has_unseen and split:
+        vertices, triangles, vertex_unseen, _ = texture_mod.split_seam(vertices, triangles,
+                                                                       unseen)
+    elif has_unseen:  # one colour per vertex: the front's where a vertex is on both
+        vertex_unseen = np.ones(len(vertices), bool)
+        vertex_unseen[triangles[~unseen].ravel()] = False
+    xy = texture_mod.photo_xy(vertices, f, work_shape, rgb_full.shape[:2])
+    uv = tex.uv(xy, vertex_unseen)
+    return Surface(vertices, triangles, tex.colors(uv), uv, tex)
 
 
 def frame_transform(vertices, frame, size):
@@ -61,107 +106,57 @@ def orient(points, transform):
     return (np.asarray(points, np.float64) @ rotation.T - centre) * scale
 
 
-def check_output(path, formats=MESH_FORMATS, what="output"):
-    """Fail early (before any heavy work) when ``path`` cannot be written."""
-    path = os.path.abspath(os.fspath(path))
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in formats:
-        raise Img2MeshError(f"{what} must end in {', '.join(formats)}: {path}", file=path,
-                            hint=f"e.g. -o {os.path.splitext(os.path.basename(path))[0]}"
-                            f"{formats[0]}", kind="output")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise Img2MeshError(f"{what} folder does not exist: {folder}", file=path,
-                            hint="create it first or choose another path", kind="output")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise Img2MeshError(f"{what} folder is not writable: {folder}", file=path,
-                            hint="choose a folder you can write to", kind="output")
-    if os.path.isdir(path):
-        raise Img2MeshError(f"{what} is a folder: {path}", file=path,
-                            hint="give a file name", kind="output")
-    return path
+def texture_image(tex, max_size=None):
+    """The texture as written: at most ``max_size`` px on its longer side."""
+    image = tex.image
+    if max_size and max(image.shape[:2]) > max_size:
+        from PIL import Image
+
+        h, w = image.shape[:2]
+        s = max_size / max(h, w)
+        image = np.asarray(Image.fromarray(image).resize(
+            (max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS))
+    return image
 
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path`` (same extension); rename on success only."""
-    folder, name = os.path.split(path)
-    stem, ext = os.path.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{ext}", dir=folder)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets, not for meshes
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def srgb_to_linear(c):
-    """sRGB-encoded values in 0..1 -> linear light (IEC 61966-2-1)."""
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def write_mesh(path, vertices, triangles, colors, z_up=True):
-    """Write .ply (binary), .obj or .glb with per-vertex colors given as sRGB uint8.
-
-    PLY and OBJ store the sRGB values as they are (what Blender's and other importers
-    expect); glTF's COLOR_0 is linear by specification, so .glb gets linear values.
-    glTF is Y-up: a Z-up mesh (``z_up``) is turned so that glTF importers (Blender's
-    among them) bring it in upright.
-    """
-    rgb = colors.astype(np.float64) / 255.0
-    if path.lower().endswith(".glb"):
+def write_mesh_files(files, paths, vertices, surface, color, fmt, texture_size=None,
+                     z_up=True, double_sided=True, quality=95):
+    """Write the mesh (``vertices`` in the output frame) with its texture and material
+    under ``files``' temporary names; returns the texture's size (w, h) or None."""
+    colors = surface.colors if color != "texture" else None
+    uv = surface.uv if color != "vertex" else None
+    tri = surface.triangles
+    image = texture_image(surface.texture, texture_size) if uv is not None else None
+    encoded = meshfiles.encode_image(image, fmt, quality) if image is not None else None
+    mesh = paths["mesh"]
+    texture_name = os.path.basename(paths["texture"]) if paths["texture"] else None
+    if encoded is not None and paths["texture"]:
+        files.write(paths["texture"], lambda tmp: _write_bytes(tmp, encoded))
+    if mesh.lower().endswith(".glb"):
         from .gltf import write_glb
 
         if z_up:
             vertices = vertices[:, [0, 2, 1]] * np.array([1.0, 1.0, -1.0])  # (x, z, -y)
-        with atomic_path(path) as tmp:
-            write_glb(tmp, vertices, triangles, srgb_to_linear(rgb))
-        return
-    if path.lower().endswith(".ply"):
-        with atomic_path(path) as tmp:
-            write_ply(tmp, vertices, triangles, colors)
-        return
-    import open3d as o3d
-
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices.astype(np.float64)),
-                                     o3d.utility.Vector3iVector(triangles.astype(np.int32)))
-    mesh.vertex_colors = o3d.utility.Vector3dVector(rgb)
-    with atomic_path(path) as tmp:
-        ok = o3d.io.write_triangle_mesh(tmp, mesh, write_ascii=False,
-                                        write_vertex_normals=False, write_vertex_colors=True)
-        if not ok or os.path.getsize(tmp) == 0:
-            raise Img2MeshError(f"could not write mesh file: {path}", file=path,
-                                hint="check free disk space and permissions", kind="output")
+        files.write(mesh, lambda tmp: write_glb(
+            tmp, vertices, tri, colors, uv, encoded and (encoded, fmt), double_sided))
+    elif mesh.lower().endswith(".ply"):
+        files.write(mesh, lambda tmp: meshfiles.write_ply(tmp, vertices, tri, colors, uv,
+                                                          texture_name))
+    else:
+        mtl = os.path.basename(paths["material"])
+        files.write(paths["material"], lambda tmp: meshfiles.write_mtl(tmp, texture_name))
+        files.write(mesh, lambda tmp: meshfiles.write_obj(tmp, vertices, tri, colors, uv,
+                                                          mtl))
+    return None if image is None else [image.shape[1], image.shape[0]]
 
 
-def write_ply(path, vertices, triangles, colors):
-    """Binary little-endian PLY: float x y z, uchar red green blue, faces as uchar count +
-    int indices -- the layout Blender, open3d, trimesh and MeshLab read.  Written from
-    numpy in one go (open3d's writer stores doubles and costs its import, ~0.6 s)."""
-    vert = np.empty(len(vertices), [("xyz", "<f4", 3), ("rgb", "u1", 3)])
-    vert["xyz"] = vertices
-    vert["rgb"] = np.clip(np.rint(colors), 0, 255)
-    face = np.empty(len(triangles), [("n", "u1"), ("idx", "<i4", 3)])
-    face["n"] = 3
-    face["idx"] = triangles
-    header = ("ply\nformat binary_little_endian 1.0\ncomment made by blender_img2mesh\n"
-              f"element vertex {len(vert)}\nproperty float x\nproperty float y\n"
-              "property float z\nproperty uchar red\nproperty uchar green\n"
-              f"property uchar blue\nelement face {len(face)}\n"
-              "property list uchar int vertex_indices\nend_header\n")
+def _write_bytes(path, data):
     with open(path, "wb") as fh:
-        fh.write(header.encode("ascii"))
-        fh.write(vert.tobytes())
-        fh.write(face.tobytes())
+        fh.write(data)
 
 
 def write_json(path, data):
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
+    """JSON as the sidecar holds it (``path`` is a temporary name)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, allow_nan=False)
+        fh.write("\n")

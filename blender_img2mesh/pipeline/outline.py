@@ -35,10 +35,13 @@ def border_neighbours(triangles, n_vertices, candidates=None):
 
 
 def smooth_outline(uv, triangles, candidates=None, iterations=20, shrink=0.5, inflate=-0.51,
-                   max_shift=0.5):
+                   max_shift=0.5, inside=None, offset=0.0):
     """``uv`` (Nx2 image positions of the vertices, pixels) with the border vertices
     smoothed along the border (see the module docstring; ``candidates`` as for
-    :func:`border_neighbours`)."""
+    :func:`border_neighbours`), then, with ``inside`` (the HxW grid of pixels that have
+    a vertex), moved ``offset`` pixels outward, across the border: the grid's vertices
+    sit at pixel centres, half a pixel inside the mask's edge, and an ``offset`` of 0.5
+    puts the mesh's silhouette on the edge itself."""
     if candidates is not None:
         triangles = triangles[_touching(triangles, candidates)]
     verts, nbrs = border_neighbours(triangles, len(uv), candidates)
@@ -53,6 +56,8 @@ def smooth_outline(uv, triangles, candidates=None, iterations=20, shrink=0.5, in
             d = p - start
             r = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)
             out[verts] = start + d * np.minimum(1.0, max_shift / r)[:, None]
+    if inside is not None and offset:
+        out[verts] += offset * _outward(out, verts, nbrs, inside)
     # a triangle turned over (or nearly flattened) gets its corners back
     moved = np.zeros(len(uv), bool)
     moved[verts] = True
@@ -64,6 +69,21 @@ def smooth_outline(uv, triangles, candidates=None, iterations=20, shrink=0.5, in
         back = np.unique(triangles[bad])
         out[back] = uv[back]
     return out
+
+
+def _outward(uv, verts, nbrs, inside):
+    """Unit normals of the border at ``verts`` (from their two neighbours along it),
+    pointing away from the ``inside`` pixels."""
+    t = uv[nbrs[:, 1]] - uv[nbrs[:, 0]]
+    n = np.column_stack([t[:, 1], -t[:, 0]])
+    n /= np.maximum(np.hypot(n[:, 0], n[:, 1]), 1e-12)[:, None]
+    h, w = inside.shape
+    probe = np.floor(uv[verts] + 0.9 * n).astype(np.int64)
+    ok = (probe[:, 0] >= 0) & (probe[:, 0] < w) & (probe[:, 1] >= 0) & (probe[:, 1] < h)
+    into = np.zeros(len(verts), bool)
+    into[ok] = inside[probe[ok, 1], probe[ok, 0]]
+    n[into] *= -1.0
+    return n
 
 
 def _touching(triangles, flags):

@@ -33,7 +33,9 @@ def _grid(z, mask, f, keep_background, reporter):
     # pixels that can be on the mesh's border: next to a pixel without a vertex
     edge = valid & ~ndimage.binary_erosion(valid, np.ones((3, 3), bool), border_value=0)
     uvz, T = surface.compact(np.column_stack([xs + 0.5, ys + 0.5, zx[valid], edge[valid]]), T)
-    uv = outline.smooth_outline(uvz[:, :2], T, candidates=uvz[:, 3] > 0)
+    # the outline smoothed and put on the mask's edge (pixel centres are half a pixel in)
+    uv = outline.smooth_outline(uvz[:, :2], T, candidates=uvz[:, 3] > 0, inside=valid,
+                                offset=0.5)
     V = camera.unproject(uv, uvz[:, 2], f, zx.shape[1], zx.shape[0])
     return V, T, len(V)
 

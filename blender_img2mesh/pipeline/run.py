@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import camera, depth as depth_mod, image_io, models, reconstruct, segment, surface
+from . import (camera, depth as depth_mod, export, image_io, models, outputs, reconstruct,
+               segment, surface)
 from .errors import Img2MeshError, ModelUnavailable
-from .export import (atomic_path, check_output, frame_transform, orient, sample_colors,
-                     write_json, write_mesh)
 
 DEFAULT_THICKNESS = 0.5
 #: the text-to-image stage's share of the progress bar (the rest of the job weighs 1):
@@ -165,18 +164,36 @@ def _depth(args, rgb, mask, estimator, reporter, predict):
 
 
 def run(args, reporter, cache=None):
+    """One job: every file of its result appears together at the end, or none."""
+    output = outputs.check_output(args.output, export.MESH_FORMATS, "output")
+    preview = outputs.check_output(args.preview, (".png",), "preview") \
+        if args.preview else None
+    with outputs.Result([args.input, args.mask, args.depth_map]) as files:
+        result = _run(args, reporter, cache, files, output, preview)
+        files.commit()
+    reporter.result(result)
+    return result
+
+
+def _run(args, reporter, cache, files, output, preview):
     cache = {} if cache is None else cache
     t0 = time.perf_counter()
-    output = check_output(args.output)
-    preview = check_output(args.preview, (".png",), "preview") if args.preview else None
     models_dir = os.path.abspath(os.path.expanduser(args.models_dir)) if args.models_dir \
         else models.default_models_dir()
     allow = models.downloads_allowed(args.offline)
+    color = export.color_mode(args.color, output)
+    paths = export.plan_files(files, output)
+    if preview:
+        files.plan(preview, "preview")
 
     if args.prompt:  # text -> picture first (written beside the mesh at the end)
         from . import text2image
 
-        image_out = check_output(text2image.image_path(output), (".png",), "generated image")
+        image_out = files.plan(outputs.check_output(text2image.image_path(output),
+                                                    (".png",), "generated image"),
+                               "generated image")
+        fmt = export.texture_format(args.texture_format, False)
+        export.plan_texture(files, paths, color, fmt)
         reporter.weigh(prompt=PROMPT_SHARE)
         picture, prompt_info = text2image.image_from_prompt(args, reporter, cache, models_dir,
                                                             allow)
@@ -185,6 +202,8 @@ def run(args, reporter, cache=None):
         image_out, prompt_info = None, {}
         reporter.stage("load", f"Loading {os.path.basename(args.input)}")
         rgb_full, alpha = image_io.load_photo(args.input)
+        fmt = export.texture_format(args.texture_format, alpha is not None)
+        export.plan_texture(files, paths, color, fmt)
     rgb = image_io.resize_rgb(rgb_full, args.max_size)
     # the mask (rembg's session and network) is made on a second thread while the depth
     # model loads (onnxruntime and torch release the GIL): loading is mostly
@@ -205,37 +224,46 @@ def run(args, reporter, cache=None):
                         lambda image: _predict(estimator, image, cache, photo, reused))
 
     V, T, mesh_info = reconstruct.build_surface(args, z, mask, f, reporter)
-
-    reporter.stage("export", f"Writing {os.path.basename(output)}")
-    colors = sample_colors(V, rgb_full, f, rgb.shape[:2])
     # a grid mesh is the visible surface only: open by construction
     watertight = mesh_info["mesher"] == "poisson" and surface.is_watertight(T)
-    transform = frame_transform(V, args.frame, args.size)
-    Vout = orient(V, transform)
+
+    reporter.stage("export", f"Writing {os.path.basename(output)}")
+    painted = export.paint(V, T, rgb_full, mask, f, rgb.shape[:2], closed=args.back != "open",
+                           split=color != "vertex")
+    transform = export.frame_transform(painted.vertices, args.frame, args.size)
+    Vout = export.orient(painted.vertices, transform)
     # where the photo's camera is in the output frame (the add-on's matched camera)
-    camera_location = orient(np.zeros((1, 3)), transform)[0].round(6).tolist()
-    write_mesh(output, Vout, T, colors, z_up=args.frame == "blender")
-    sidecar = os.path.splitext(output)[0] + ".json"
-    outputs = [output, sidecar]
+    camera_location = export.orient(np.zeros((1, 3)), transform)[0].round(6).tolist()
+    texture_size = export.write_mesh_files(
+        files, paths, Vout, painted, color, fmt, args.texture_size,
+        z_up=args.frame == "blender", double_sided=args.back == "open",
+        quality=args.texture_quality)
     if image_out:
-        text2image.save_image(picture, image_out, prompt_info)
-        outputs.append(image_out)
+        files.write(image_out, lambda tmp: text2image.save_image(picture, tmp, prompt_info))
     if preview:
         reporter.stage("preview", "Drawing the preview")
         from .preview import render_preview
 
-        with atomic_path(preview) as tmp:
-            shown = Vout if args.frame == "blender" else \
-                orient(V, frame_transform(V, "blender", 2.0))
-            render_preview(tmp, shown, T, colors,
-                           title=args.prompt or os.path.basename(args.input))
-        outputs.append(preview)
+        shown = Vout if args.frame == "blender" else \
+            export.orient(painted.vertices,
+                          export.frame_transform(painted.vertices, "blender", 2.0))
+        textured = color != "vertex"
+        files.write(preview, lambda tmp: render_preview(
+            tmp, shown, painted.triangles, painted.colors,
+            title=args.prompt or os.path.basename(args.input),
+            uv=painted.uv if textured else None,
+            image=painted.texture.image if textured else None))
     reporter.close_stage()  # so the timings below include the last stage
+    written = [p for p in (paths["mesh"], paths["texture"], paths["material"],
+                           paths["sidecar"], image_out, preview) if p]
     result = {
-        "mesh": output, "outputs": outputs, "preview": preview, "sidecar": sidecar,
+        "mesh": output, "outputs": written, "preview": preview, "sidecar": paths["sidecar"],
+        "texture": paths["texture"] if texture_size else None,
+        "material": paths["material"], "color": color,
+        "texture_size": texture_size, "texture_format": fmt if texture_size else None,
         "input": os.path.abspath(args.input) if args.input else image_out,
         "image": image_out, **prompt_info, "vertices": int(len(Vout)),
-        "faces": int(len(T)), "frame": args.frame,
+        "faces": int(len(painted.triangles)), "frame": args.frame,
         "size": args.size if args.frame == "blender" else None, "back": args.back,
         "watertight": watertight, "mask": mask_source, "segmenter": args.segmenter
         if mask_source == args.segmenter else None, "working_size": [rgb.shape[1],
@@ -246,6 +274,6 @@ def run(args, reporter, cache=None):
     }
     from .. import __version__
 
-    write_json(sidecar, {"img2mesh_version": __version__, **result})
-    reporter.result(result)
+    files.write(paths["sidecar"], lambda tmp: export.write_json(
+        tmp, {"img2mesh_version": __version__, **result}))
     return result

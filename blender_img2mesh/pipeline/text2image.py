@@ -198,17 +198,15 @@ def image_from_prompt(args, reporter, cache, models_dir, allow):
 
 
 def save_image(picture, path, info):
-    """Write the picture as PNG (atomically), the prompt and seed in its text chunks."""
+    """Write the picture as PNG, the prompt and seed in its text chunks (``path`` is
+    a temporary name: the result's files are committed together)."""
     from PIL.PngImagePlugin import PngInfo
-
-    from .export import atomic_path
 
     meta = PngInfo()
     for key in ("prompt", "prompt_used", "negative_prompt", "seed", "steps", "t2i_model"):
         if info.get(key) is not None:
             meta.add_text(f"img2mesh:{key}", str(info[key]))
-    with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG", pnginfo=meta)
+    picture.save(path, format="PNG", pnginfo=meta)
 
 
 def slug(prompt, limit=48):
