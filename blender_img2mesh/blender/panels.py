@@ -59,6 +59,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         else:
             col.prop(s, "max_size", text="Detail")
         col.prop(s, "size")
+        col.prop(s, "color")
         col.prop(s, "add_camera")
         runner = jobs.current
         if runner is not None and not runner.finished:
@@ -87,5 +88,5 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
             layout.separator()
         for name in ("mask_path", "depth_map_path", "depth_model_custom", "mesher",
                      "poisson_depth", "max_size", "fov", "thickness", "target_faces",
-                     "frame", "device", "models_dir", "offline"):
+                     "texture_size", "frame", "device", "models_dir", "offline"):
             layout.prop(s, name)

@@ -3,7 +3,7 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import downloads, interpreter, jobs, vendor, worker_client
+from . import downloads, interpreter, jobs, texture, vendor, worker_client
 
 #: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
 ADDON_NAME = __package__.rpartition(".")[0]
@@ -38,6 +38,9 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     keep_worker: BoolProperty(
         name="Keep Models Loaded", default=True,
         description="Keep the worker process (and its loaded models) alive between runs")
+    texture_storage: EnumProperty(
+        name="Texture Storage", items=texture.STORAGES, default="PACK",
+        description="Where the texture image of a generated mesh is kept")
     dependency_status: StringProperty(name="Status", default="not checked")
 
     def draw(self, context):
@@ -47,6 +50,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "device")
         row.prop(self, "keep_worker")
+        layout.prop(self, "texture_storage")
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")
