@@ -183,3 +183,74 @@ def test_obj_importer_finds_texture_and_uvs(addon, tmp_path):
     obj = _textured_mesh_object()
     assert len(obj.data.polygons) == len(tris)
     _assert_uv_is_xz(obj)
+
+
+def _glb_json(path):
+    import json
+    import struct
+
+    data = open(path, "rb").read()
+    length, kind = struct.unpack("<I4s", data[12:20])
+    assert data[:4] == b"glTF" and kind == b"JSON"
+    return json.loads(data[20:20 + length])
+
+
+def _script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "img2mesh_blender", os.path.join(helpers.REPO, "scripts", "img2mesh_blender.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("ext", [".glb", ".obj", ".ply"])
+def test_headless_export_keeps_texture(addon, tmp_path, ext):
+    work, out = tmp_path / "job", tmp_path / "out"
+    work.mkdir()
+    out.mkdir()
+    path, verts, uv, colors, tris = helpers.textured_grid(str(work))
+    png = (work / "grid_texture.png").read_bytes()
+    obj = mesh_import.import_result(addon, path, "grid")
+    shutil.rmtree(work)  # packed: the export needs nothing from the job's folder
+    target = out / ("grid" + ext)
+    _script().export(str(target), obj)
+    if ext == ".ply":  # our reader: UVs and the texture beside, bytes as they were
+        from blender_img2mesh.blender import ply
+
+        data = ply.read_ply(target)
+        assert data.texture_file == str(out / "grid_texture.png")
+        assert open(data.texture_file, "rb").read() == png
+        assert data.uv is not None and data.colors is not None
+    if ext == ".obj":
+        assert (out / "grid_texture.png").read_bytes() == png
+        assert "map_Kd grid_texture.png" in (out / "grid.mtl").read_text()
+    if ext == ".glb":
+        assert not (out / "grid_texture.png").exists()  # embedded
+        doc = _glb_json(target)
+        attributes = doc["meshes"][0]["primitives"][0]["attributes"]
+        assert "TEXCOORD_0" in attributes and "COLOR_0" not in attributes  # no multiply
+        pbr = doc["materials"][0]["pbrMetallicRoughness"]
+        assert doc["textures"][pbr["baseColorTexture"]["index"]]["source"] == 0
+        assert len(doc["images"]) == 1
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if ext == ".ply":
+        bpy.context.scene.cursor.location = (0, 0, 0)
+        mesh_import.import_result(bpy.context, str(target), "back")
+    elif ext == ".obj":
+        bpy.ops.wm.obj_import(filepath=str(target))
+    else:
+        bpy.ops.import_scene.gltf(filepath=str(target))
+    back = _textured_mesh_object()
+    assert len(back.data.polygons) == len(tris)
+    _assert_uv_is_xz(back)
+
+
+def test_glb_export_of_vertex_colors(addon, tmp_path):
+    path = helpers.textured_grid(str(tmp_path))[0]
+    obj = mesh_import.import_result(addon, path, "grid", color="VERTEX")
+    _script().export(str(tmp_path / "v.glb"), obj)
+    doc = _glb_json(tmp_path / "v.glb")
+    assert "COLOR_0" in doc["meshes"][0]["primitives"][0]["attributes"]
+    assert "baseColorTexture" not in doc["materials"][0].get("pbrMetallicRoughness", {})
