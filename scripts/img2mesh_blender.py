@@ -126,7 +126,7 @@ def export(path, obj):
                 break
         op(filepath=path, export_format=fmt, use_selection=True, **kw)
     elif ext == ".ply":
-        if hasattr(bpy.ops.wm, "ply_export"):  # 4.0+
+        if bpy.app.version >= (3, 6, 0):  # the C++ exporter (hasattr is always True)
             bpy.ops.wm.ply_export(filepath=path, export_selected_objects=True,
                                   export_colors="SRGB", export_uv=True)
         else:
