@@ -7,7 +7,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from . import image_source, interpreter, jobs, mesh_import, properties
-from .preferences import get_prefs, python_for
+from .addon_prefs import get_prefs, python_for
 from .runner_ops import RunnerOperator
 
 

@@ -4,22 +4,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import downloads, interpreter, jobs, texture, vendor, worker_client
-
-#: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
-ADDON_NAME = __package__.rpartition(".")[0]
-
-
-def get_prefs(context=None):
-    """The preferences, or None when the add-on was registered without being enabled
-    through Blender (e.g. ``blender_img2mesh.register()`` in a script)."""
-    context = context or bpy.context
-    addon = context.preferences.addons.get(ADDON_NAME)
-    return addon.preferences if addon else None
-
-
-def python_for(prefs):
-    return interpreter.resolve(getattr(prefs, "python_path", "") if prefs else "")
-
+from .addon_prefs import ADDON_NAME, get_prefs, python_for
 
 class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_NAME

@@ -4,7 +4,8 @@ and the scene's PropertyGroup (what the panel edits), plus the settings -> CLI m
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import downloads, material
+from . import material
+from .addon_prefs import online_access
 
 SEGMENTERS = (
     ("u2netp", "U2-Net Small", "u2netp: fast, small (default; works offline once fetched)"),
@@ -198,7 +199,7 @@ def cli_args(s, image_path, out_path, prefs=None):
         args += ["--texture-size", str(s.texture_size)]
     # no --color: the pipeline's default (both) keeps texture and vertex colors in the
     # file, and the Color setting only chooses what feeds the material
-    if s.offline or not downloads.online_access():  # Blender 4.2+'s Online Access
+    if s.offline or not online_access():  # Blender 4.2+'s Online Access
         args.append("--offline")
     device = s.device if s.device != "PREFS" else getattr(prefs, "device", "auto")
     args += ["--device", device]
