@@ -244,3 +244,15 @@ def write_obj(path, verts, faces, uv, image_name):
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(os.path.dirname(path), stem + ".mtl"), "w") as f:
         f.write(f"newmtl photo\nKd 1 1 1\nmap_Kd {image_name}\n")
+
+
+def glb_json(path):
+    """The JSON chunk of a .glb file."""
+    import json
+    import struct
+
+    with open(path, "rb") as f:
+        data = f.read()
+    length, kind = struct.unpack("<I4s", data[12:20])
+    assert data[:4] == b"glTF" and kind == b"JSON", f"{path} is not a binary glTF"
+    return json.loads(data[20:20 + length])

@@ -158,7 +158,11 @@ def test_textured_import_in_blender_binary(tmp_path):
     assert info["image"] == ["grid", [16, 8], True, "sRGB", "EXTEND"]
     assert info["active_node"] == "TEX_IMAGE" and info["attr"][0] == "Color"
     assert (out / "grid.ply").is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (out / "grid.glb").read_bytes()[:4] == b"glTF"
+    doc = helpers.glb_json(out / "grid.glb")  # that Blender's glTF exporter
+    attributes = doc["meshes"][0]["primitives"][0]["attributes"]
+    assert "TEXCOORD_0" in attributes and "COLOR_0" not in attributes
+    assert "baseColorTexture" in doc["materials"][0]["pbrMetallicRoughness"]
+    assert len(doc["images"]) == 1
     png = (out / "grid_texture.png").read_bytes()
     assert png[:4] == b"\x89PNG"
     assert "map_Kd grid_texture.png" in (out / "grid.mtl").read_text()

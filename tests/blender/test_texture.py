@@ -185,16 +185,6 @@ def test_obj_importer_finds_texture_and_uvs(addon, tmp_path):
     _assert_uv_is_xz(obj)
 
 
-def _glb_json(path):
-    import json
-    import struct
-
-    data = open(path, "rb").read()
-    length, kind = struct.unpack("<I4s", data[12:20])
-    assert data[:4] == b"glTF" and kind == b"JSON"
-    return json.loads(data[20:20 + length])
-
-
 def _script():
     import importlib.util
 
@@ -228,7 +218,7 @@ def test_headless_export_keeps_texture(addon, tmp_path, ext):
         assert "map_Kd grid_texture.png" in (out / "grid.mtl").read_text()
     if ext == ".glb":
         assert not (out / "grid_texture.png").exists()  # embedded
-        doc = _glb_json(target)
+        doc = helpers.glb_json(target)
         attributes = doc["meshes"][0]["primitives"][0]["attributes"]
         assert "TEXCOORD_0" in attributes and "COLOR_0" not in attributes  # no multiply
         pbr = doc["materials"][0]["pbrMetallicRoughness"]
@@ -251,6 +241,6 @@ def test_glb_export_of_vertex_colors(addon, tmp_path):
     path = helpers.textured_grid(str(tmp_path))[0]
     obj = mesh_import.import_result(addon, path, "grid", color="VERTEX")
     _script().export(str(tmp_path / "v.glb"), obj)
-    doc = _glb_json(tmp_path / "v.glb")
+    doc = helpers.glb_json(tmp_path / "v.glb")
     assert "COLOR_0" in doc["meshes"][0]["primitives"][0]["attributes"]
     assert "baseColorTexture" not in doc["materials"][0].get("pbrMetallicRoughness", {})
