@@ -1,5 +1,5 @@
-"""Headless Blender: photo (or text prompt) -> colored mesh object -> .blend (and
-.glb/.ply/.obj).
+"""Headless Blender: photo (or text prompt) -> textured, colored mesh object -> .blend
+(and .glb/.ply/.obj, with the texture).
 
     blender -b -P scripts/img2mesh_blender.py -- INPUT|--prompt TEXT [pipeline options]
             [--save OUT.blend] [--export OUT.glb|OUT.ply|OUT.obj] [--camera]
@@ -11,6 +11,7 @@ $IMG2MESH_PYTHON, else Blender's own.  Exit code 0 on success, 1 on failure.
 
 import argparse
 import os
+import shutil
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +21,7 @@ if REPO not in sys.path:
 import bpy  # noqa: E402
 
 import blender_img2mesh  # noqa: E402
+from blender_img2mesh.blender import material  # noqa: E402
 
 
 def parse(argv):
@@ -51,6 +53,9 @@ def parse(argv):
     p.add_argument("--models-dir", default="")
     p.add_argument("--offline", action="store_true")
     p.add_argument("--max-size", type=int, default=512)
+    p.add_argument("--color", choices=("texture", "vertex"), default="texture",
+                   help="what the material shows (both are kept in the mesh)")
+    p.add_argument("--texture-size", type=int, default=0, help="0: the photo's own")
     a = p.parse_args(argv)
     if (a.input is None) == (a.prompt is None):
         p.error("give either INPUT or --prompt TEXT")
@@ -64,7 +69,8 @@ def operator_kwargs(a):
               depth_map_path=a.depth_map or "", fov=a.fov, thickness=a.thickness,
               mesher=a.mesher, poisson_depth=a.poisson_depth, back=a.back, target_faces=a.target_faces,
               size=a.size, frame=a.frame, device=a.device, models_dir=a.models_dir,
-              offline=a.offline, max_size=a.max_size, add_camera=a.camera)
+              offline=a.offline, max_size=a.max_size, add_camera=a.camera,
+              color=a.color.upper(), texture_size=a.texture_size)
     if a.prompt is not None:
         kw.update(source="TEXT", prompt=a.prompt, seed=a.seed, steps=a.steps,
                   t2i_model=a.t2i_model)
@@ -77,23 +83,81 @@ def operator_kwargs(a):
     return kw
 
 
-def export(path):
+def texture_image(obj):
+    """The image of the object's Img2Mesh texture node, or None."""
+    mat = obj.active_material
+    node = mat.node_tree.nodes.get(material.TEXTURE_NODE) if mat and mat.node_tree else None
+    return node.image if node is not None else None
+
+
+def save_texture(image, path):
+    """Write ``image`` (packed or linked) as the file ``path``, bytes as they are."""
+    if image.packed_file is not None:
+        with open(path, "wb") as f:
+            f.write(image.packed_file.data)
+    else:
+        shutil.copyfile(bpy.path.abspath(image.filepath), path)
+
+
+def _has_option(op, name):
+    return name in op.get_rna_type().properties.keys()
+
+
+def export(path, obj):
+    """Export the selected ``obj``; its texture goes into the .glb, or beside a .obj
+    (named by the .mtl's ``map_Kd``) or a .ply (``comment TextureFile``, MeshLab's way)."""
     ext = os.path.splitext(path)[1].lower()
     path = os.path.abspath(path)
+    image = texture_image(obj)
+    texture = None
+    if image is not None and ext in (".obj", ".ply"):
+        stem = os.path.splitext(path)[0]
+        texture = stem + "_texture" + (os.path.splitext(image.filepath)[1].lower() or ".png")
+        save_texture(image, texture)
     if ext in (".glb", ".gltf"):
         fmt = "GLB" if ext == ".glb" else "GLTF_SEPARATE"
-        bpy.ops.export_scene.gltf(filepath=path, export_format=fmt, use_selection=True)
+        # glTF multiplies Base Color by COLOR_0: vertex colors only when the material
+        # shows them (Blender 4.2+ writes a white COLOR_0 for "all colors", 3.x the colors)
+        vertex = material.color_source(obj.active_material) != "TEXTURE"
+        op, kw = bpy.ops.export_scene.gltf, {}
+        for name in ("export_all_vertex_colors", "export_colors"):
+            if _has_option(op, name):
+                kw[name] = vertex
+                break
+        op(filepath=path, export_format=fmt, use_selection=True, **kw)
     elif ext == ".ply":
-        if hasattr(bpy.ops.wm, "ply_export"):  # 4.0+
+        if bpy.app.version >= (3, 6, 0):  # the C++ exporter (hasattr is always True)
             bpy.ops.wm.ply_export(filepath=path, export_selected_objects=True,
-                                  export_colors="SRGB")
+                                  export_colors="SRGB", export_uv=True)
         else:
-            bpy.ops.export_mesh.ply(filepath=path, use_selection=True, use_colors=True)
+            bpy.ops.export_mesh.ply(filepath=path, use_selection=True, use_colors=True,
+                                    use_uv_coords=True)
+        if texture:
+            name_texture_in_ply(path, os.path.basename(texture))
     elif ext == ".obj":
-        bpy.ops.wm.obj_export(filepath=path, export_selected_objects=True)
+        kw = {"export_colors": True} if _has_option(bpy.ops.wm.obj_export, "export_colors") \
+            else {}
+        old = image.filepath_raw if texture else None
+        if texture:  # the .mtl names the copy written beside the .obj
+            image.filepath_raw = texture
+        try:
+            bpy.ops.wm.obj_export(filepath=path, export_selected_objects=True,
+                                  path_mode="STRIP", **kw)
+        finally:
+            if texture:
+                image.filepath_raw = old
     else:
         raise SystemExit(f"error: cannot export to {ext or path}: use .glb, .gltf, .ply or .obj")
-    print(f"img2mesh: exported {path}", flush=True)
+    print(f"img2mesh: exported {path}" + (f" and {texture}" if texture else ""), flush=True)
+
+
+def name_texture_in_ply(path, name):
+    """Add ``comment TextureFile NAME`` to the PLY's (ASCII) header."""
+    with open(path, "rb") as f:
+        data = f.read()
+    first = data.index(b"\n", data.index(b"\nformat ") + 1) + 1  # after the format line
+    with open(path, "wb") as f:
+        f.write(data[:first] + f"comment TextureFile {name}\n".encode() + data[first:])
 
 
 def main():
@@ -116,7 +180,7 @@ def main():
     print(f"img2mesh: {obj.name}: {len(obj.data.vertices)} vertices, "
           f"{len(obj.data.polygons)} faces", flush=True)
     if a.export:
-        export(a.export)
+        export(a.export, obj)
     if a.save:
         bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(a.save))
         print(f"img2mesh: saved {os.path.abspath(a.save)}", flush=True)

@@ -9,6 +9,8 @@ import bpy
 from bpy.props import StringProperty
 
 from . import interpreter, jobs
+from .addon_prefs import get_prefs, online_access, python_for
+from .progress_ui import draw_progress
 from .runner_ops import RunnerOperator
 
 #: what the preferences offer to download (name, label, what it is)
@@ -18,12 +20,6 @@ MODELS = (
     ("u2netp", "U2-Net Small", "background removal, 4.6 MB (bundled in platform zips)"),
     ("sd-turbo", "SD Turbo", "text to image, ~2.6 GB, non-commercial license"),
 )
-
-
-def online_access():
-    """Blender 4.2+: the user's *Online Access* (Preferences > System > Network, or
-    ``--online-mode``); older Blenders have no such setting: allowed."""
-    return getattr(bpy.app, "online_access", True)
 
 
 class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
@@ -47,8 +43,6 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
         return why is None
 
     def _start(self, context):
-        from .preferences import get_prefs, python_for
-
         prefs = get_prefs(context)
         args = ["--download", self.name]
         if prefs is not None and prefs.models_dir:
@@ -86,8 +80,6 @@ def draw(layout):
               icon="WORLD" if online_access() else "ERROR")
     runner = jobs.current
     if runner is not None and not runner.finished and "--download" in runner.args:
-        from .panels import draw_progress
-
         draw_progress(box.column(), runner)
     for name, label, what in MODELS:
         row = box.row()

@@ -1,5 +1,5 @@
-"""A material whose Base Color is the mesh's color attribute (Material Preview, EEVEE,
-Cycles), and a camera matched to the photo."""
+"""A material whose Base Color is the photo as an image texture or the mesh's color
+attribute (Material Preview, EEVEE, Cycles, Solid mode), and a camera matched to the photo."""
 
 import math
 
@@ -7,28 +7,83 @@ import bpy
 import mathutils
 
 
+TEXTURE_NODE = "Img2Mesh Texture"
+COLOR_NODE = "Img2Mesh Color"
+#: what feeds Base Color: the panel's "Color" switch
+COLOR_SOURCES = (
+    ("TEXTURE", "Texture", "The photo as an image texture (UV map), else the vertex colors"),
+    ("VERTEX", "Vertex Colors", "The colors stored per vertex (attribute 'Color')"),
+)
+
+
 def color_material(name, attribute_name):
     """New material: Color Attribute node (``layer_name``) -> Principled BSDF Base Color."""
+    return mesh_material(name, attribute_name, None, "VERTEX")
+
+
+def mesh_material(name, attribute_name=None, image=None, color="TEXTURE"):
+    """New material with an Image Texture node (``image``, on the active UV map) and a
+    Color Attribute node (``attribute_name``), whichever are given; ``color`` chooses
+    which one feeds the Principled BSDF's Base Color (:func:`set_color_source`)."""
     mat = bpy.data.materials.new(name)
     if bpy.app.version < (5, 0, 0) or mat.node_tree is None:
         mat.use_nodes = True  # always on (and deprecated) from Blender 5
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
+    bsdf = _principled(mat)
     if bsdf is None:
         bsdf = nodes.new("ShaderNodeBsdfPrincipled")
         out = next((n for n in nodes if n.type == "OUTPUT_MATERIAL"), None) \
             or nodes.new("ShaderNodeOutputMaterial")
         links.new(bsdf.outputs[0], out.inputs["Surface"])
-    node = nodes.new("ShaderNodeVertexColor")
-    node.layer_name = attribute_name
-    node.location = (bsdf.location.x - 300, bsdf.location.y)
-    links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
+    if attribute_name:
+        node = nodes.new("ShaderNodeVertexColor")
+        node.name = node.label = COLOR_NODE
+        node.layer_name = attribute_name
+        node.location = (bsdf.location.x - 300, bsdf.location.y - 300)
+    if image is not None:
+        tex = nodes.new("ShaderNodeTexImage")
+        tex.name = tex.label = TEXTURE_NODE
+        tex.image = image
+        tex.interpolation = "Linear"
+        tex.extension = "EXTEND"  # the texture's border pixels, never a wrapped edge
+        tex.location = (bsdf.location.x - 350, bsdf.location.y)
+        nodes.active = tex  # Solid mode with Color "Texture" shows the active image node
+    set_color_source(mat, color)
     if "Roughness" in bsdf.inputs:
         bsdf.inputs["Roughness"].default_value = 0.8
     # Solid-mode and Workbench show the attribute when shading color is "Attribute";
     # the material's viewport color is a neutral fallback.
     mat.diffuse_color = (0.8, 0.8, 0.8, 1.0)
     return mat
+
+
+def _principled(mat):
+    return next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+
+
+def set_color_source(mat, color):
+    """Link the texture (``"TEXTURE"``) or the vertex colors (``"VERTEX"``) to Base Color;
+    the other one when the material has only that.  False for a material without
+    Img2Mesh nodes (left as it is)."""
+    tree = getattr(mat, "node_tree", None)
+    bsdf = _principled(mat) if tree is not None else None
+    if bsdf is None:
+        return False
+    tex, attr = tree.nodes.get(TEXTURE_NODE), tree.nodes.get(COLOR_NODE)
+    source = tex if (color == "TEXTURE" or attr is None) else attr
+    source = source or attr
+    if source is None:
+        return False
+    tree.links.new(source.outputs["Color"], bsdf.inputs["Base Color"])
+    return True
+
+
+def color_source(mat):
+    """``"TEXTURE"``, ``"VERTEX"`` or None: what feeds Base Color of ``mat`` now."""
+    bsdf = _principled(mat) if getattr(mat, "node_tree", None) is not None else None
+    links = bsdf.inputs["Base Color"].links if bsdf is not None else ()
+    name = links[0].from_node.name if links else None
+    return {TEXTURE_NODE: "TEXTURE", COLOR_NODE: "VERTEX"}.get(name)
 
 
 def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, location=None):

@@ -5,13 +5,15 @@ import os
 import bpy
 import numpy as np
 
-from . import material, ply
+from . import material, ply, texture
 
 COLOR_ATTRIBUTE = "Color"
+UV_MAP = "UVMap"
 
 
 def build_mesh(name, data):
-    """A new mesh datablock from a :class:`ply.PlyMesh` (colors -> linear FLOAT_COLOR)."""
+    """A new mesh datablock from a :class:`ply.PlyMesh` (colors -> linear FLOAT_COLOR,
+    per-vertex UVs -> the UV map ``UVMap``, per loop)."""
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(data.vertices))
     mesh.vertices.foreach_set("co", data.vertices.reshape(-1))
@@ -31,6 +33,10 @@ def build_mesh(name, data):
         attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
         attr.data.foreach_set("color", rgba.reshape(-1))
         _make_active(mesh, attr)
+    if data.uv is not None and len(data.indices):
+        layer = mesh.uv_layers.new(name=UV_MAP)
+        layer.data.foreach_set("uv", data.uv[data.indices].reshape(-1))
+        mesh.uv_layers.active = layer
     mesh.validate(clean_customdata=False)
     mesh.update()
     return mesh
@@ -59,13 +65,34 @@ def active_collection(context):
     return layer.collection if layer is not None else context.scene.collection
 
 
-def import_result(context, mesh_path, name, result=None, add_camera=False):
+def texture_path(data, result, warnings=None):
+    """The texture file of an import: the PLY's ``TextureFile``, else the result's
+    ``texture``; None (with a warning) when the file named is missing or there are no UVs."""
+    path = data.texture_file or (result or {}).get("texture")
+    if not path:
+        return None
+    if data.uv is None or not os.path.isfile(path):
+        if warnings is not None:
+            why = "the mesh has no UVs" if data.uv is None else "the file is missing"
+            warnings.append(f"texture {path} not used ({why}): vertex colors only")
+        return None
+    return path
+
+
+def import_result(context, mesh_path, name, result=None, add_camera=False, color="TEXTURE",
+                  texture_storage="PACK", warnings=None):
     """Create the object for ``mesh_path``: at the 3D cursor, in the active collection,
-    selected and active, with a color material.  Returns the object."""
+    selected and active, with a material showing the texture and/or vertex colors
+    (``color``: which one feeds Base Color; the texture image is packed or copied beside
+    the .blend by ``texture_storage``, see :mod:`texture`).  What the user should know
+    goes to ``warnings`` (a list).  Returns the object."""
     data = ply.read_ply(mesh_path)
     mesh = build_mesh(name, data)
-    if data.colors is not None:
-        mesh.materials.append(material.color_material(name, COLOR_ATTRIBUTE))
+    tex_path = texture_path(data, result, warnings)
+    image = texture.load(tex_path, mesh.name, texture_storage, warnings) if tex_path else None
+    if data.colors is not None or image is not None:
+        attr = COLOR_ATTRIBUTE if data.colors is not None else None
+        mesh.materials.append(material.mesh_material(name, attr, image, color))
     obj = bpy.data.objects.new(name, mesh)
     active_collection(context).objects.link(obj)
     obj.location = context.scene.cursor.location

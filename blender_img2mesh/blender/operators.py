@@ -7,7 +7,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from . import image_source, interpreter, jobs, mesh_import, properties
-from .preferences import get_prefs, python_for
+from .addon_prefs import get_prefs, python_for
 from .runner_ops import RunnerOperator
 
 
@@ -90,14 +90,17 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
             if path is None:
                 self.report({"ERROR"}, "Img2Mesh: the worker reported no mesh file")
                 return {"CANCELLED"}
+            prefs, notes = get_prefs(context), []
             try:
-                obj = mesh_import.import_result(context, path, self._name, runner.result,
-                                                add_camera=self.add_camera)
+                obj = mesh_import.import_result(
+                    context, path, self._name, runner.result, add_camera=self.add_camera,
+                    color=self.color, warnings=notes,
+                    texture_storage=getattr(prefs, "texture_storage", "PACK"))
                 image_source.keep_generated_image(runner.result, obj.name)
             except (ValueError, OSError, RuntimeError) as exc:
                 self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
                 return {"CANCELLED"}
-            for warning in runner.warnings:
+            for warning in runner.warnings + notes:
                 self.report({"WARNING"}, f"Img2Mesh: {warning}")
             self.report({"INFO"}, f"Img2Mesh: {obj.name}: {len(obj.data.vertices)} vertices, "
                         f"{len(obj.data.polygons)} faces in {runner.seconds:.1f} s")

@@ -4,28 +4,13 @@ Advanced, Generate / progress."""
 import bpy
 
 from . import jobs, properties
+from .progress_ui import draw_progress
 
 
 class _Base:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Img2Mesh"
-
-
-def draw_progress(layout, runner):
-    """A progress bar (``layout.progress``, Blender 4.0+) or a text bar, and Cancel."""
-    pct = int(runner.fraction * 100 + 0.5)
-    text = f"{runner.label} {pct}%"
-    if hasattr(layout, "progress"):
-        layout.progress(factor=runner.fraction, type="BAR", text=text)
-    else:  # Blender 3.x: the stage on one line, a text bar under it
-        filled = int(runner.fraction * 24 + 0.5)
-        layout.label(text=f"{pct}% {runner.label}", icon="TIME")  # the number survives
-        # truncation in a narrow sidebar
-        layout.label(text="|" * filled + "." * (24 - filled))
-    if runner.message and runner.message != runner.label:
-        layout.label(text=runner.message)
-    layout.operator("img2mesh.cancel", icon="CANCEL")
 
 
 class IMG2MESH_PT_main(_Base, bpy.types.Panel):
@@ -59,6 +44,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         else:
             col.prop(s, "max_size", text="Detail")
         col.prop(s, "size")
+        col.prop(s, "color")
         col.prop(s, "add_camera")
         runner = jobs.current
         if runner is not None and not runner.finished:
@@ -87,5 +73,5 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
             layout.separator()
         for name in ("mask_path", "depth_map_path", "depth_model_custom", "mesher",
                      "poisson_depth", "max_size", "fov", "thickness", "target_faces",
-                     "frame", "device", "models_dir", "offline"):
+                     "texture_size", "frame", "device", "models_dir", "offline"):
             layout.prop(s, name)

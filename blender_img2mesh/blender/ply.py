@@ -1,11 +1,15 @@
 """A small, fast PLY reader (numpy only, no bpy): what the add-on imports.
 
 Reads binary little/big-endian and ASCII PLY files with a ``vertex`` element (``x y z``
-and optionally ``red green blue`` in any order, any scalar types) and a ``face`` element
+and optionally ``red green blue`` and UVs ``s t`` or ``texture_u texture_v``, in any order,
+any scalar types; the texture image named by a ``comment TextureFile NAME`` header line, as
+MeshLab writes it, relative to the PLY's folder) and a ``face`` element
 with a list property ``vertex_indices`` (or ``vertex_index``).  Triangle-only files -- what
 the pipeline writes -- are read with a single structured ``np.frombuffer``; other faces go
 through a slower but still vectorised path.
 """
+
+import os
 
 import numpy as np
 
@@ -15,6 +19,8 @@ _TYPES = {
     "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
     "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
 }
+#: the UV property pairs understood, in order of preference
+_UV_NAMES = (("s", "t"), ("texture_u", "texture_v"))
 
 
 class PlyError(ValueError):
@@ -23,11 +29,15 @@ class PlyError(ValueError):
 
 class PlyMesh:
     """``vertices`` (N, 3) float32; ``colors`` (N, 3) uint8 or None (as stored: sRGB);
-    ``loop_start``/``loop_total`` (F,) int32 and ``indices`` (L,) int32 for the faces."""
+    ``loop_start``/``loop_total`` (F,) int32 and ``indices`` (L,) int32 for the faces;
+    ``uv`` (N, 2) float32 or None (origin bottom-left, as Blender's); ``texture_file`` the
+    absolute path the header names (it may not exist) or None."""
 
-    def __init__(self, vertices, colors, loop_start, loop_total, indices):
+    def __init__(self, vertices, colors, loop_start, loop_total, indices, uv=None,
+                 texture_file=None):
         self.vertices, self.colors = vertices, colors
         self.loop_start, self.loop_total, self.indices = loop_start, loop_total, indices
+        self.uv, self.texture_file = uv, texture_file
 
     @property
     def triangles(self):
@@ -43,9 +53,11 @@ def _parse_header(data):
         raise PlyError("not a PLY file (no 'ply' magic or no 'end_header')")
     nl = data.find(b"\n", end)
     body = nl + 1 if nl >= 0 else len(data)
-    fmt, elements = None, []
-    for raw in data[:end].decode("ascii", "replace").splitlines()[1:]:
+    fmt, elements, texture = None, [], None
+    for raw in data[:end].decode("utf-8", "replace").splitlines()[1:]:
         words = raw.split()
+        if len(words) > 2 and words[0] == "comment" and words[1] == "TextureFile":
+            texture = raw.split("TextureFile", 1)[1].strip()  # a name may hold spaces
         if not words or words[0] in ("comment", "obj_info"):
             continue
         if words[0] == "format":
@@ -59,7 +71,7 @@ def _parse_header(data):
                 elements[-1]["props"].append((words[2], _t(words[1]), None))
     if fmt not in ("binary_little_endian", "binary_big_endian", "ascii"):
         raise PlyError(f"unsupported PLY format: {fmt}")
-    return fmt, elements, body
+    return fmt, elements, body, texture
 
 
 def _t(name):
@@ -136,7 +148,7 @@ def read_ply(path):
     """Read ``path`` into a :class:`PlyMesh`."""
     with open(path, "rb") as f:
         data = f.read()
-    fmt, elements, body = _parse_header(data)
+    fmt, elements, body, texture = _parse_header(data)
     if fmt == "ascii":
         tables = _read_ascii(data, body, elements)
     else:
@@ -159,6 +171,10 @@ def read_ply(path):
         if rgb.dtype.kind == "f":  # some writers store 0..1 floats
             rgb = np.clip(rgb * 255.0 + 0.5, 0, 255)
         colors = rgb.astype(np.uint8)
+    uv = next((np.column_stack([vert[u], vert[v]]).astype(np.float32)
+               for u, v in _UV_NAMES if u in vert and v in vert), None)
+    if texture:
+        texture = os.path.join(os.path.dirname(os.path.abspath(path)), texture)
     face = tables.get("face", {})
     lst = face.get("vertex_indices") or face.get("vertex_index")
     if lst is None:
@@ -168,7 +184,7 @@ def read_ply(path):
     if len(indices) and (indices.min() < 0 or indices.max() >= len(vertices)):
         raise PlyError("PLY face refers to a vertex that does not exist")
     starts = (np.cumsum(totals, dtype=np.int64) - totals).astype(np.int32)
-    return PlyMesh(vertices, colors, starts, totals, indices)
+    return PlyMesh(vertices, colors, starts, totals, indices, uv, texture or None)
 
 
 def srgb_to_linear(rgb8):

@@ -3,23 +3,8 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import downloads, interpreter, jobs, vendor, worker_client
-
-#: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
-ADDON_NAME = __package__.rpartition(".")[0]
-
-
-def get_prefs(context=None):
-    """The preferences, or None when the add-on was registered without being enabled
-    through Blender (e.g. ``blender_img2mesh.register()`` in a script)."""
-    context = context or bpy.context
-    addon = context.preferences.addons.get(ADDON_NAME)
-    return addon.preferences if addon else None
-
-
-def python_for(prefs):
-    return interpreter.resolve(getattr(prefs, "python_path", "") if prefs else "")
-
+from . import downloads, interpreter, jobs, texture, vendor, worker_client
+from .addon_prefs import ADDON_NAME, get_prefs, python_for
 
 class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_NAME
@@ -38,6 +23,9 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     keep_worker: BoolProperty(
         name="Keep Models Loaded", default=True,
         description="Keep the worker process (and its loaded models) alive between runs")
+    texture_storage: EnumProperty(
+        name="Texture Storage", items=texture.STORAGES, default="PACK",
+        description="Where the texture image of a generated mesh is kept")
     dependency_status: StringProperty(name="Status", default="not checked")
 
     def draw(self, context):
@@ -47,6 +35,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "device")
         row.prop(self, "keep_worker")
+        layout.prop(self, "texture_storage")
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")

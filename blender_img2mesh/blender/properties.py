@@ -4,7 +4,8 @@ and the scene's PropertyGroup (what the panel edits), plus the settings -> CLI m
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import downloads
+from . import material
+from .addon_prefs import online_access
 
 SEGMENTERS = (
     ("u2netp", "U2-Net Small", "u2netp: fast, small (default; works offline once fetched)"),
@@ -57,7 +58,8 @@ SETTING_NAMES = (
     "remove_background", "segmenter", "depth_model", "depth_model_custom", "mesher",
     "poisson_depth",
     "back", "size", "mask_path", "depth_map_path", "fov", "thickness", "target_faces",
-    "max_size", "frame", "offline", "device", "models_dir", "add_camera",
+    "max_size", "frame", "offline", "device", "models_dir", "add_camera", "color",
+    "texture_size",
     "prompt", "negative_prompt", "seed", "steps", "t2i_model",
 )
 SOURCES = (
@@ -65,6 +67,21 @@ SOURCES = (
     ("IMAGE", "Image", "An image already loaded in Blender"),
     ("TEXT", "Text", "Generate the image from a text prompt (text-to-image model)"),
 )
+
+
+def _color_property(update=None):
+    return EnumProperty(name="Color", items=material.COLOR_SOURCES, default="TEXTURE",
+                        update=update, description="What the material shows: the photo as "
+                        "a texture, or the vertex colors (both are kept in the mesh)")
+
+
+def apply_color(settings, context):
+    """The panel's Color switch: re-link Base Color of the selected Img2Mesh objects."""
+    objects = getattr(context, "selected_objects", None) or []
+    for obj in objects:
+        for slot in getattr(obj, "material_slots", ()):
+            if slot.material is not None:
+                material.set_color_source(slot.material, settings.color)
 
 
 class SettingsMixin:
@@ -109,6 +126,10 @@ class SettingsMixin:
                                "preference)")
     add_camera: BoolProperty(name="Add Camera", default=False,
                              description="Add a camera matching the photo's field of view")
+    color: _color_property()
+    texture_size: IntProperty(name="Texture Size", default=0, min=0, soft_max=8192,
+                              subtype="PIXEL", description="Longer side of the texture "
+                              "image at most (0: the photo's own, up to 4096)")
     # text prompt (source Text)
     prompt: StringProperty(name="Prompt", default="",
                            description="What to make, e.g. 'a ceramic mug' (framed as a single "
@@ -126,6 +147,7 @@ class SettingsMixin:
 
 
 class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
+    color: _color_property(apply_color)  # also switches the selected results
     source: EnumProperty(name="Source", items=SOURCES, default="FILE")
     filepath: StringProperty(name="Image", subtype="FILE_PATH", default="",
                              description="The photo to turn into a mesh")
@@ -173,7 +195,11 @@ def cli_args(s, image_path, out_path, prefs=None):
         args += ["--thickness", repr(float(s.thickness))]
     if s.target_faces > 0:
         args += ["--target-faces", str(s.target_faces)]
-    if s.offline or not downloads.online_access():  # Blender 4.2+'s Online Access
+    if s.texture_size > 0:
+        args += ["--texture-size", str(s.texture_size)]
+    # no --color: the pipeline's default (both) keeps texture and vertex colors in the
+    # file, and the Color setting only chooses what feeds the material
+    if s.offline or not online_access():  # Blender 4.2+'s Online Access
         args.append("--offline")
     device = s.device if s.device != "PREFS" else getattr(prefs, "device", "auto")
     args += ["--device", device]

@@ -123,3 +123,136 @@ def grid_mesh(n):
     tris = np.concatenate([np.column_stack([i, i + 1, i + n + 1]),
                            np.column_stack([i, i + n + 1, i + n])])
     return verts, colors, tris.astype(np.int32)
+
+
+def write_textured_ply(path, verts, faces, uv=None, colors=None, texture=None,
+                       uv_names=("s", "t")):
+    """A binary little-endian PLY as the pipeline writes it with a texture: ``x y z``,
+    then the UVs (``uv_names``), then ``red green blue``; ``comment TextureFile`` names
+    ``texture`` (a file name in the PLY's folder)."""
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if uv is not None:
+        fields += [(uv_names[0], "<f4"), (uv_names[1], "<f4")]
+    if colors is not None:
+        fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    arr = np.empty(len(verts), np.dtype(fields))
+    arr["x"], arr["y"], arr["z"] = verts[:, 0], verts[:, 1], verts[:, 2]
+    if uv is not None:
+        arr[uv_names[0]], arr[uv_names[1]] = uv[:, 0], uv[:, 1]
+    if colors is not None:
+        arr["red"], arr["green"], arr["blue"] = colors[:, 0], colors[:, 1], colors[:, 2]
+    types = {"<f4": "float", "u1": "uchar"}
+    head = ["ply", "format binary_little_endian 1.0", "comment made by a test"]
+    if texture:
+        head.append(f"comment TextureFile {texture}")
+    head.append(f"element vertex {len(verts)}")
+    head += [f"property {types[t]} {n}" for n, t in fields]
+    head += [f"element face {len(faces)}", "property list uchar int vertex_indices",
+             "end_header"]
+    farr = np.empty(len(faces), np.dtype([("n", "u1"), ("v", "<i4", (3,))]))
+    farr["n"], farr["v"] = 3, faces
+    with open(path, "wb") as f:
+        f.write(("\n".join(head) + "\n").encode())
+        f.write(arr.tobytes())
+        f.write(farr.tobytes())
+
+
+def write_png(path, rgb):
+    """An 8-bit RGB PNG of ``rgb`` (H, W, 3) uint8, first row at the top (zlib only: the
+    bpy venv has no Pillow, and the reader under test should not be the writer)."""
+    import struct
+    import zlib
+
+    h, w = rgb.shape[:2]
+    raw = b"".join(b"\0" + np.ascontiguousarray(row, np.uint8).tobytes() for row in rgb)
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def textured_grid(folder, n=9, image=None, name="grid", texture_name="grid_texture.png",
+                  **kw):
+    """An upright n x n grid (x right, z up, facing -Y) whose UVs map the image onto it
+    (u = x, v = z: the image's top row at the top), its colors, and the texture file
+    (``image``: an (H, W, 3) uint8 array, else a small pattern) in ``folder``.
+    Returns (ply path, verts, uv, colors, tris)."""
+    verts, colors, tris = grid_mesh(n)
+    verts = verts * n / (n - 1)  # 0..1 on both axes
+    uv = np.column_stack([verts[:, 0], verts[:, 2]]).astype(np.float32)
+    if image is None:
+        image = np.zeros((8, 16, 3), np.uint8)
+        image[:, :, 0] = np.arange(16)[None, :] * 16  # red grows to the right
+        image[:4, :, 2] = 255  # blue top half
+    write_png(os.path.join(folder, texture_name), image)
+    path = os.path.join(folder, name + ".ply")
+    write_textured_ply(path, verts, tris, uv, colors, texture_name, **kw)
+    return path, verts, uv, colors, tris
+
+
+def write_glb(path, verts, faces, uv, png_path):
+    """A minimal glTF 2.0 binary: one textured triangle mesh (Blender's Z-up ``verts``
+    written Y-up; UVs written with glTF's top-left origin), the PNG embedded."""
+    import json
+    import struct
+
+    pos = np.column_stack([verts[:, 0], verts[:, 2], -verts[:, 1]]).astype("<f4")
+    tex = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]]).astype("<f4")
+    idx = np.asarray(faces, "<u4").reshape(-1)
+    with open(png_path, "rb") as f:
+        png = f.read()
+    blobs, views = [pos.tobytes(), tex.tobytes(), idx.tobytes(), png], []
+    binary = b""
+    for blob in blobs:
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(blob)})
+        binary += blob + b"\0" * (-len(blob) % 4)
+    doc = {
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}], "buffers": [{"byteLength": len(binary)}], "bufferViews": views,
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": len(pos), "type": "VEC3",
+             "min": pos.min(0).tolist(), "max": pos.max(0).tolist()},
+            {"bufferView": 1, "componentType": 5126, "count": len(tex), "type": "VEC2"},
+            {"bufferView": 2, "componentType": 5125, "count": len(idx), "type": "SCALAR"}],
+        "images": [{"bufferView": 3, "mimeType": "image/png"}],
+        "samplers": [{}], "textures": [{"source": 0, "sampler": 0}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "TEXCOORD_0": 1},
+                                    "indices": 2, "material": 0}]}]}
+    text = json.dumps(doc).encode()
+    text += b" " * (-len(text) % 4)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + len(binary)))
+        f.write(struct.pack("<I4s", len(text), b"JSON") + text)
+        f.write(struct.pack("<I4s", len(binary), b"BIN\0") + binary)
+
+
+def write_obj(path, verts, faces, uv, image_name):
+    """An .obj (Y up, as Blender's importer expects by default) + .mtl whose ``map_Kd``
+    is ``image_name`` (beside it)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    lines = [f"mtllib {stem}.mtl", "o textured"]
+    lines += [f"v {x:.7g} {z:.7g} {-y:.7g}" for x, y, z in verts]
+    lines += [f"vt {u:.7g} {v:.7g}" for u, v in uv]
+    lines.append("usemtl photo")
+    lines += ["f " + " ".join(f"{i + 1}/{i + 1}" for i in face) for face in faces]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(os.path.dirname(path), stem + ".mtl"), "w") as f:
+        f.write(f"newmtl photo\nKd 1 1 1\nmap_Kd {image_name}\n")
+
+
+def glb_json(path):
+    """The JSON chunk of a .glb file."""
+    import json
+    import struct
+
+    with open(path, "rb") as f:
+        data = f.read()
+    length, kind = struct.unpack("<I4s", data[12:20])
+    assert data[:4] == b"glTF" and kind == b"JSON", f"{path} is not a binary glTF"
+    return json.loads(data[20:20 + length])

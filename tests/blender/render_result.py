@@ -2,7 +2,8 @@
 
     blender -b OUT.blend -P tests/blender/render_result.py -- OBJECT OUT.png [ENGINE]
 
-ENGINE: BLENDER_WORKBENCH (vertex-color shading, default) or CYCLES (the material).
+ENGINE: BLENDER_WORKBENCH (Solid mode's shading: the texture when the material shows it,
+else the vertex colors; default), CYCLES or BLENDER_EEVEE(_NEXT) (the material).
 Uses the scene camera (e.g. the one --camera added) or adds one in front of the object.
 """
 
@@ -36,11 +37,17 @@ scene.view_settings.view_transform = "Standard"  # show the photo's colors as th
 if engine == "BLENDER_WORKBENCH":
     shading = scene.display.shading
     shading.light = "STUDIO"
-    shading.color_type = "VERTEX"
+    mat = obj.active_material
+    tex = mat.node_tree.nodes.get("Img2Mesh Texture") if mat and mat.node_tree else None
+    base = [n for n in (mat.node_tree.nodes if tex else ()) if n.type == "BSDF_PRINCIPLED"]
+    shows_texture = bool(base and base[0].inputs["Base Color"].links
+                         and base[0].inputs["Base Color"].links[0].from_node == tex)
+    shading.color_type = "TEXTURE" if shows_texture else "VERTEX"
 else:
-    scene.cycles.samples = 16
-    scene.cycles.device = "CPU"
-    scene.cycles.use_denoising = False
+    if engine == "CYCLES":
+        scene.cycles.samples = 16
+        scene.cycles.device = "CPU"
+        scene.cycles.use_denoising = False
     world = scene.world or bpy.data.worlds.new("w")
     scene.world = world
     world.color = (0.8, 0.8, 0.8)

@@ -55,7 +55,15 @@ def test_generate_real_photo(addon, captured):
     nodes = obj.active_material.node_tree.nodes
     vc = next(n for n in nodes if n.bl_idname == "ShaderNodeVertexColor")
     assert vc.layer_name == attr.name
-    assert vc.outputs["Color"].links[0].to_socket.name == "Base Color"
+    if data.uv is None:  # vertex colors only
+        assert vc.outputs["Color"].links[0].to_socket.name == "Base Color"
+    else:  # the photo as a texture on Base Color (packed: the temp folder goes), UVs exact
+        tex = nodes["Img2Mesh Texture"]
+        assert tex.outputs["Color"].links[0].to_socket.name == "Base Color"
+        assert tex.image.packed_file is not None and min(tex.image.size) > 16
+        uv = np.empty(len(mesh.loops) * 2, np.float32)
+        mesh.uv_layers["UVMap"].data.foreach_get("uv", uv)
+        np.testing.assert_array_equal(uv.reshape(-1, 2), data.uv[data.indices])
     dims = sorted(obj.dimensions)
     assert dims[-1] == pytest.approx(2.0, rel=1e-3)  # --size 2 (the default)
     # the temp folder is gone, and Blender itself never imported the heavy libraries

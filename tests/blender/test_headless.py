@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 import helpers
+from blender_img2mesh.blender import ply
 
 SCRIPT = os.path.join(helpers.REPO, "scripts", "img2mesh_blender.py")
 
@@ -19,11 +20,25 @@ m = o.data
 a = m.color_attributes.active_color
 rgba = [0.0] * (len(a.data) * 4)
 a.data.foreach_get("color", rgba)
-vc = [n for n in o.active_material.node_tree.nodes if n.bl_idname == "ShaderNodeVertexColor"]
+nodes = o.active_material.node_tree.nodes
+vc = [n for n in nodes if n.bl_idname == "ShaderNodeVertexColor"]
+bsdf = [n for n in nodes if n.type == "BSDF_PRINCIPLED"][0]
+base = bsdf.inputs["Base Color"].links
+tex = [n for n in nodes if n.type == "TEX_IMAGE"]
+img = tex[0].image if tex else None
+uv = [0.0] * (2 * len(m.loops)) if m.uv_layers else []
+if uv:
+    m.uv_layers.active.data.foreach_get("uv", uv)
+idx = [0] * len(m.loops)
+m.loops.foreach_get("vertex_index", idx)
 print("INSPECT " + json.dumps({{
     "version": list(bpy.app.version), "vertices": len(m.vertices), "faces": len(m.polygons),
     "attr": [a.name, a.domain, a.data_type], "layer": vc[0].layer_name if vc else None,
     "linked": bool(vc and vc[0].outputs["Color"].links),
+    "base": base[0].from_node.type if base else None, "uv_layers": [l.name for l in m.uv_layers],
+    "uv": uv, "loops": idx, "active_node": getattr(nodes.active, "type", None),
+    "image": img and [img.name, list(img.size), img.packed_file is not None,
+                      img.colorspace_settings.name, tex[0].extension],
     "rgba_mean": [sum(rgba[i::4]) / len(a.data) for i in range(4)],
     "dims": list(o.dimensions), "camera": getattr(bpy.context.scene.camera, "name", None),
     "heavy": [k for k in ("torch", "open3d", "transformers", "rembg") if k in sys.modules]}}))
@@ -63,7 +78,12 @@ def test_headless_script_saves_colored_mesh(tmp_path):
     info = inspect(run_blender([str(blend), "--python-expr", INSPECT.format(name="coffee")]))
     assert info["vertices"] > 1000 and info["faces"] > 1000
     assert info["attr"] == ["Color", "POINT", "FLOAT_COLOR"]
-    assert info["layer"] == "Color" and info["linked"]
+    assert info["layer"] == "Color"
+    if info["image"] is None:  # vertex colors only
+        assert info["linked"]
+    else:  # the photo as a packed texture on Base Color, vertex colors kept
+        assert info["base"] == "TEX_IMAGE" and info["uv_layers"] == ["UVMap"]
+        assert info["image"][0] == "coffee" and info["image"][2]
     mean = info["rgba_mean"]
     assert 0.02 < min(mean[:3]) and max(mean[:3]) < 0.9 and mean[3] == pytest.approx(1.0)
     assert max(info["dims"]) == pytest.approx(2.0, rel=1e-3)
@@ -106,3 +126,46 @@ def test_blender_python_is_checked_on_debian():
     assert line, proc.stdout[-2000:] + proc.stderr[-2000:]
     exe, prefix = line[0].split()[1:]
     assert os.path.realpath(exe).startswith(os.path.realpath(prefix))
+
+
+def test_textured_import_in_blender_binary(tmp_path):
+    """Blender 3.4 (Debian's binary): a PLY with UVs and a texture is imported, the job
+    folder deleted, the .blend saved and reopened: UVs exact per loop, the image packed;
+    the headless script's exports work with that Blender's exporters."""
+    job, out = tmp_path / "job", tmp_path / "out"
+    job.mkdir()
+    out.mkdir()
+    path, verts, uv, colors, tris = helpers.textured_grid(str(job), n=6)
+    blend = tmp_path / "t.blend"
+    expr = (f"import sys, shutil; sys.path.insert(0, {helpers.REPO!r}); import bpy; "
+            "bpy.ops.wm.read_homefile(use_empty=True); "
+            "from blender_img2mesh.blender import mesh_import; "
+            f"mesh_import.import_result(bpy.context, {path!r}, 'grid'); "
+            f"shutil.rmtree({str(job)!r}); "
+            f"bpy.ops.wm.save_as_mainfile(filepath={str(blend)!r}); "
+            "import importlib.util as u; "
+            f"spec = u.spec_from_file_location('s', {SCRIPT!r}); "
+            "s = u.module_from_spec(spec); spec.loader.exec_module(s); "
+            "[s.export(f" + repr(str(out / "grid")) + " + e, bpy.data.objects['grid']) "
+            "for e in ('.glb', '.obj', '.ply')]")
+    proc = run_blender(["--python-expr", expr])
+    assert blend.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    info = inspect(run_blender([str(blend), "--python-expr", INSPECT.format(name="grid")]))
+    assert info["version"][:2] == [3, 4] or os.environ.get("IMG2MESH_ANY_BLENDER")
+    assert info["uv_layers"] == ["UVMap"] and info["base"] == "TEX_IMAGE"
+    assert info["loops"] == tris.reshape(-1).tolist()
+    assert info["uv"] == uv[tris.reshape(-1)].reshape(-1).tolist()  # exact
+    assert info["image"] == ["grid", [16, 8], True, "sRGB", "EXTEND"]
+    assert info["active_node"] == "TEX_IMAGE" and info["attr"][0] == "Color"
+    assert (out / "grid.ply").is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = helpers.glb_json(out / "grid.glb")  # that Blender's glTF exporter
+    attributes = doc["meshes"][0]["primitives"][0]["attributes"]
+    assert "TEXCOORD_0" in attributes and "COLOR_0" not in attributes
+    assert "baseColorTexture" in doc["materials"][0]["pbrMetallicRoughness"]
+    assert len(doc["images"]) == 1
+    png = (out / "grid_texture.png").read_bytes()
+    assert png[:4] == b"\x89PNG"
+    assert "map_Kd grid_texture.png" in (out / "grid.mtl").read_text()
+    back = ply.read_ply(out / "grid.ply")  # that Blender's PLY exporter + our comment
+    assert back.texture_file == str(out / "grid_texture.png") and back.uv is not None
+    assert len(back.indices) == tris.size

@@ -83,3 +83,24 @@ def test_srgb_to_linear():
     np.testing.assert_allclose(got, helpers.srgb_to_linear(values), atol=1e-6)
     assert got[0, 0] == 0.0 and got[255, 0] == pytest.approx(1.0)
     assert got[128, 0] == pytest.approx(0.2158605, abs=1e-6)
+
+
+@pytest.mark.parametrize("uv_names", [("s", "t"), ("texture_u", "texture_v")])
+def test_uvs_and_texture_file(tmp_path, uv_names):
+    uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.25, 0.75]], np.float32)
+    path = tmp_path / "m.ply"
+    helpers.write_textured_ply(path, VERTS, TRIS, uv, COLORS, "m texture.jpg", uv_names)
+    m = ply.read_ply(path)
+    assert m.uv.dtype == np.float32
+    np.testing.assert_array_equal(m.uv, uv)
+    np.testing.assert_array_equal(m.colors, COLORS)
+    np.testing.assert_array_equal(m.triangles, TRIS)
+    assert m.texture_file == str(tmp_path / "m texture.jpg")  # absolute, spaces kept
+    helpers.write_textured_ply(path, VERTS, TRIS, None, COLORS)  # --color vertex
+    m = ply.read_ply(path)
+    assert m.uv is None and m.texture_file is None
+    np.testing.assert_array_equal(m.colors, COLORS)
+    helpers.write_textured_ply(path, VERTS, TRIS, uv, None, "t.png")  # --color texture
+    m = ply.read_ply(path)
+    assert m.colors is None and m.texture_file == str(tmp_path / "t.png")
+    np.testing.assert_array_equal(m.uv, uv)
