@@ -11,14 +11,38 @@ COLOR_ATTRIBUTE = "Color"
 UV_MAP = "UVMap"
 
 
+def weld(vertices, indices):
+    """Vertices at one position merged: the pipeline duplicates them along UV seams
+    (closed backs), where Blender keeps the UVs per face corner instead, so the mesh
+    stays closed.  Returns (the vertices kept, in their order, as original indices;
+    the face corners' new vertex indices), or None when every position is unique."""
+    if not len(vertices):
+        return None
+    rows = np.ascontiguousarray(vertices, np.float32)
+    key = rows.view(np.dtype((np.void, rows.itemsize * 3))).ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) == len(vertices):
+        return None
+    order = np.argsort(first)
+    rank = np.empty(len(first), np.int64)
+    rank[order] = np.arange(len(first))
+    return first[order], rank[inverse.ravel()][indices].astype(np.int32)
+
+
 def build_mesh(name, data):
     """A new mesh datablock from a :class:`ply.PlyMesh` (colors -> linear FLOAT_COLOR,
-    per-vertex UVs -> the UV map ``UVMap``, per loop)."""
+    per-vertex UVs -> the UV map ``UVMap``, per loop; seam vertices welded)."""
     mesh = bpy.data.meshes.new(name)
-    mesh.vertices.add(len(data.vertices))
-    mesh.vertices.foreach_set("co", data.vertices.reshape(-1))
-    mesh.loops.add(len(data.indices))
-    mesh.loops.foreach_set("vertex_index", data.indices)
+    vertices, indices, colors = data.vertices, data.indices, data.colors
+    welded = weld(vertices, indices) if data.uv is not None else None
+    if welded is not None:
+        kept, indices = welded
+        vertices = vertices[kept]
+        colors = None if colors is None else colors[kept]
+    mesh.vertices.add(len(vertices))
+    mesh.vertices.foreach_set("co", vertices.reshape(-1))
+    mesh.loops.add(len(indices))
+    mesh.loops.foreach_set("vertex_index", indices)
     mesh.polygons.add(len(data.loop_start))
     mesh.polygons.foreach_set("loop_start", data.loop_start)
     try:  # read-only (derived from loop_start) since Blender 4.0
@@ -27,9 +51,9 @@ def build_mesh(name, data):
         pass
     if len(data.loop_start):
         mesh.polygons.foreach_set("use_smooth", np.ones(len(data.loop_start), bool))
-    if data.colors is not None:
-        rgba = np.ones((len(data.colors), 4), np.float32)
-        rgba[:, :3] = ply.srgb_to_linear(data.colors)
+    if colors is not None:
+        rgba = np.ones((len(colors), 4), np.float32)
+        rgba[:, :3] = ply.srgb_to_linear(colors)
         attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
         attr.data.foreach_set("color", rgba.reshape(-1))
         _make_active(mesh, attr)

@@ -67,6 +67,30 @@ def test_import_uvs_and_packed_texture(addon, tmp_path, uv_names):
     np.testing.assert_array_equal(px[0, :, 0], np.arange(16) * 16)
 
 
+def test_seam_vertices_are_welded_with_uvs_per_corner(addon, tmp_path):
+    """The pipeline duplicates vertices along UV seams (closed backs): the import welds
+    them, so the mesh is closed, and keeps both UVs on the face corners."""
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0],
+                      [0, 0, 0], [1, 0, 0]], np.float32)  # 4, 5: copies of 0, 1
+    faces = np.array([[0, 1, 2], [4, 3, 5]])
+    uv = np.array([[0.1, 0.1], [0.4, 0.1], [0.1, 0.4], [0.9, 0.9], [0.7, 0.7], [0.8, 0.7]],
+                  np.float32)
+    colors = np.arange(18, dtype=np.uint8).reshape(6, 3) * 10
+    path = str(tmp_path / "seam.ply")
+    helpers.write_png(str(tmp_path / "seam_texture.png"), np.zeros((4, 4, 3), np.uint8))
+    helpers.write_textured_ply(path, verts, faces, uv=uv, colors=colors,
+                               texture="seam_texture.png")
+    obj = mesh_import.import_result(addon, path, "seam")
+    mesh = obj.data
+    assert len(mesh.vertices) == 4
+    idx = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", idx)
+    np.testing.assert_array_equal(idx, [0, 1, 2, 0, 3, 1])
+    np.testing.assert_allclose(_loop_uvs(mesh), uv[faces.ravel()])  # both sides' UVs
+    edges = {tuple(sorted(e.vertices)) for e in mesh.edges}
+    assert (0, 1) in edges and len(edges) == 5  # one shared edge: the seam is closed
+
+
 def test_color_switch_and_vertex_default(addon, tmp_path):
     path = helpers.textured_grid(str(tmp_path))[0]
     obj = mesh_import.import_result(addon, path, "grid", color="VERTEX")
@@ -244,3 +268,31 @@ def test_glb_export_of_vertex_colors(addon, tmp_path):
     doc = helpers.glb_json(tmp_path / "v.glb")
     assert "COLOR_0" in doc["meshes"][0]["primitives"][0]["attributes"]
     assert "baseColorTexture" not in doc["materials"][0].get("pbrMetallicRoughness", {})
+
+
+@pytest.mark.parametrize("ext", [".glb", ".obj"])
+def test_blender_importers_read_pipeline_outputs(addon, tmp_path, ext):
+    """The pipeline's own textured .glb / .obj (+ .mtl + image), read by Blender's glTF
+    and OBJ importers: a UV map, an Image Texture with the texture on Base Color."""
+    import json
+    import subprocess
+
+    out = tmp_path / f"cup{ext}"
+    proc = subprocess.run([helpers.PIPELINE_PYTHON, "-m", "blender_img2mesh",
+                           helpers.photo(), "-o", str(out), "--depth-model", "inflate",
+                           "--keep-background", "--max-size", "96", "-q"],
+                          cwd=helpers.REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    side = json.loads((tmp_path / "cup.json").read_text())
+    if ext == ".glb":
+        assert bpy.ops.import_scene.gltf(filepath=str(out)) == {"FINISHED"}
+    else:
+        assert bpy.ops.wm.obj_import(filepath=str(out)) == {"FINISHED"}
+    obj = next(o for o in bpy.context.scene.objects if o.type == "MESH")
+    assert len(obj.data.polygons) == side["faces"]
+    assert len(obj.data.uv_layers) == 1
+    tex = _base_color_node(obj)
+    assert tex is not None and tex.type == "TEX_IMAGE"
+    assert tuple(tex.image.size) == tuple(side["texture_size"])
+    uv = _loop_uvs(obj.data, obj.data.uv_layers.active.name)
+    assert -0.01 <= uv.min() and uv.max() <= 1.01 and np.ptp(uv, axis=0).min() > 0.5
