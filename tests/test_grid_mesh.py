@@ -143,3 +143,27 @@ def test_straight_outline_stays_put_and_ragged_masks_do_not_fold():
     used[T0.ravel()] = True
     np.testing.assert_array_equal(outline.smooth_outline(uv, T, candidates=near[ragged][used]),
                                   out)
+
+
+def test_both_surfaces_reach_a_depth_jump(tmp_path, run_job, photo, mesh_reader):
+    """At a jump only the triangles spanning it go: the near plane's edge and the far
+    one's meet at the jump (the pixel boundary), so seen through the photo's camera the
+    mesh covers the whole picture, with no gap at the jump."""
+    from blender_img2mesh.pipeline import render
+
+    h, w = 40, 60
+    z = np.where(np.arange(w)[None, :] < w // 2, 1.0, 3.0) * np.ones((h, 1))
+    np.save(tmp_path / "step.npy", z.astype(np.float32))
+    out = tmp_path / "step.ply"
+    result, _ = run_job([photo("coffee.png"), "-o", out, "--depth-map", tmp_path / "step.npy",
+                         "--keep-background", "--frame", "camera", "--max-size", w,
+                         "--fov", 50])
+    V, T, _ = mesh_reader(out)
+    f = result["focal_px"]
+    u = camera.project(V, f, w, h)[:, 0]
+    near, far = V[:, 2] < 2.0, V[:, 2] > 2.0
+    # the vertices along the jump (the image's corners are rounded by the smoothing)
+    assert np.median(u[near & (u > w / 2 - 1)]) == pytest.approx(w / 2, abs=0.02)
+    assert np.median(u[far & (u < w / 2 + 1)]) == pytest.approx(w / 2, abs=0.02)
+    _, hit = render.through_camera(V, T, f, w, h, colors=np.zeros((len(V), 3)))
+    assert hit[1:-1, 1:-1].all()  # (the picture's own border: the outline's smoothing)

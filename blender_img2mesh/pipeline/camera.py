@@ -71,9 +71,10 @@ def grid_normals(points):
     return n
 
 
-def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
-    """True where depth jumps between neighbouring pixels (occlusion edges, "flying
-    pixels"), so no surface bridges the jump.
+def depth_jumps(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
+    """Where depth jumps between neighbouring pixels (occlusion edges, "flying pixels"):
+    ``(down, right)``, bool arrays of shape (H-1, W) and (H, W-1): the step from pixel
+    ``(r, c)`` to ``(r+1, c)`` and to ``(r, c+1)``.
 
     A step between two neighbours is a jump when it is steeper than ``max_slope`` times
     the pixel's footprint (85 degrees from facing the camera) *and* not part of a steady
@@ -85,7 +86,7 @@ def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     between two pixels of the mask count as "beside" (outside it, depth is padding).
     """
     footprint = depth / f
-    edge = np.zeros(depth.shape, bool)
+    out = []
     for axis in (0, 1):
         d = np.abs(np.diff(depth, axis=axis))
         if mask is not None:
@@ -102,13 +103,19 @@ def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
         far = footprint[1:, :] if axis == 0 else footprint[:, 1:]
         fp = np.minimum(near, far)
         steady = d <= ratio * np.minimum(before, after)
-        jump = (d > max_slope * fp) & (~steady | (d > max_steep * fp))
-        if axis == 0:
-            edge[:-1, :] |= jump
-            edge[1:, :] |= jump
-        else:
-            edge[:, :-1] |= jump
-            edge[:, 1:] |= jump
+        out.append((d > max_slope * fp) & (~steady | (d > max_steep * fp)))
+    return tuple(out)
+
+
+def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
+    """True at both pixels of every :func:`depth_jumps` step (so no surface made of
+    pixels bridges the jump)."""
+    down, right = depth_jumps(depth, f, max_slope, mask, ratio, max_steep)
+    edge = np.zeros(depth.shape, bool)
+    edge[:-1, :] |= down
+    edge[1:, :] |= down
+    edge[:, :-1] |= right
+    edge[:, 1:] |= right
     return edge
 
 

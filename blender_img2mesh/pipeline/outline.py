@@ -35,13 +35,13 @@ def border_neighbours(triangles, n_vertices, candidates=None):
 
 
 def smooth_outline(uv, triangles, candidates=None, iterations=20, shrink=0.5, inflate=-0.51,
-                   max_shift=0.5, inside=None, offset=0.0):
+                   max_shift=0.5, offset=0.0):
     """``uv`` (Nx2 image positions of the vertices, pixels) with the border vertices
     smoothed along the border (see the module docstring; ``candidates`` as for
-    :func:`border_neighbours`), then, with ``inside`` (the HxW grid of pixels that have
-    a vertex), moved ``offset`` pixels outward, across the border: the grid's vertices
-    sit at pixel centres, half a pixel inside the mask's edge, and an ``offset`` of 0.5
-    puts the mesh's silhouette on the edge itself."""
+    :func:`border_neighbours`), then moved ``offset`` pixels outward, across the border
+    (away from their own triangles): the grid's vertices sit at pixel centres, half a
+    pixel inside the mask's edge (or the depth jump's), and an ``offset`` of 0.5 puts
+    the mesh's silhouette on the edge itself."""
     if candidates is not None:
         triangles = triangles[_touching(triangles, candidates)]
     verts, nbrs = border_neighbours(triangles, len(uv), candidates)
@@ -56,8 +56,8 @@ def smooth_outline(uv, triangles, candidates=None, iterations=20, shrink=0.5, in
             d = p - start
             r = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)
             out[verts] = start + d * np.minimum(1.0, max_shift / r)[:, None]
-    if inside is not None and offset:
-        out[verts] += offset * _outward(out, verts, nbrs, inside)
+    if offset:
+        out[verts] += offset * _outward(out, verts, nbrs, triangles)
     # a triangle turned over (or nearly flattened) gets its corners back
     moved = np.zeros(len(uv), bool)
     moved[verts] = True
@@ -71,18 +71,20 @@ def smooth_outline(uv, triangles, candidates=None, iterations=20, shrink=0.5, in
     return out
 
 
-def _outward(uv, verts, nbrs, inside):
+def _outward(uv, verts, nbrs, triangles):
     """Unit normals of the border at ``verts`` (from their two neighbours along it),
-    pointing away from the ``inside`` pixels."""
+    pointing away from the side their own triangles are on."""
     t = uv[nbrs[:, 1]] - uv[nbrs[:, 0]]
     n = np.column_stack([t[:, 1], -t[:, 0]])
     n /= np.maximum(np.hypot(n[:, 0], n[:, 1]), 1e-12)[:, None]
-    h, w = inside.shape
-    probe = np.floor(uv[verts] + 0.9 * n).astype(np.int64)
-    ok = (probe[:, 0] >= 0) & (probe[:, 0] < w) & (probe[:, 1] >= 0) & (probe[:, 1] < h)
-    into = np.zeros(len(verts), bool)
-    into[ok] = inside[probe[ok, 1], probe[ok, 0]]
-    n[into] *= -1.0
+    centre = uv[triangles].mean(axis=1)
+    total = np.zeros((len(uv), 2))
+    count = np.zeros(len(uv))
+    for k in range(3):
+        np.add.at(total, triangles[:, k], centre)
+        np.add.at(count, triangles[:, k], 1.0)
+    inward = total[verts] / np.maximum(count[verts], 1.0)[:, None] - uv[verts]
+    n[np.einsum("ij,ij->i", n, inward) > 0] *= -1.0
     return n
 
 

@@ -30,16 +30,22 @@ def mesher_for(mesher, back):
     return mesher
 
 
-def grid_mesh(valid):
+def grid_mesh(valid, cut=None):
     """Triangles over an HxW grid of vertices, numbered row-major over the True cells of
-    ``valid``: two per quad with four valid corners, one per quad with three.  Wound counter-clockwise as seen from the camera
-    of the camera frame (x right, y down, z forward), i.e. facing it.  Returns (index of
+    ``valid``: two per quad with four valid corners, one per quad with three.  Wound
+    counter-clockwise as seen from the camera of the camera frame (x right, y down, z
+    forward), i.e. facing it.  ``cut``: ``(down, right)`` steps no triangle may span
+    (:func:`camera.depth_jumps`): a quad with one on a side gets none.  Returns (index of
     each valid pixel's vertex as an HxW array, -1 elsewhere; triangles Mx3)."""
     h, w = valid.shape
     idx = np.full((h, w), -1, np.int64)
     idx[valid] = np.arange(np.count_nonzero(valid))
     a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]  # a b / c d
     va, vb, vc, vd = a >= 0, b >= 0, c >= 0, d >= 0
+    if cut is not None:
+        down, right = cut
+        whole = ~(down[:, :-1] | down[:, 1:] | right[:-1, :] | right[1:, :])
+        va, vb, vc, vd = va & whole, vb & whole, vc & whole, vd & whole
     full = va & vb & vc & vd
     tris = [np.stack([a[full], c[full], b[full]], 1), np.stack([b[full], c[full], d[full]], 1)]
     for keep, corners in (((~va) & vb & vc & vd, (b, c, d)), (va & vb & vc & ~vd, (a, c, b)),
