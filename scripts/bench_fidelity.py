@@ -98,14 +98,17 @@ def _ply_colors(data):
 
 
 def cost(photo, repeat=3):
-    """What the texture adds: a run with ``--color both`` against ``--color vertex`` on
-    the same photo, in child processes (each a whole run: imports included), medians of
-    ``repeat``; and the peak memory of both on a 4096 px version of the photo."""
+    """What the texture adds: ``--color both`` against ``--color vertex`` on the same
+    photo, each a whole run in a child process (imports included), medians of
+    ``repeat``: the wall time, the export stage's time from the sidecar (where the
+    texture is made, encoded and written: the texture's own cost, free of the noise of
+    model loading) and the peak memory; also on a 4096 px version of the photo."""
+    import json
     import subprocess
 
     from PIL import Image
 
-    def child(args):
+    def child(args, sidecar):
         code = ("import resource, sys, time; t = time.perf_counter(); "
                 "from blender_img2mesh.pipeline.cli import main; rc = main(sys.argv[1:]); "
                 "print('@@', time.perf_counter() - t, "
@@ -113,7 +116,9 @@ def cost(photo, repeat=3):
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                              text=True, cwd=ROOT, check=True).stdout
         wall, peak = out.rsplit("@@", 1)[1].split()
-        return float(wall), float(peak)
+        with open(sidecar) as fh:
+            export = json.load(fh)["timings"]["export"]
+        return float(wall), export, float(peak)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,18 +128,18 @@ def cost(photo, repeat=3):
         for label, src in (("coffee", photo), ("coffee at 4096 px", big)):
             out = {}
             for mode in ("vertex", "both"):
-                runs = [child([src, "-o", os.path.join(tmp, f"{mode}.ply"), "-q",
-                               "--depth-model", "inflate", "--color", mode])
+                mesh = os.path.join(tmp, f"{mode}.ply")
+                runs = [child([src, "-o", mesh, "-q", "--depth-model", "inflate", "--color",
+                               mode], os.path.join(tmp, f"{mode}.json"))
                         for _ in range(repeat)]
-                out[mode] = (float(np.median([r[0] for r in runs])),
-                             float(np.median([r[1] for r in runs])))
-            rows.append(f"| {label} | {out['vertex'][0]:.2f} s | {out['both'][0]:.2f} s | "
-                        f"{out['both'][0] - out['vertex'][0]:+.2f} s | "
-                        f"{out['vertex'][1]:.0f} MB | {out['both'][1]:.0f} MB | "
-                        f"{out['both'][1] - out['vertex'][1]:+.0f} MB |")
+                out[mode] = [float(np.median([r[k] for r in runs])) for k in range(3)]
+            (w0, e0, m0), (w1, e1, m1) = out["vertex"], out["both"]
+            rows.append(f"| {label} | {w0:.2f} s | {w1:.2f} s | {e0:.3f} s | {e1:.3f} s | "
+                        f"{e1 - e0:+.3f} s | {m0:.0f} MB | {m1:.0f} MB | {m1 - m0:+.0f} MB |")
             print(rows[-1], flush=True)
-    return ["| photo | vertex colours | + texture | texture adds | peak, vertex | peak, "
-            "+ texture | adds |", "|---|---|---|---|---|---|---|", *rows]
+    return ["| photo | run, vertex colours | run, + texture | export stage, vertex | "
+            "export stage, + texture | texture adds | peak, vertex | peak, + texture | "
+            "adds |", "|---|---|---|---|---|---|---|---|---|", *rows]
 
 
 def scenes(folder):

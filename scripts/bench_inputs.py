@@ -88,6 +88,27 @@ def write_big_ply(path):
     write_ply(path, verts, tris, colors.astype(float))
 
 
+def write_big_textured_ply(path):
+    """The same mesh with UVs and a 4096 x 2731 JPEG texture beside it (coffee.png
+    enlarged), as the pipeline writes them."""
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "blender")]
+    import numpy as np
+    from helpers import grid_mesh, photo
+    from PIL import Image
+
+    from blender_img2mesh.pipeline.meshfiles import encode_image, write_ply
+
+    verts, colors, tris = grid_mesh(388)
+    lo, hi = verts.min(axis=0), verts.max(axis=0)
+    uv = ((verts[:, [0, 2]] - lo[[0, 2]]) / (hi - lo)[[0, 2]]).astype(np.float32)
+    name = os.path.splitext(os.path.basename(path))[0] + "_texture.jpg"
+    image = Image.open(photo()).convert("RGB").resize((4096, 2731), Image.LANCZOS)
+    with open(os.path.join(os.path.dirname(path), name), "wb") as fh:
+        fh.write(encode_image(np.asarray(image), "jpeg"))
+    write_ply(path, verts, tris, colors.astype(float), uv, name)
+
+
 if __name__ == "__main__":
     what, target = sys.argv[1:3]
-    {"depth-anything": make_default_network, "big-ply": write_big_ply}[what](target)
+    {"depth-anything": make_default_network, "big-ply": write_big_ply,
+     "big-textured-ply": write_big_textured_ply}[what](target)

@@ -34,16 +34,26 @@ def test_quad_with_three_corners_gets_one_triangle(hole):
     assert n[2] < 0
 
 
-def test_no_triangle_bridges_a_depth_jump(tmp_path, run_job, photo, mesh_reader):
-    """Two planes, 1 m and 3 m away, side by side: two separate sheets, no wall between."""
-    h, w = 40, 60  # coffee.png is 3:2
-    z = np.where(np.arange(w)[None, :] < w // 2, 1.0, 3.0) * np.ones((h, 1))
+STEP_H, STEP_W = 40, 60  # coffee.png is 3:2
+
+
+@pytest.fixture
+def step_mesh(tmp_path, run_job, photo, mesh_reader):
+    """Two planes, 1 m and 3 m away, side by side (the left half near), as true depth:
+    (result, vertices, triangles) of the grid mesh in the camera frame."""
+    z = np.where(np.arange(STEP_W)[None, :] < STEP_W // 2, 1.0, 3.0) * np.ones((STEP_H, 1))
     np.save(tmp_path / "step.npy", z.astype(np.float32))
     out = tmp_path / "step.ply"
     result, _ = run_job([photo("coffee.png"), "-o", out, "--depth-map", tmp_path / "step.npy",
-                         "--keep-background", "--frame", "camera", "--max-size", w,
+                         "--keep-background", "--frame", "camera", "--max-size", STEP_W,
                          "--fov", 50])
     V, T, _ = mesh_reader(out)
+    return result, V, T
+
+
+def test_no_triangle_bridges_a_depth_jump(step_mesh):
+    """Two separate sheets, no wall between."""
+    result, V, T = step_mesh
     assert result["mesher"] == "grid"
     near, far = np.isclose(V[:, 2], 1.0, atol=1e-4), np.isclose(V[:, 2], 3.0, atol=1e-4)
     assert (near | far).all(), "every vertex is a measured point"
@@ -145,20 +155,14 @@ def test_straight_outline_stays_put_and_ragged_masks_do_not_fold():
                                   out)
 
 
-def test_both_surfaces_reach_a_depth_jump(tmp_path, run_job, photo, mesh_reader):
+def test_both_surfaces_reach_a_depth_jump(step_mesh):
     """At a jump only the triangles spanning it go: the near plane's edge and the far
     one's meet at the jump (the pixel boundary), so seen through the photo's camera the
     mesh covers the whole picture, with no gap at the jump."""
     from blender_img2mesh.pipeline import render
 
-    h, w = 40, 60
-    z = np.where(np.arange(w)[None, :] < w // 2, 1.0, 3.0) * np.ones((h, 1))
-    np.save(tmp_path / "step.npy", z.astype(np.float32))
-    out = tmp_path / "step.ply"
-    result, _ = run_job([photo("coffee.png"), "-o", out, "--depth-map", tmp_path / "step.npy",
-                         "--keep-background", "--frame", "camera", "--max-size", w,
-                         "--fov", 50])
-    V, T, _ = mesh_reader(out)
+    result, V, T = step_mesh
+    h, w = STEP_H, STEP_W
     f = result["focal_px"]
     u = camera.project(V, f, w, h)[:, 0]
     near, far = V[:, 2] < 2.0, V[:, 2] > 2.0

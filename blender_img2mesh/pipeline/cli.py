@@ -97,7 +97,7 @@ def build_parser():
                    "most 4096)")
     g.add_argument("--texture-format", choices=("auto", "jpeg", "png"), default="auto",
                    help="auto: JPEG for photos, PNG where the photo had alpha")
-    g.add_argument("--texture-quality", type=int, default=95, metavar="Q",
+    g.add_argument("--texture-quality", type=int, default=97, metavar="Q",
                    help="JPEG quality of the texture, 50-100 (default: %(default)s; 4:4:4 "
                    "chroma)")
     p.add_argument("--json", action="store_true",

@@ -93,17 +93,24 @@ def frame_transform(vertices, frame, size):
     """
     if frame == "camera":
         return np.eye(3), np.zeros(3), 1.0
-    v = vertices @ CAMERA_TO_BLENDER.T
+    v = _rotate(vertices, CAMERA_TO_BLENDER)
     lo, hi = v.min(axis=0), v.max(axis=0)
     scale = size / max(float((hi - lo).max()), 1e-12)
     centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
     return CAMERA_TO_BLENDER, centre, scale
 
 
+def _rotate(points, rotation):
+    """``points @ rotation.T`` column by column (a 3x3 product is no work for BLAS, whose
+    threads only cost here)."""
+    p = np.asarray(points, np.float64)
+    return p[:, 0:1] * rotation[:, 0] + p[:, 1:2] * rotation[:, 1] + p[:, 2:3] * rotation[:, 2]
+
+
 def orient(points, transform):
     """Apply a :func:`frame_transform` to camera-frame points (Nx3)."""
     rotation, centre, scale = transform
-    return (np.asarray(points, np.float64) @ rotation.T - centre) * scale
+    return (_rotate(points, rotation) - centre) * scale
 
 
 def texture_image(tex, max_size=None):
@@ -120,7 +127,7 @@ def texture_image(tex, max_size=None):
 
 
 def write_mesh_files(files, paths, vertices, surface, color, fmt, texture_size=None,
-                     z_up=True, double_sided=True, quality=95):
+                     z_up=True, double_sided=True, quality=97):
     """Write the mesh (``vertices`` in the output frame) with its texture and material
     under ``files``' temporary names; returns the texture's size (w, h) or None."""
     colors = surface.colors if color != "texture" else None

@@ -18,7 +18,7 @@ from PIL import Image
 TEXTURE_FORMATS = {"jpeg": ".jpg", "png": ".png"}
 
 
-def encode_image(image, fmt, quality=95):
+def encode_image(image, fmt, quality=97):
     """``image`` (uint8 HxWx3) as JPEG or PNG bytes."""
     buf = io.BytesIO()
     if fmt == "jpeg":

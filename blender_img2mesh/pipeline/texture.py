@@ -125,8 +125,9 @@ def _push_pull(image, weight):
     ws = wi.reshape(ph // 2, 2, pw // 2, 2).sum(axis=(1, 3))
     ims = im.reshape(ph // 2, 2, pw // 2, 2, 3).sum(axis=(1, 3))
     coarse = _push_pull(ims / np.maximum(ws, 1e-6)[..., None], np.minimum(ws, 1.0))
-    up = ndimage.zoom(coarse, (ph / coarse.shape[0], pw / coarse.shape[1], 1), order=1,
-                      mode="nearest", grid_mode=True)[:h, :w]
+    up = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(coarse[..., c]))
+                              .resize((pw, ph), Image.BILINEAR)) for c in range(3)],
+                  axis=-1)[:h, :w]
     return image * weight[..., None] + up * (1.0 - weight[..., None])
 
 
