@@ -339,3 +339,20 @@ def tiny_t2i(tmp_path_factory):
     folder = tmp_path_factory.mktemp("t2i") / "tiny-sd-turbo"
     tiny_t2i.build(str(folder))
     return str(folder)
+
+
+# ---------------------------------------------------------------- a local model hub
+
+
+@pytest.fixture
+def hub():
+    """A local imitation of the Hugging Face Hub (tests/hub_server.py) for one test:
+    ``hub.add("org/name", folder)`` serves a folder, ``hub.fault(...)`` breaks it,
+    ``hub.env`` points a subprocess's huggingface_hub at it."""
+    from hub_server import FakeHub
+
+    server = FakeHub().start()
+    try:
+        yield server
+    finally:
+        server.stop()
