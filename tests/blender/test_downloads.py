@@ -9,6 +9,8 @@ import shutil
 import bpy
 import pytest
 
+import helpers
+
 from blender_img2mesh.blender import properties
 
 
@@ -50,8 +52,7 @@ def test_download_button_is_off_without_online_access(addon):
 
 def test_download_of_a_model_already_there(addon, online, tmp_path, monkeypatch):
     """The worker resolves the model in the models folder and says where it is."""
-    source = os.path.join(os.path.expanduser("~/.cache/blender_img2mesh/models"),
-                          "u2netp.onnx")
+    source = os.path.join(helpers.models_dir(), "u2netp.onnx")
     assert os.path.isfile(source), "run scripts/get_models.py (scripts/setup.sh does)"
     shutil.copy(source, tmp_path / "u2netp.onnx")
     monkeypatch.setenv("IMG2MESH_MODELS", str(tmp_path))
