@@ -60,8 +60,7 @@ class FakeHub:
             pass
 
         Handler.hub = hub
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -121,6 +120,17 @@ class FakeHub:
         return [r for m, p, r in list(self.requests)
                 if m == "GET" and "/resolve/" in p
                 and fnmatch.fnmatch(p.split("/resolve/", 1)[1].split("/", 1)[1], file_glob)]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that went away (a cancelled or killed download) is no error here."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 _INFO = re.compile(r"^/api/models/([^/]+/[^/]+)/revision/([^/]+)$")
