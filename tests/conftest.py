@@ -367,3 +367,18 @@ def hub(monkeypatch):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def github(tmp_path):
+    """An HTTPS proxy playing github.com for rembg's downloads (tests/release_proxy.py):
+    ``github.serve(path, file)``, ``github.cut()``, ``github.env`` for a subprocess."""
+    from release_proxy import ReleaseProxy
+
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    proxy = ReleaseProxy(folder).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

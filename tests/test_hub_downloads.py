@@ -205,7 +205,7 @@ def test_download_progress_with_a_growing_total():
 
 @pytest.mark.parametrize("name, expected", [
     ("glpn-nyu", "vinvino02--glpn-nyu"), ("sd-turbo", "stabilityai--sd-turbo"),
-    ("tiny-org/x", "tiny-org--x"), ("u2netp", None), ("./folder/x", None)])
+    ("tiny-org/x", "tiny-org--x"), ("u2netp", "u2netp"), ("./folder/x", None)])
 def test_download_folder(tmp_path, name, expected):
     got = models.download_folder(name, str(tmp_path))
     assert got == (None if expected is None else str(tmp_path / expected))

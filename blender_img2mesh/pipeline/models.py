@@ -30,6 +30,11 @@ DEPTH_MODELS = {
     "depth-pro": ("apple/DepthPro-hf", "Apple sample code license", "metric"),
 }
 DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
+#: rembg's background-removal models (rembg downloads them; see segment.py)
+REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta",
+                "isnet-general-use", "isnet-anime", "sam", "birefnet-general",
+                "birefnet-general-lite", "birefnet-portrait", "birefnet-dis", "birefnet-hrsod",
+                "birefnet-cod", "birefnet-massive", "bria-rmbg")
 #: files a depth model needs; weights only as safetensors (never pickles)
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt"]
 
@@ -157,11 +162,15 @@ def partial_folder(target):
 
 
 def download_folder(name, models_dir):
-    """The folder a download of hub model ``name`` (an alias of a depth or text-to-image
-    model, or ``org/name``) goes to in ``models_dir``, or None for other names (rembg's,
-    which download single files).  Light: the add-on uses it to clean up after Cancel."""
+    """Where a download of model ``name`` goes in ``models_dir`` (its ``.partial`` folder
+    is :func:`partial_folder` of it): a hub model's folder (an alias of a depth or
+    text-to-image model, or ``org/name``), ``<models_dir>/<name>`` for rembg's models
+    (whose files land flat beside it), None for anything else.  Light: the add-on uses it
+    to clean up after Cancel."""
     from .text2image import T2I_MODELS
 
+    if name in REMBG_MODELS:
+        return os.path.join(models_dir, name)
     aliases = {**DEPTH_MODELS, **T2I_MODELS}
     repo_id = aliases[name][0] if name in aliases else name
     if repo_id.count("/") != 1 or not all(repo_id.split("/")) or _looks_like_path(repo_id):
@@ -223,28 +232,41 @@ def _file_of(exc):
     return url.split("/resolve/", 1)[1].split("/", 1)[-1] if "/resolve/" in url else ""
 
 
-def download_failure(exc):
-    """Why a hub download failed, in words, for the error line."""
+def download_failure(exc, where="the Hugging Face Hub"):
+    """Why a download from ``where`` failed, in words, for the error line."""
     for cause in _causes(exc):
         name = type(cause).__name__
         status = getattr(getattr(cause, "response", None), "status_code", None)
         if name in ("RepositoryNotFoundError", "GatedRepoError") or (
                 "HTTPError" in name and status in (401, 404) and "Entry" not in name):
-            return ("the Hugging Face Hub has no such model (or it is private or gated): "
-                    "check the name")
+            return f"{where} has no such model (or it is private or gated): check the name"
         if name == "RevisionNotFoundError":
-            return "the Hugging Face Hub has no such revision of it"
+            return f"{where} has no such revision of it"
         if "EntryNotFound" in name and "Local" not in name:
-            return f"a file of it is missing on the Hugging Face Hub ({name})"
-        if name in ("RemoteProtocolError", "ReadError", "ReadTimeout", "WriteError") or (
+            return f"a file of it is missing on {where} ({name})"
+        if name in ("RemoteProtocolError", "ReadError", "ReadTimeout", "WriteError",
+                    "ChunkedEncodingError", "IncompleteRead") or (
                 isinstance(cause, OSError) and "Consistency check failed" in str(cause)):
-            where = _file_of(cause)
+            where_in = _file_of(cause)
             return ("the connection broke off in the middle of the download"
-                    + (f" (of {where})" if where else "") + f", {name}")
+                    + (f" (of {where_in})" if where_in else "") + f", {name}")
     name = type(exc).__name__
     if "LocalEntryNotFound" in name or "Connect" in name:
-        return "the Hugging Face Hub cannot be reached"
+        return f"{where} cannot be reached"
     return name
+
+
+class _Discard:
+    """A text stream that drops what is written (library progress bars we replace)."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+DISCARD = _Discard()
 
 
 def _progress_tqdm(progress):
@@ -257,6 +279,10 @@ def _progress_tqdm(progress):
     best = [0.0]
 
     class ReportingTqdm(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["file"] = DISCARD  # counted, never drawn: the reporter shows progress
+            super().__init__(*args, **kwargs)
+
         def update(self, n=1):
             out = super().update(n)
             if self.total and self.unit == "B":
