@@ -175,6 +175,20 @@ def test_a_file_missing_on_the_hub(tmp_path, hub, cli, tiny_models):
     assert not m.exists() or list(m.iterdir()) == []
 
 
+def test_an_incomplete_folder_in_the_way(tmp_path, hub, cli, tiny_models):
+    """A folder by the model's name without its config: not overwritten, not merged."""
+    hub.add("tiny-org/tiny-glpn", tiny_models["glpn"])
+    folder = tmp_path / "models" / "tiny-org--tiny-glpn"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    proc = cli(["--download", "tiny-org/tiny-glpn", "--models-dir", folder.parent],
+               env=hub.env)
+    assert proc.returncode == 2
+    lines = _error_lines(proc)
+    assert len(lines) == 1 and "holds no complete model" in lines[0]
+    assert os.listdir(folder.parent) == [folder.name] and os.listdir(folder) == ["notes.txt"]
+
+
 # ---------------------------------------------------------------- progress, in-process
 
 

@@ -189,6 +189,10 @@ def downloading(what, repo_id, target, progress, hint):
     it is removed and a hub failure becomes one clear :class:`ModelUnavailable` line.  The
     hub client's own bookkeeping (refs) goes into the partial folder too, not the user's
     Hugging Face cache."""
+    if os.path.lexists(target):  # not a complete model (else it was found): in the way
+        raise ModelUnavailable(f"cannot download {what} {repo_id}: {target} is there but "
+                               "holds no complete model", file=target,
+                               hint="remove or rename it, then try again")
     partial = partial_folder(target)
     bookkeeping = os.path.join(partial, ".cache", "img2mesh-hub")
     tqdm_class = _progress_tqdm(progress) if progress else None
