@@ -339,3 +339,9 @@ def tiny_t2i(tmp_path_factory):
     folder = tmp_path_factory.mktemp("t2i") / "tiny-sd-turbo"
     tiny_t2i.build(str(folder))
     return str(folder)
+
+
+
+# ---------------------------------------------------------------- local model hubs
+
+from hub_fixtures import github, hub  # noqa: E402,F401  (fixtures: tests/hub_fixtures.py)

@@ -207,14 +207,11 @@ def test_warm_worker_keeps_the_pipeline(tmp_path, tiny_t2i, worker, parse_json_l
     assert loading == ["one"]  # the second job found it loaded
 
 
-def test_download_fetches_safetensors_only(tmp_path, tiny_t2i, monkeypatch):
-    """The hub download (here a local stand-in for the hub, filtered by huggingface_hub's
-    own pattern matcher): configs, tokenizer and the fp16 weights where a component has
-    them, its full weights where not; never pickles or the single-file checkpoint."""
+def test_download_fetches_safetensors_only(tmp_path, tiny_t2i, hub):
+    """The real hub download (huggingface_hub against the local hub of the ``hub``
+    fixture): configs, tokenizer and the fp16 weights where a component has them, its
+    full weights where not; never pickles or the single-file checkpoint."""
     import shutil
-
-    import huggingface_hub
-    from huggingface_hub.utils import filter_repo_objects
 
     repo = tmp_path / "hub" / "org--tiny"
     shutil.copytree(tiny_t2i, repo)
@@ -223,23 +220,8 @@ def test_download_fetches_safetensors_only(tmp_path, tiny_t2i, monkeypatch):
                     repo / comp / "diffusion_pytorch_model.fp16.safetensors")
     (repo / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
     (repo / "sd_turbo.safetensors").write_bytes(b"single-file checkpoint")
-    files = sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file())
-
-    def fake_snapshot_download(repo_id, *, local_dir=None, allow_patterns=None,
-                               local_files_only=False, tqdm_class=None, **kw):
-        assert repo_id == "org/tiny"
-        if local_files_only:
-            raise huggingface_hub.errors.LocalEntryNotFoundError("not in the cache")
-        chosen = list(filter_repo_objects(files, allow_patterns=allow_patterns))
-        bar = tqdm_class(total=sum((repo / f).stat().st_size for f in chosen), disable=False)
-        for f in chosen:
-            os.makedirs(os.path.dirname(os.path.join(local_dir, f)), exist_ok=True)
-            shutil.copy(repo / f, os.path.join(local_dir, f))
-            bar.update((repo / f).stat().st_size)
-        bar.close()
-        return local_dir
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    hub.add("org/tiny", repo)
+    hub.in_process()
     models, seen = tmp_path / "models", []
     folder, hub_id = text2image.resolve_t2i_model("org/tiny", str(models), True,
                                                   progress=lambda fr, msg: seen.append(fr))
@@ -253,6 +235,8 @@ def test_download_fetches_safetensors_only(tmp_path, tiny_t2i, monkeypatch):
                 f != "model_index.json"]
     assert "unet/diffusion_pytorch_model.safetensors" not in got
     assert os.listdir(models) == ["org--tiny"]  # the .partial folder was renamed
+    assert hub.fetched("unet/diffusion_pytorch_model.fp16.safetensors")
+    assert not hub.fetched("unet/diffusion_pytorch_model.safetensors")  # not both
     assert seen and seen[-1] == pytest.approx(1.0)
     # and it loads (fp16 files where present, float32 on the CPU) and draws
     pipe = text2image.load_pipeline(folder, "cpu")

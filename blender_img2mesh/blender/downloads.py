@@ -8,6 +8,7 @@ folder with progress events, like a generation's.  Blender 4.2+ allows it only w
 import bpy
 from bpy.props import StringProperty
 
+from ..pipeline.models import default_models_dir, download_folder, partial_folder
 from . import interpreter, jobs
 from .addon_prefs import get_prefs, online_access, python_for
 from .progress_ui import draw_progress
@@ -45,15 +46,20 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
     def _start(self, context):
         prefs = get_prefs(context)
         args = ["--download", self.name]
+        models_dir = default_models_dir()  # the worker's default too (same environment)
         if prefs is not None and prefs.models_dir:
-            args += ["--models-dir", bpy.path.abspath(prefs.models_dir)]
+            models_dir = bpy.path.abspath(prefs.models_dir)
+            args += ["--models-dir", models_dir]
         try:
             python = python_for(prefs)
         except interpreter.InterpreterError as exc:
             self.report({"ERROR"}, f"Img2Mesh: {exc}")
             return False
         keep = getattr(prefs, "keep_worker", True) if prefs else True
-        self._runner = jobs.Runner(python, args, None, keep_worker=keep).start()
+        # Cancel kills the worker mid-download: its .partial folder is removed after it
+        target = download_folder(self.name, models_dir)
+        self._runner = jobs.Runner(python, args, None, keep_worker=keep, leftovers=[
+            partial_folder(target)] if target else []).start()
         return True
 
     def _finish(self, context):

@@ -32,8 +32,11 @@ def new_temp_dir():
 
 
 class Runner:
-    def __init__(self, python, args, temp_dir, keep_worker=True):
+    def __init__(self, python, args, temp_dir, keep_worker=True, leftovers=()):
         self.python, self.args, self.temp_dir = python, list(args), temp_dir
+        #: what the job may leave behind when it is killed (a download's ``.partial``
+        #: folder): removed with the temp folder after Cancel
+        self.leftovers = list(leftovers)
         self.keep_worker = keep_worker
         self.job = None
         self.stage, self.fraction, self.message = "start", 0.0, "Starting the worker"
@@ -91,6 +94,9 @@ class Runner:
         if not self.finished:
             try:
                 while not self.job.done:
+                    if self.cancel_requested:  # asked from elsewhere (another thread)
+                        self.cancel()
+                        break
                     for event in self.job.poll(timeout=0.5):
                         self._fold(event)
                         if on_event:
@@ -129,8 +135,9 @@ class Runner:
         return path
 
     def cleanup(self):
-        if self.temp_dir and os.path.isdir(self.temp_dir):
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        for path in [self.temp_dir, *self.leftovers]:
+            if path and os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
 
     @property
     def seconds(self):

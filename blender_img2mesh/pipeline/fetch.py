@@ -38,10 +38,9 @@ def fetch(args, reporter):
 
     hub_id = None
     if kind == "segmenter":
-        if allow:  # rembg downloads into U2NET_HOME: make that the models folder
+        if allow:
             os.makedirs(models_dir, exist_ok=True)
-            os.environ["U2NET_HOME"] = models_dir
-        segment.rembg_session(name, models_dir, allow)
+        segment.rembg_session(name, models_dir, allow)  # downloads into models_dir
         path = os.path.join(os.environ["U2NET_HOME"], f"{name}.onnx")
     elif kind == "t2i":
         from .text2image import resolve_t2i_model

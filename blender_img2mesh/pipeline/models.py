@@ -5,7 +5,10 @@ Names: an alias below, a hub id ``org/name``, or a local folder holding a transf
 model (``config.json`` + ``model.safetensors`` + ``preprocessor_config.json``).
 """
 
+import contextlib
 import os
+import shutil
+import threading
 
 from .errors import Img2MeshError, ModelUnavailable
 
@@ -27,6 +30,11 @@ DEPTH_MODELS = {
     "depth-pro": ("apple/DepthPro-hf", "Apple sample code license", "metric"),
 }
 DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
+#: rembg's background-removal models (rembg downloads them; see segment.py)
+REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta",
+                "isnet-general-use", "isnet-anime", "sam", "birefnet-general",
+                "birefnet-general-lite", "birefnet-portrait", "birefnet-dis", "birefnet-hrsod",
+                "birefnet-cod", "birefnet-massive", "bria-rmbg")
 #: files a depth model needs; weights only as safetensors (never pickles)
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt"]
 
@@ -138,42 +146,154 @@ def _from_hf_cache(repo_id):
 
 
 def _download(repo_id, target, progress):
-    from huggingface_hub import snapshot_download
-
-    tqdm_class = _progress_tqdm(progress) if progress else None
-    partial = target + ".partial"
-    try:
-        snapshot_download(repo_id, local_dir=partial, allow_patterns=MODEL_FILES,
-                          tqdm_class=tqdm_class)
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"cannot download depth model {repo_id}: {download_failure(exc)}", file=target,
-            hint="check the internet connection, or put the model folder there by hand; "
-            "--depth-model inflate needs no model") from None
-    if not any(f.endswith(".safetensors") for f in os.listdir(partial)):
-        raise ModelUnavailable(f"{repo_id} has no safetensors weights", file=target,
-                               hint="choose a model published with .safetensors files")
-    os.replace(partial, target)
+    with downloading("depth model", repo_id, target, progress,
+                     hint="check the internet connection and try again, or put the model "
+                     "folder there by hand; --depth-model inflate needs no model") as get:
+        partial = get(MODEL_FILES)
+        if not any(f.endswith(".safetensors") for f in os.listdir(partial)):
+            raise ModelUnavailable(f"{repo_id} has no safetensors weights", file=target,
+                                   hint="choose a model published with .safetensors files")
     return target
 
 
-def download_failure(exc):
-    """Why a hub download failed, for the error line: the hub unreachable, else the
-    exception's type."""
+def partial_folder(target):
+    """Where a download into ``target`` gathers its files until it is complete."""
+    return target + ".partial"
+
+
+def download_folder(name, models_dir):
+    """Where a download of model ``name`` goes in ``models_dir`` (its ``.partial`` folder
+    is :func:`partial_folder` of it): a hub model's folder (an alias of a depth or
+    text-to-image model, or ``org/name``), ``<models_dir>/<name>`` for rembg's models
+    (whose files land flat beside it), None for anything else.  Light: the add-on uses it
+    to clean up after Cancel."""
+    from .text2image import T2I_MODELS
+
+    if name in REMBG_MODELS:
+        return os.path.join(models_dir, name)
+    aliases = {**DEPTH_MODELS, **T2I_MODELS}
+    repo_id = aliases[name][0] if name in aliases else name
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")) or _looks_like_path(repo_id):
+        return None
+    return os.path.join(models_dir, local_name(repo_id))
+
+
+@contextlib.contextmanager
+def downloading(what, repo_id, target, progress, hint):
+    """Download parts of hub repository ``repo_id`` into ``target``, all or nothing.
+
+    The block gets ``get(allow_patterns)``, which runs ``snapshot_download`` into a
+    ``.partial`` folder beside ``target`` (call it more than once to add files) and returns
+    that folder; the block may check what came and raise.  When the block ends well the
+    folder becomes ``target``; on any failure -- a hub error, a cut connection, Ctrl-C --
+    it is removed and a hub failure becomes one clear :class:`ModelUnavailable` line.  The
+    hub client's own bookkeeping (refs) goes into the partial folder too, not the user's
+    Hugging Face cache."""
+    if os.path.lexists(target):  # not a complete model (else it was found): in the way
+        raise ModelUnavailable(f"cannot download {what} {repo_id}: {target} is there but "
+                               "holds no complete model", file=target,
+                               hint="remove or rename it, then try again")
+    partial = partial_folder(target)
+    bookkeeping = os.path.join(partial, ".cache", "img2mesh-hub")
+    tqdm_class = _progress_tqdm(progress) if progress else None
+
+    def get(patterns):
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id, local_dir=partial, cache_dir=bookkeeping,
+                          allow_patterns=patterns, tqdm_class=tqdm_class)
+        return partial
+
+    try:
+        try:
+            yield get
+        except Img2MeshError:
+            raise
+        except Exception as exc:
+            raise ModelUnavailable(f"cannot download {what} {repo_id}: "
+                                   f"{download_failure(exc)}", file=target, hint=hint) from None
+        shutil.rmtree(bookkeeping, ignore_errors=True)
+        os.replace(partial, target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _causes(exc):
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _file_of(exc):
+    """The repository file a failed request was for (from its ``/resolve/`` URL), or ''."""
+    try:
+        url = str(exc.request.url)
+    except Exception:
+        return ""
+    return url.split("/resolve/", 1)[1].split("/", 1)[-1] if "/resolve/" in url else ""
+
+
+def download_failure(exc, where="the Hugging Face Hub"):
+    """Why a download from ``where`` failed, in words, for the error line."""
+    for cause in _causes(exc):
+        name = type(cause).__name__
+        status = getattr(getattr(cause, "response", None), "status_code", None)
+        if name in ("RepositoryNotFoundError", "GatedRepoError") or (
+                "HTTPError" in name and status in (401, 404) and "Entry" not in name):
+            return f"{where} has no such model (or it is private or gated): check the name"
+        if name == "RevisionNotFoundError":
+            return f"{where} has no such revision of it"
+        if "EntryNotFound" in name and "Local" not in name:
+            return f"a file of it is missing on {where} ({name})"
+        if name in ("RemoteProtocolError", "ReadError", "ReadTimeout", "WriteError",
+                    "ChunkedEncodingError", "IncompleteRead") or (
+                isinstance(cause, OSError) and "Consistency check failed" in str(cause)):
+            where_in = _file_of(cause)
+            return ("the connection broke off in the middle of the download"
+                    + (f" (of {where_in})" if where_in else "") + f", {name}")
     name = type(exc).__name__
     if "LocalEntryNotFound" in name or "Connect" in name:
-        return "the Hugging Face Hub cannot be reached"
+        return f"{where} cannot be reached"
     return name
 
 
+class _Discard:
+    """A text stream that drops what is written (library progress bars we replace)."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+DISCARD = _Discard()
+
+
 def _progress_tqdm(progress):
+    """A tqdm class that reports the bytes downloaded as ``progress(fraction, message)``.
+    The total grows as files start, so the fraction reported never goes below the
+    highest one so far."""
     from tqdm.auto import tqdm
 
+    lock = threading.Lock()
+    best = [0.0]
+
     class ReportingTqdm(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["file"] = DISCARD  # counted, never drawn: the reporter shows progress
+            super().__init__(*args, **kwargs)
+
         def update(self, n=1):
             out = super().update(n)
-            if self.total:
-                progress(self.n / self.total, f"Downloading model {self.n / 1e6:.0f} of "
+            if self.total and self.unit == "B":
+                with lock:
+                    best[0] = max(best[0], min(self.n / self.total, 1.0))
+                    fraction = best[0]
+                progress(fraction, f"Downloading model {self.n / 1e6:.0f} of "
                          f"{self.total / 1e6:.0f} MB")
             return out
 

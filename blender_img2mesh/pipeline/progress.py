@@ -14,6 +14,7 @@ The pipeline only calls :meth:`Reporter.stage` / :meth:`Reporter.update` /
 
 import json
 import sys
+import threading
 import time
 
 from .. import __version__
@@ -53,6 +54,8 @@ class Reporter:
         self.timings = {}
         self._t0 = None
         self._start, self._share, self._total = _START, _SHARE, _TOTAL
+        self._done = 0.0  # the highest overall fraction sent: progress never goes back
+        self._lock = threading.Lock()  # downloads report from several threads
 
     def weigh(self, **shares):
         """Give stages other shares of the bar (before the first stage starts), e.g. the
@@ -79,12 +82,17 @@ class Reporter:
         self.update(0.0, message)
 
     def update(self, fraction, message=None):
-        """Progress inside the current stage, ``fraction`` from 0 to 1."""
-        name = self.current
-        fraction = min(max(float(fraction), 0.0), 1.0)
-        overall = (self._start[name] + self._share[name] * fraction) / self._total
-        self._emit({"event": "progress", "stage": name, "fraction": round(overall, 4),
-                    "stage_fraction": round(fraction, 4), "message": message or ""})
+        """Progress inside the current stage, ``fraction`` from 0 to 1.  The job's
+        overall fraction never goes below one already sent (a stage that reports less
+        than before -- a download whose total grows as files start -- holds the bar)."""
+        with self._lock:
+            name = self.current
+            fraction = min(max(float(fraction), 0.0), 1.0)
+            overall = (self._start[name] + self._share[name] * fraction) / self._total
+            overall = max(round(overall, 4), self._done)
+            self._done = overall
+            self._emit({"event": "progress", "stage": name, "fraction": overall,
+                        "stage_fraction": round(fraction, 4), "message": message or ""})
 
     def warn(self, message):
         self._emit({"event": "warning", "message": message})

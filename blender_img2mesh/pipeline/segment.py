@@ -6,25 +6,27 @@ at the models folder when the file is there (else at the package's own ``models/
 ``scripts/get_models.py`` has put it in place.
 """
 
+import contextlib
+import logging
 import os
+import shutil
 import warnings
 
 import numpy as np
 from scipy import ndimage
 
 from .errors import Img2MeshError, ModelUnavailable
-from .models import BUNDLED_MODELS_DIR
-
-REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta",
-                "isnet-general-use", "isnet-anime", "sam", "birefnet-general",
-                "birefnet-general-lite", "birefnet-portrait", "birefnet-dis", "birefnet-hrsod",
-                "birefnet-cod", "birefnet-massive", "bria-rmbg")
+from .models import (BUNDLED_MODELS_DIR, DISCARD, REMBG_MODELS, download_failure,
+                     partial_folder)
 
 
 def rembg_session(name, models_dir=None, allow_download=True):
     """A rembg session for model ``name``; weights from ``models_dir`` when there."""
     home = rembg_home(name, models_dir, allow_download)
     weights = os.path.join(home, f"{name}.onnx")
+    if not os.path.isfile(weights) and allow_download and models_dir:
+        home = download_rembg_model(name, models_dir)
+        weights = os.path.join(home, f"{name}.onnx")
     os.environ["U2NET_HOME"] = home
     rembg = import_rembg()
     try:
@@ -34,6 +36,61 @@ def rembg_session(name, models_dir=None, allow_download=True):
             f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",
             file=weights, hint="run 'python scripts/get_models.py' for u2netp, connect to the "
             "internet once, or use --keep-background / --mask FILE") from None
+
+
+def download_rembg_model(name, models_dir):
+    """rembg's own download of model ``name`` (pooch, from rembg's GitHub releases, MD5
+    checked), all or nothing: into ``<name>.partial/`` in ``models_dir`` (rembg nests it
+    as ``models/<name>/``), then its files flat into ``models_dir`` -- where the next run,
+    ``scripts/get_models.py`` and rembg itself (``$U2NET_HOME``) look -- the main
+    ``<name>.onnx`` last.  Returns ``models_dir``."""
+    rembg = import_rembg()
+    session_class = rembg.sessions.sessions.get(name)
+    if session_class is None:
+        raise ModelUnavailable(f"this rembg has no background-removal model '{name}'",
+                               hint="use u2netp, or update rembg")
+    partial = partial_folder(os.path.join(models_dir, name))
+    before = os.environ.get("U2NET_HOME")
+    try:
+        os.makedirs(partial, exist_ok=True)
+        os.environ["U2NET_HOME"] = partial  # where rembg downloads (pooch: temp file, move)
+        try:
+            with _quiet_pooch():
+                session_class.download_models()
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"cannot download background-removal model '{name}': "
+                f"{download_failure(exc, 'GitHub (rembg releases)')}",
+                file=os.path.join(models_dir, f"{name}.onnx"),
+                hint="check the internet connection and try again, run 'python "
+                "scripts/get_models.py' for u2netp, or use --keep-background / --mask FILE"
+            ) from None
+        got = sorted((f != f"{name}.onnx", os.path.join(root, f))
+                     for root, _, files in os.walk(partial) for f in files)
+        for _, path in reversed(got):  # the main file last: its presence means complete
+            os.replace(path, os.path.join(models_dir, os.path.basename(path)))
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        if before is None:
+            os.environ.pop("U2NET_HOME", None)
+        else:
+            os.environ["U2NET_HOME"] = before
+    return models_dir
+
+
+@contextlib.contextmanager
+def _quiet_pooch():
+    """pooch draws a progress bar and logs on stderr: keep them off our one-line errors."""
+    import pooch
+
+    log = pooch.get_logger()
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stderr(DISCARD):
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def import_rembg():

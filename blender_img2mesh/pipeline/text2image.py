@@ -21,7 +21,7 @@ import random
 import re
 
 from .errors import Img2MeshError, ModelUnavailable
-from .models import ModelSource, _progress_tqdm, download_failure, resolve
+from .models import ModelSource, downloading, resolve
 
 #: alias -> (hub id, license)
 _SAI_NC = "Stability AI Non-Commercial Research Community License (see the model card)"
@@ -86,27 +86,17 @@ def _from_hf_cache(repo_id):
 
 
 def _download(repo_id, target, progress):
-    from huggingface_hub import snapshot_download
-
-    tqdm_class = _progress_tqdm(progress) if progress else None
-    partial = target + ".partial"
-    try:
-        snapshot_download(repo_id, local_dir=partial, allow_patterns=_FP16,
-                          tqdm_class=tqdm_class)
+    with downloading("text-to-image model", repo_id, target, progress,
+                     hint="check the internet connection and try again, or copy the "
+                     "model's folder there by hand") as get:
+        partial = get(_FP16)
         missing = _missing_weights(partial) if os.path.isdir(partial) else []
         if missing:  # components without an fp16 variant: their full-precision weights
-            snapshot_download(repo_id, local_dir=partial, tqdm_class=tqdm_class,
-                              allow_patterns=[f"{d}/*.safetensors" for d in missing])
-    except Exception as exc:
-        raise ModelUnavailable(f"cannot download text-to-image model {repo_id}: "
-                               f"{download_failure(exc)}",
-                               file=target, hint="check the internet connection, or copy "
-                               "the model's folder there by hand") from None
-    if not _is_pipeline_dir(partial) or _missing_weights(partial):
-        raise ModelUnavailable(f"{repo_id} is not a diffusers pipeline with safetensors "
-                               "weights", file=target, hint="choose a diffusers text-to-image "
-                               "model published with .safetensors files")
-    os.replace(partial, target)
+            get([f"{d}/*.safetensors" for d in missing])
+        if not _is_pipeline_dir(partial) or _missing_weights(partial):
+            raise ModelUnavailable(f"{repo_id} is not a diffusers pipeline with safetensors "
+                                   "weights", file=target, hint="choose a diffusers "
+                                   "text-to-image model published with .safetensors files")
     return target
 
 

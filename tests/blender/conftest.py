@@ -51,3 +51,20 @@ def fake_worker(monkeypatch, tmp_path):
     mode("ok")
     yield mode
     worker_client.release()
+
+
+@pytest.fixture
+def hub():
+    """The local imitation of the Hugging Face Hub (tests/hub_server.py, standard library
+    only) for one test; ``hub.env`` points the worker's huggingface_hub at it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "hub_server", os.path.join(REPO, "tests", "hub_server.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = module.FakeHub().start()
+    try:
+        yield server
+    finally:
+        server.stop()

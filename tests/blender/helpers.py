@@ -23,16 +23,21 @@ def photo(name="coffee.png"):
 
 
 def models_dir():
-    """$IMG2MESH_MODELS (the pipeline's own default too), else the checkout's models/."""
-    return os.environ.get("IMG2MESH_MODELS") or os.path.join(REPO, "models")
+    """Where scripts/setup.sh (scripts/get_models.py) puts the models: the pipeline's own
+    default, ``$IMG2MESH_MODELS`` else ``~/.cache/blender_img2mesh/models``."""
+    from blender_img2mesh.pipeline.models import default_models_dir
+
+    return default_models_dir()
 
 
 def segment_kwargs():
-    """The real u2netp segmenter when its weights are in models/, else no segmentation."""
-    if os.path.isfile(os.path.join(models_dir(), "u2netp.onnx")):
-        return dict(remove_background=True, segmenter="u2netp", models_dir=models_dir(),
-                    offline=True)
-    return dict(remove_background=False, offline=True)
+    """The generate operator's settings for the real u2netp segmenter, offline.  Missing
+    weights fail the test (never a quiet run without background removal)."""
+    weights = os.path.join(models_dir(), "u2netp.onnx")
+    assert os.path.isfile(weights), (f"{weights} is missing: run 'python "
+                                     "scripts/get_models.py' (scripts/setup.sh does)")
+    return dict(remove_background=True, segmenter="u2netp", models_dir=models_dir(),
+                offline=True)
 
 
 def srgb_to_linear(c8):

@@ -5,9 +5,12 @@ The bpy module starts with Online Access off (``bpy.app.online_access`` False), 
 
 import os
 import shutil
+import threading
 
 import bpy
 import pytest
+
+import helpers
 
 from blender_img2mesh.blender import properties
 
@@ -50,8 +53,7 @@ def test_download_button_is_off_without_online_access(addon):
 
 def test_download_of_a_model_already_there(addon, online, tmp_path, monkeypatch):
     """The worker resolves the model in the models folder and says where it is."""
-    source = os.path.join(os.path.expanduser("~/.cache/blender_img2mesh/models"),
-                          "u2netp.onnx")
+    source = os.path.join(helpers.models_dir(), "u2netp.onnx")
     assert os.path.isfile(source), "run scripts/get_models.py (scripts/setup.sh does)"
     shutil.copy(source, tmp_path / "u2netp.onnx")
     monkeypatch.setenv("IMG2MESH_MODELS", str(tmp_path))
@@ -67,3 +69,50 @@ def test_download_that_cannot_reach_the_hub_reports_it(addon, online, tmp_path,
         bpy.ops.img2mesh.download_model(name="glpn-nyu")
     assert list(tmp_path.iterdir()) == []  # nothing half-downloaded left
 
+
+
+def test_cancel_a_slow_download(addon, online, hub, tmp_path, monkeypatch):
+    """The real download code (the worker's huggingface_hub) against a slow local hub
+    (tests/hub_server.py); Cancel while the weights trickle in: the worker and its
+    children are gone, and so is the download's .partial folder."""
+    from blender_img2mesh.blender import jobs, worker_client
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "config.json").write_text('{"model_type": "glpn"}')
+    (repo / "model.safetensors").write_bytes(os.urandom(2 * 1024 * 1024))
+    hub.add("tiny-org/slow", repo)
+    hub.fault("model.safetensors", "slow", delay=0.2)  # 128 chunks: ~25 s
+    models = tmp_path / "models"
+    for key, value in {**hub.env, "IMG2MESH_MODELS": str(models),
+                       "HF_HOME": str(tmp_path / "hf")}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    worker_client.release()  # a new worker, with this environment
+    seen = {}
+
+    def cancel_when_downloading():
+        try:
+            assert helpers.wait_until(lambda: jobs.current is not None
+                                      and jobs.current.job is not None, 60)
+            seen["pid"] = jobs.current.job.worker.pid
+            partial = models / "tiny-org--slow.partial"
+            assert helpers.wait_until(lambda: hub.fetched("model.safetensors")
+                                      and partial.is_dir(), 120)
+            seen["partial"] = partial.is_dir()
+            jobs.current.cancel_requested = True  # the Cancel button; Esc cancels alike
+        except BaseException as exc:  # reported by the main thread
+            seen["error"] = exc
+
+    thread = threading.Thread(target=cancel_when_downloading)
+    thread.start()
+    try:
+        assert bpy.ops.img2mesh.download_model(name="tiny-org/slow") == {"CANCELLED"}
+    finally:
+        thread.join(120)
+        worker_client.release()
+    assert "error" not in seen, seen.get("error")
+    assert seen["partial"]  # it really was downloading
+    assert not helpers.pid_alive(seen["pid"]) and helpers.group_members(seen["pid"]) == []
+    assert not jobs.running()
+    assert list(models.iterdir()) == []  # no .partial folder, no model

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import helpers
-from blender_img2mesh.blender import mesh_import, worker_client
+from blender_img2mesh.blender import jobs, mesh_import, worker_client
 
 
 @pytest.fixture
@@ -33,12 +33,18 @@ def generate(**kwargs):
     return bpy.ops.img2mesh.generate(**options)
 
 
-def test_generate_real_photo(addon, captured):
+def test_generate_real_photo(addon, captured, monkeypatch):
     before = helpers.temp_dirs()
+    started = []
+    real_start = jobs.Runner.start
+    monkeypatch.setattr(jobs.Runner, "start",
+                        lambda self: started.append(list(self.args)) or real_start(self))
     addon.scene.cursor.location = (0.5, 1.5, -2.0)
     assert generate(filepath=helpers.photo("coffee.png")) == {"FINISHED"}
     obj = addon.view_layer.objects.active
     assert obj.name == "coffee" and obj.select_get()
+    (args,) = started  # the real segmenter ran (helpers.segment_kwargs)
+    assert "--keep-background" not in args and args[args.index("--segmenter") + 1] == "u2netp"
     assert obj.name in addon.view_layer.active_layer_collection.collection.objects
     assert tuple(obj.location) == pytest.approx((0.5, 1.5, -2.0))
     (path, data), = captured
