@@ -157,15 +157,16 @@ def _max(rows, key):
     return max(vals) if vals else None
 
 
-def write(path, section):
-    """Write ``section`` into ``path``: replace the old accuracy section, or create the
-    file with a title."""
+def write(path, section, begin=BEGIN, end=END):
+    """Write ``section`` (which starts with ``begin`` and ends with ``end``) into
+    ``path``: replace the old section between those markers, or add it at the end, or
+    create the file with a title."""
     text = None
     if os.path.exists(path):
         with open(path) as fh:
             text = fh.read()
-    if text and BEGIN in text and END in text:
-        a, b = text.index(BEGIN), text.index(END) + len(END)
+    if text and begin in text and end in text:
+        a, b = text.index(begin), text.index(end) + len(end)
         text = text[:a] + section.rstrip("\n") + text[b:]
     elif text:
         text = text.rstrip("\n") + "\n\n" + section

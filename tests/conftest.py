@@ -117,6 +117,9 @@ def run_job():
 
 def _cli(argv, module="blender_img2mesh", stdin=None, timeout=300, env=None):
     full_env = dict(os.environ)
+    # in-process runs point rembg's $U2NET_HOME at a models folder: a user's shell has
+    # no such thing, and a child that inherited it would look there first
+    full_env.pop("U2NET_HOME", None)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", module, *[str(a) for a in argv]],
                           input=stdin, capture_output=True, text=True, timeout=timeout,

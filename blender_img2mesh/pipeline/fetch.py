@@ -15,11 +15,9 @@ from . import models, segment
 
 def kind_of(name):
     """``segmenter``, ``t2i`` or ``depth``: where NAME is looked for."""
-    from .text2image import T2I_MODELS
-
     if name in segment.REMBG_MODELS:
         return "segmenter"
-    if name in T2I_MODELS:
+    if name in models.T2I_MODELS:
         return "t2i"
     return "depth"
 

@@ -12,6 +12,13 @@ import threading
 
 from .errors import Img2MeshError, ModelUnavailable
 
+#: text-to-image models (text2image.py): alias -> (hub id, license)
+_SAI_NC = "Stability AI Non-Commercial Research Community License (see the model card)"
+T2I_MODELS = {
+    "sd-turbo": ("stabilityai/sd-turbo", _SAI_NC),
+    "sdxl-turbo": ("stabilityai/sdxl-turbo", _SAI_NC),
+}
+
 #: alias -> (hub id, license, what it outputs)
 DEPTH_MODELS = {
     "depth-anything-v2-small": ("depth-anything/Depth-Anything-V2-Small-hf", "Apache-2.0",
@@ -167,8 +174,6 @@ def download_folder(name, models_dir):
     text-to-image model, or ``org/name``), ``<models_dir>/<name>`` for rembg's models
     (whose files land flat beside it), None for anything else.  Light: the add-on uses it
     to clean up after Cancel."""
-    from .text2image import T2I_MODELS
-
     if name in REMBG_MODELS:
         return os.path.join(models_dir, name)
     aliases = {**DEPTH_MODELS, **T2I_MODELS}

@@ -21,14 +21,7 @@ import random
 import re
 
 from .errors import Img2MeshError, ModelUnavailable
-from .models import ModelSource, downloading, resolve
-
-#: alias -> (hub id, license)
-_SAI_NC = "Stability AI Non-Commercial Research Community License (see the model card)"
-T2I_MODELS = {
-    "sd-turbo": ("stabilityai/sd-turbo", _SAI_NC),
-    "sdxl-turbo": ("stabilityai/sdxl-turbo", _SAI_NC),
-}
+from .models import T2I_MODELS, ModelSource, downloading, resolve
 DEFAULT_T2I_MODEL = "sd-turbo"
 PROMPT_TEMPLATE = ("{prompt}, a single object, centered, full view, isolated on a plain white "
                    "background, studio lighting, product photo")
