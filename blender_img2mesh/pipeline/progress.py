@@ -13,6 +13,7 @@ The pipeline only calls :meth:`Reporter.stage` / :meth:`Reporter.update` /
 """
 
 import json
+import math
 import sys
 import time
 
@@ -81,7 +82,8 @@ class Reporter:
     def update(self, fraction, message=None):
         """Progress inside the current stage, ``fraction`` from 0 to 1."""
         name = self.current
-        fraction = min(max(float(fraction), 0.0), 1.0)
+        fraction = float(fraction)
+        fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
         overall = (self._start[name] + self._share[name] * fraction) / self._total
         self._emit({"event": "progress", "stage": name, "fraction": round(overall, 4),
                     "stage_fraction": round(fraction, 4), "message": message or ""})
@@ -105,10 +107,11 @@ class Reporter:
 
 
 def json_sink(stream):
-    """One JSON object per line, flushed at once (the add-on reads these)."""
+    """One JSON object per line, flushed at once (the add-on reads these).  Strict JSON:
+    a NaN or infinity in an event is a bug (ValueError), never written as ``NaN``."""
 
     def sink(event):
-        stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+        stream.write(json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n")
         stream.flush()
 
     return sink
