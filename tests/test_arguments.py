@@ -205,3 +205,17 @@ def test_device_check_reads_the_torch_build(monkeypatch):
                                  getattr(torch.version, "hip", None) is not None)
     monkeypatch.setattr(checks.importlib.util, "find_spec", lambda name: None)
     assert checks._torch_build() == (False, False)
+
+
+@pytest.mark.parametrize("f", [0.0, float("nan")])
+def test_surface_with_invalid_points_is_an_error(f):
+    """A focal length of 0 or NaN (a model's broken field of view) would put vertices at
+    infinity or NaN: an error naming what to check, before any file or JSON is written."""
+    from blender_img2mesh.pipeline import cli, reconstruct
+    from blender_img2mesh.pipeline.errors import Img2MeshError
+    from blender_img2mesh.pipeline.progress import Reporter
+
+    args = cli.parse_args(["x.png", "--keep-background", "--depth-model", "inflate"])
+    z, mask = np.ones((40, 60), np.float32), np.ones((40, 60), bool)
+    with np.errstate(all="ignore"), pytest.raises(Img2MeshError, match="NaN or infinite"):
+        reconstruct.build_surface(args, z, mask, f, Reporter())

@@ -91,6 +91,8 @@ class DepthEstimator:
         fov = post.get("field_of_view")
         if fov is not None:
             fov = float(torch.as_tensor(fov).reshape(-1)[0])
+            if not 1.0 <= fov <= 170.0:  # NaN or absurd: use --fov or the default instead
+                fov = None
         return depth.astype(np.float32), fov
 
 
