@@ -247,8 +247,8 @@ def stdout_for_events():
 
 def wants_json(argv):
     """Whether a command line that may not parse asks for ``--json`` (or an abbreviation
-    argparse accepts: ``--js``)."""
-    return any(len(a) > 3 and "--json".startswith(a) for a in argv if isinstance(a, str))
+    argparse accepts: ``--j``, ``--js``, ``--jso``)."""
+    return any(len(a) > 2 and "--json".startswith(a) for a in argv if isinstance(a, str))
 
 
 def refuse(err, as_json, out=None):
