@@ -182,7 +182,7 @@ def _check_depth_values(depth, path):
         raise Img2MeshError(f"depth map holds no finite value (all NaN or infinite): {path}",
                             file=path, hint="check how the depth was saved")
     if not (depth[finite] != 0).any():
-        raise Img2MeshError(f"depth map is all zero: {path}", file=path,
+        raise Img2MeshError(f"depth map is all zero (no positive depth): {path}", file=path,
                             hint="check how the depth was saved")
     return depth
 
