@@ -219,3 +219,20 @@ def test_surface_with_invalid_points_is_an_error(f):
     z, mask = np.ones((40, 60), np.float32), np.ones((40, 60), bool)
     with np.errstate(all="ignore"), pytest.raises(Img2MeshError, match="NaN or infinite"):
         reconstruct.build_surface(args, z, mask, f, Reporter())
+
+
+def test_json_events_are_strict():
+    """Progress fractions are sanitised where they are made; anything else that is not a
+    finite number is refused by the sink rather than written as NaN / Infinity."""
+    import io
+
+    from blender_img2mesh.pipeline.progress import Reporter, json_sink
+
+    out = io.StringIO()
+    reporter = Reporter(json_sink(out))
+    reporter.stage("load", "Loading")
+    reporter.update(float("nan"))
+    assert json.loads(out.getvalue().splitlines()[-1])["stage_fraction"] == 0.0
+    with pytest.raises(ValueError):
+        reporter.result({"size": float("inf")})
+    assert "Infinity" not in out.getvalue() and "NaN" not in out.getvalue()

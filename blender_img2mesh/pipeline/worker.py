@@ -4,7 +4,10 @@
 
 Reads one JSON request per line on stdin -- ``{"id": ..., "args": [command-line args]}``
 or ``{"id": ..., "cmd": "shutdown"}`` -- and answers with the command line's JSON events,
-each tagged with the request's ``id`` (see docs/protocol.md).
+each tagged with the request's ``id`` (see docs/protocol.md).  Every request it cannot
+run (not a JSON object, an id that is not a string or a finite number, an unknown
+``cmd``, bad ``args``) gets one ``error`` event and runs nothing.  SIGINT, SIGTERM and
+SIGHUP end the running job cleanly and then the worker (exit 128 + the signal).
 """
 
 import json
