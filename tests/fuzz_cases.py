@@ -57,7 +57,8 @@ def make_inputs(root, photo):
 # ---------------------------------------------------------------- strategies
 
 JUNK = st.sampled_from(["nan", "inf", "-inf", "1e999", "-1e999", "-1", "0", "1e-30", "1e30",
-                        "abc", "", " ", "0x10", "1_0", "--", "-", "+5", "1e", "∞", "3.5"])
+                        "abc", "", " ", "0x10", "1_0", "--", "-", "+5", "1e", "∞", "3.5",
+                        "1" + "0" * 400, "-" + "9" * 400, "1" * 5000])
 ANY_NUMBER = st.one_of(JUNK, JUNK, JUNK,
                        st.floats(allow_nan=True, allow_infinity=True).map(repr),
                        st.integers(-10 ** 20, 10 ** 20).map(str))

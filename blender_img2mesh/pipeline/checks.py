@@ -44,7 +44,8 @@ class UsageError(Img2MeshError):
 
 
 def _fmt(x):
-    return f"{x:g}" if isinstance(x, float) else str(x)
+    text = f"{x:g}" if isinstance(x, float) else str(x)
+    return text if len(text) <= 24 else text[:20] + "..."
 
 
 def numbers(args):
@@ -54,11 +55,11 @@ def numbers(args):
         if value is None:
             continue
         whole = isinstance(lo, int)
-        if not (math.isfinite(value) and lo <= value <= hi) or \
-                (whole and value != int(value)):
+        finite = whole or math.isfinite(value)  # (an int of 400 digits has no float)
+        if not (finite and lo <= value <= hi):
             kind = "a whole number" if whole else "a number"
             raise UsageError(f"{option} must be {kind} from {_fmt(lo)} to {_fmt(hi)} "
-                             f"({what}), got {value!r}", hint=None)
+                             f"({what}), got {_fmt(value)}", hint=None)
 
 
 def paths(args):

@@ -271,6 +271,11 @@ def main(argv=None):
                 args = parse_args(argv)
             except Img2MeshError as err:
                 return refuse(err, wants_json(argv))
+            except Exception as exc:  # a bug in the checks: still one line
+                err = Img2MeshError(f"internal error: {type(exc).__name__}: {exc}",
+                                    kind="internal")
+                refuse(err, wants_json(argv))
+                return 1
             with stdout_for_events() as out:
                 return run_cli(args, out)
         except KeyboardInterrupt as exc:  # before or after the job: nothing to report
