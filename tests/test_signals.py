@@ -196,3 +196,21 @@ def test_bad_arguments_keep_file_and_kind(place):
     err = _errors(events, 1)[0]
     assert err["kind"] == "output" and err["file"] == str(out / "p.jpg")
     assert err["hint"] == "e.g. --preview p.png"
+
+
+def test_a_bug_in_the_checks_is_answered_not_fatal(place, monkeypatch, capsys):
+    """Should a check itself fail, the worker answers with an internal error and goes on,
+    and the command line says so in one line (exit 1), without a traceback."""
+    from blender_img2mesh.pipeline import checks, cli
+
+    photo, out = place
+    monkeypatch.setattr(checks, "numbers", lambda args: 1 / 0)
+    code, events = serve([json.dumps({"id": 1, "args": _job(photo, out)}),
+                          json.dumps({"id": 2, "args": ["--bogus"]})])
+    assert code == 0
+    assert _errors(events, 1)[0]["kind"] == "internal"
+    assert "ZeroDivisionError" in _errors(events, 1)[0]["message"]
+    assert "--bogus" in _errors(events, 2)[0]["message"]
+    assert cli.main(_job(photo, out)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error: ZeroDivisionError") and err.count("\n") == 1

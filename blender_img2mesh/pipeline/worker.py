@@ -116,6 +116,10 @@ def serve(stdin, out):
         except Img2MeshError as exc:
             _reply_error(out, job_id, f"bad arguments: {exc.message}", exc.hint, exc)
             continue
+        except Exception as exc:  # a bug in the checks: answer it and go on
+            _reply_error(out, job_id, f"internal error: {type(exc).__name__}: {exc}",
+                         err=Img2MeshError("", kind="internal"))
+            continue
         code = run_cli(parsed, _Tagged(out, job_id), cache=cache)
         if code >= 128:  # a signal ended the job: the worker ends too
             return code
