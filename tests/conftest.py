@@ -143,6 +143,33 @@ def worker():
     return go
 
 
+def invoke(argv):
+    """The command line in this process: ``(exit code, stdout, stderr)`` as
+    ``cli.main`` gives them (argument errors refused, the job run), without its signal
+    handlers and file-descriptor juggling."""
+    import contextlib
+    import io
+
+    from blender_img2mesh.pipeline import cli
+
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(err):
+        try:
+            args = cli.parse_args(argv)
+        except cli.Img2MeshError as exc:
+            code = cli.refuse(exc, cli.wants_json(argv), out)
+        else:
+            code = cli.run_cli(args, out)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli_in_process():
+    """cli_in_process([...argv]) -> (code, stdout, stderr): see :func:`invoke`."""
+    return invoke
+
+
 def json_lines(text):
     """Every non-empty line parsed as JSON (fails on the first that is not)."""
     events = []

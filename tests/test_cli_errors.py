@@ -107,7 +107,8 @@ def test_bad_preview_extension(setup, cli):
     out, bad = setup
     proc = cli([bad / "cat.png", "-o", out / "mesh.ply", "--preview", out / "p.jpg", "-q",
                 "--keep-background", "--depth-model", "inflate"])
-    _check_failure(proc, out, [out / "p.jpg"])
+    _check_failure(proc, out, [out / "p.jpg", "--preview p.png"])
+    assert "-o " not in proc.stderr  # the hint is about --preview, not the mesh
 
 
 def test_error_line_without_quiet(setup, cli):

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from blender_img2mesh.pipeline import text2image
+from blender_img2mesh.pipeline.checks import UsageError
 from blender_img2mesh.pipeline.cli import parse_args, run_cli
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
@@ -171,7 +172,7 @@ def test_interrupt_during_denoising_leaves_nothing(tmp_path, tiny_t2i):
     assert os.listdir(tmp_path) == []
 
 
-def test_prompt_arguments(capsys):
+def test_prompt_arguments():
     assert parse_args(["--prompt", "A Ceramic Mug!"]).output == "a_ceramic_mug.ply"
     assert parse_args(["--prompt", "a mug", "--image-size", "512"]).image_size == (512, 512)
     for argv, message in [
@@ -183,10 +184,10 @@ def test_prompt_arguments(capsys):
         (["--prompt", "a mug", "--image-size", "100"], "multiples of 8"),
         (["--prompt", "a mug", "--steps", "0"], "--steps must be"),
     ]:
-        with pytest.raises(SystemExit) as info:
+        with pytest.raises(UsageError) as info:
             parse_args(argv)
-        assert info.value.code == 2
-        assert message in capsys.readouterr().err, argv
+        assert info.value.exit_code == 2
+        assert message in info.value.one_line(), argv
 
 
 def test_warm_worker_keeps_the_pipeline(tmp_path, tiny_t2i, worker, parse_json_lines):

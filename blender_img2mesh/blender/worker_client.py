@@ -1,8 +1,9 @@
 """Launch, feed, read and kill the pipeline worker (no bpy here).
 
 One warm worker (``python -m blender_img2mesh.pipeline.worker``) is kept between jobs so
-models stay loaded; cancelling a job kills its whole process group.  Reading never
-blocks Blender: a thread per pipe puts lines into a queue that the caller polls.
+models stay loaded; cancelling a job stops its whole process group (SIGTERM, then SIGKILL
+after a grace period).  Reading never blocks Blender: a thread per pipe puts lines into a
+queue that the caller polls.
 """
 
 import atexit
@@ -23,8 +24,19 @@ _EOF = {"event": "_eof"}
 _ids = itertools.count(1)
 
 
+#: how long a cancelled worker may take to clean up after SIGTERM before SIGKILL
+GRACE_SECONDS = 2.0
+
+
 class WorkerDied(RuntimeError):
     pass
+
+
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except OSError:  # the group is gone already
+        pass
 
 
 class WorkerProcess:
@@ -94,17 +106,21 @@ class WorkerProcess:
                 return line.strip()
         return ""
 
-    def kill(self):
-        """Kill the worker and everything it started (its process group)."""
+    def kill(self, grace=GRACE_SECONDS):
+        """Stop the worker and everything it started (its process group): SIGTERM first,
+        so the worker cleans up (its temporary files) and exits; SIGKILL to whatever is
+        left after ``grace`` seconds (or at once on Windows, which has no SIGTERM)."""
         if self.proc.poll() is None:
-            try:
-                if os.name == "nt":
-                    subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.pid)],
-                                   capture_output=True)
-                else:
-                    os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            if os.name == "nt":
+                subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.pid)],
+                               capture_output=True)
+            else:
+                _signal_group(self.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
+                _signal_group(self.pid, signal.SIGKILL)  # what is left, children included
             try:
                 self.proc.kill()
             except OSError:
@@ -241,7 +257,8 @@ class Job:
         return self.result
 
     def cancel(self):
-        """Kill the worker (the only way to stop a running job)."""
+        """Stop the worker (the only way to stop a running job): it gets SIGTERM and
+        :data:`GRACE_SECONDS` to clean up, then SIGKILL."""
         _forget(self.worker)
         self.worker.kill()
         self.done = True

@@ -1,9 +1,10 @@
 """The command line: ``img2mesh INPUT -o OUT.ply [options]`` or ``img2mesh --prompt TEXT
 -o OUT.ply [options]`` (= ``python -m blender_img2mesh``).
 
-Exit codes: 0 done, 2 a problem with the input, a model or the output (one clear line on
-stderr, or an ``error`` event with ``--json``), 1 an unexpected internal error, 130
-interrupted.
+Exit codes: 0 done, 2 a problem with the arguments, the input, a model or the output (one
+line ``error: ...`` on stderr, or an ``error`` event with ``--json``), 1 an unexpected
+internal error, 128 + the signal's number when ended by SIGINT (130), SIGTERM (143) or
+SIGHUP (129), after cleaning up.
 """
 
 import argparse
@@ -12,18 +13,30 @@ import os
 import sys
 import traceback
 
-from .. import __version__
-from .camera import DEFAULT_FOV
-from .errors import Img2MeshError
-from .export import COLOR_MODES, FRAMES
-from .models import DEFAULT_DEPTH_MODEL, DEPTH_MODELS
-from .progress import Reporter, json_sink, terminal_sink
-from .surface import BACKS, MESHERS
-from .text2image import DEFAULT_T2I_MODEL, PROMPT_TEMPLATE, T2I_MODELS, slug
+try:  # Ctrl-C while numpy/scipy load (the first half second): no traceback
+    from .. import __version__
+    from . import checks, signals
+    from .camera import DEFAULT_FOV
+    from .errors import Img2MeshError
+    from .export import COLOR_MODES, FRAMES
+    from .models import DEFAULT_DEPTH_MODEL, DEPTH_MODELS
+    from .progress import Reporter, json_sink, terminal_sink
+    from .surface import BACKS, MESHERS
+    from .text2image import DEFAULT_T2I_MODEL, PROMPT_TEMPLATE, T2I_MODELS, slug
+except KeyboardInterrupt:
+    raise SystemExit(130) from None
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`checks.UsageError` (one line, exit 2) instead of
+    printing the usage block and exiting; ``--help`` and ``--version`` still exit."""
+
+    def error(self, message):
+        raise checks.UsageError(message)
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="img2mesh", description="Turn a photo or a text prompt into a colored 3D mesh "
         "(.ply/.obj/.glb).",
         epilog="Depth models: auto, inflate, " + ", ".join(DEPTH_MODELS) +
@@ -163,34 +176,14 @@ def _check_prompt_args(p, args):
         p.error("--prompt-template must contain {prompt}")
     if args.mask or args.depth_map:
         p.error("--mask and --depth-map need a photo: they cannot be used with --prompt")
-    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
-        p.error("--seed must be between 0 and 2**63 - 1")
-    if args.steps is not None and not 1 <= args.steps <= 200:
-        p.error("--steps must be between 1 and 200")
-    if args.guidance is not None and not 0.0 <= args.guidance <= 50.0:
-        p.error("--guidance must be between 0 and 50")
     if args.output is None:
         args.output = slug(args.prompt) + ".ply"
 
 
 def check_args(p, args):
+    """Everything about the arguments that needs no heavy import (UsageError if wrong)."""
     _check_prompt_args(p, args)
-    if not 5 <= args.poisson_depth <= 12:
-        p.error("--poisson-depth must be between 5 and 12")
-    if args.fov is not None and not 1.0 <= args.fov <= 170.0:
-        p.error("--fov must be between 1 and 170 degrees")
-    if args.thickness is not None and not 0.0 < args.thickness <= 10.0:
-        p.error("--thickness must be above 0 and at most 10")
-    if args.max_size < 32:
-        p.error("--max-size must be at least 32")
-    if args.size <= 0:
-        p.error("--size must be positive")
-    if args.target_faces is not None and args.target_faces < 4:
-        p.error("--target-faces must be at least 4")
-    if args.texture_size is not None and not 16 <= args.texture_size <= 16384:
-        p.error("--texture-size must be between 16 and 16384")
-    if not 50 <= args.texture_quality <= 100:
-        p.error("--texture-quality must be between 50 and 100")
+    checks.check_all(args)
     if args.mask and args.keep_background:
         p.error("--mask and --keep-background exclude each other")
     if args.output is None and args.input is not None:
@@ -213,6 +206,9 @@ def run_cli(args, out, cache=None):
     if args.json:
         reporter.start()
     try:
+        unused = checks.unused_device(args)
+        if unused:
+            reporter.warn(unused)
         result = fetch(args, reporter) if args.download else run(args, reporter, cache=cache)
     except Img2MeshError as err:
         reporter.error(err)
@@ -221,9 +217,9 @@ def run_cli(args, out, cache=None):
         if args.verbose:
             traceback.print_exc()
         return err.exit_code
-    except KeyboardInterrupt:
-        reporter.error(Img2MeshError("interrupted", kind="cancelled"))
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (signals.Interrupted)
+        reporter.error(Img2MeshError(f"{exc or 'interrupted'}", kind="cancelled"))
+        return signals.exit_code(exc)
     except Exception as exc:  # a bug or a library failure: say so in one line
         err = Img2MeshError(f"internal error: {type(exc).__name__}: {exc}", kind="internal",
                             hint=None if args.verbose else "run with --verbose for details")
@@ -261,7 +257,38 @@ def stdout_for_events():
         os.close(saved)
 
 
+def wants_json(argv):
+    """Whether a command line that may not parse asks for ``--json`` (or an abbreviation
+    argparse accepts: ``--j``, ``--js``, ``--jso``)."""
+    return any(len(a) > 2 and "--json".startswith(a) for a in argv if isinstance(a, str))
+
+
+def refuse(err, as_json, out=None):
+    """Report an argument error: one ``error:`` line on stderr, or with ``--json`` the
+    ``start`` and ``error`` events on ``out`` (stdout).  Returns the exit code."""
+    if as_json:
+        reporter = Reporter(json_sink(out or sys.stdout))
+        reporter.start()
+        reporter.error(err)
+    else:
+        print(f"error: {err.one_line()}", file=sys.stderr)
+    return err.exit_code
+
+
 def main(argv=None):
-    args = parse_args(argv)
-    with stdout_for_events() as out:
-        return run_cli(args, out)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    with signals.handled():
+        try:
+            try:
+                args = parse_args(argv)
+            except Img2MeshError as err:
+                return refuse(err, wants_json(argv))
+            except Exception as exc:  # a bug in the checks: still one line
+                err = Img2MeshError(f"internal error: {type(exc).__name__}: {exc}",
+                                    kind="internal")
+                refuse(err, wants_json(argv))
+                return 1
+            with stdout_for_events() as out:
+                return run_cli(args, out)
+        except KeyboardInterrupt as exc:  # before or after the job: nothing to report
+            return signals.exit_code(exc)

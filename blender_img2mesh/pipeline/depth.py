@@ -91,6 +91,8 @@ class DepthEstimator:
         fov = post.get("field_of_view")
         if fov is not None:
             fov = float(torch.as_tensor(fov).reshape(-1)[0])
+            if not 1.0 <= fov <= 170.0:  # NaN or absurd: use --fov or the default instead
+                fov = None
         return depth.astype(np.float32), fov
 
 
@@ -152,15 +154,15 @@ def valid_depth(values, kind="metric"):
     return finite & (values > 0) if kind == "metric" else finite
 
 
-def depth_from_file(values, kind, scale, mask, f, thickness):
-    """A user-given depth map: metric (times ``scale``) or relative disparity.  The
-    caller drops the pixels without a value (:func:`valid_depth`) from the mask."""
+def depth_from_file(values, kind, scale, mask, f, thickness, file=None):
+    """A user-given depth map (``file``): metric (times ``scale``) or relative disparity.
+    The caller drops the pixels without a value (:func:`valid_depth`) from the mask."""
+    if not (mask & valid_depth(values, kind)).any():
+        what = "positive" if kind == "metric" else "finite"
+        raise Img2MeshError(f"the depth map has no {what} depth inside the object",
+                            file=file, hint="check --depth-scale and --depth-kind, and that "
+                            "the depth map belongs to this image")
     values = np.where(np.isfinite(values), values, 0.0).astype(np.float32)
     if kind == "relative":
         return relative_to_depth(values, mask, f, thickness)
-    depth = values * float(scale)
-    valid = mask & (depth > 0)
-    if not valid.any():
-        raise Img2MeshError("the depth map has no positive depth inside the object",
-                            hint="check --depth-scale and --depth-kind")
-    return depth
+    return values * float(scale)

@@ -15,6 +15,9 @@ from .errors import Img2MeshError
 
 #: refuse images larger than this many pixels (Pillow's bomb check, made an error)
 MAX_PIXELS = 120_000_000
+#: refuse images (photos, masks, depth maps) smaller than this on either side: a mesh
+#: from fewer pixels is a handful of triangles
+MIN_SIDE = 16
 
 
 def _check_file(path, what):
@@ -56,10 +59,10 @@ def open_image(path, what="image"):
     except (OSError, SyntaxError, ValueError) as exc:
         raise Img2MeshError(f"{what} is damaged or truncated: {path} ({exc})", file=path,
                             hint="re-export or re-download the file") from None
-    if img.width < 8 or img.height < 8:
+    if img.width < MIN_SIDE or img.height < MIN_SIDE:
         img.close()
         raise Img2MeshError(f"{what} is too small ({img.width}x{img.height} px): {path}",
-                            file=path, hint="use a photo at least 64 px on each side")
+                            file=path, hint=f"use one at least {MIN_SIDE} px on each side")
     return img
 
 
@@ -137,10 +140,14 @@ def load_depth_map(path, shape):
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
         try:
-            depth = np.load(path, allow_pickle=False)
+            depth = np.load(path, allow_pickle=False, mmap_mode="r")
         except Exception as exc:
             raise Img2MeshError(f"depth map is not a readable .npy array: {path} ({exc})",
                                 file=path, hint="save it with numpy.save(float_array)") from None
+        if depth.size > MAX_PIXELS:
+            raise Img2MeshError(f"depth map is too large ({depth.shape}): {path}", file=path,
+                                hint=f"give at most {MAX_PIXELS // 1_000_000} million values")
+        depth = np.array(depth)
         if depth.ndim == 3 and depth.shape[-1] == 1:
             depth = depth[..., 0]
         if depth.ndim != 2 or depth.dtype.kind not in "fiu":
@@ -154,11 +161,29 @@ def load_depth_map(path, shape):
         depth = np.asarray(img)
         if depth.ndim == 3:
             depth = depth[..., 0]
-    depth = depth.astype(np.float32)
+    depth = _check_depth_values(depth.astype(np.float32), path)
     _check_aspect((depth.shape[1], depth.shape[0]), shape, path, "depth map")
     if depth.shape != tuple(shape):
         depth = np.asarray(Image.fromarray(depth, mode="F").resize((shape[1], shape[0]),
                                                                     Image.NEAREST))
+    return depth
+
+
+def _check_depth_values(depth, path):
+    """A depth map must have a size and hold finite numbers somewhere (else nothing in
+    it can be depth); pixels without a value (NaN, inf, 0) are the caller's business."""
+    h, w = depth.shape[:2] if depth.ndim >= 2 else (0, 0)
+    if depth.ndim != 2 or h < MIN_SIDE or w < MIN_SIDE:
+        raise Img2MeshError(f"depth map is empty or too small ({w}x{h} values): {path}",
+                            file=path, hint=f"give at least {MIN_SIDE}x{MIN_SIDE} values, "
+                            "one per pixel of the image")
+    finite = np.isfinite(depth)
+    if not finite.any():
+        raise Img2MeshError(f"depth map holds no finite value (all NaN or infinite): {path}",
+                            file=path, hint="check how the depth was saved")
+    if not (depth[finite] != 0).any():
+        raise Img2MeshError(f"depth map is all zero (no positive depth): {path}", file=path,
+                            hint="check how the depth was saved")
     return depth
 
 

@@ -197,7 +197,8 @@ class Result:
         if path not in self.planned:
             raise ValueError(f"not planned: {path}")
         folder, name = os.path.split(path)
-        tmp = os.path.join(folder, f".{name}{_TAG}{secrets.token_hex(4)}.partial")
+        # (the name shortened: a final name near the file system's limit still has room)
+        tmp = os.path.join(folder, f".{name[:100]}{_TAG}{secrets.token_hex(4)}.partial")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except OSError as exc:

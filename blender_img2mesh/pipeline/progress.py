@@ -13,6 +13,7 @@ The pipeline only calls :meth:`Reporter.stage` / :meth:`Reporter.update` /
 """
 
 import json
+import math
 import sys
 import threading
 import time
@@ -87,7 +88,8 @@ class Reporter:
         than before -- a download whose total grows as files start -- holds the bar)."""
         with self._lock:
             name = self.current
-            fraction = min(max(float(fraction), 0.0), 1.0)
+            fraction = float(fraction)
+            fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
             overall = (self._start[name] + self._share[name] * fraction) / self._total
             overall = max(round(overall, 4), self._done)
             self._done = overall
@@ -113,10 +115,11 @@ class Reporter:
 
 
 def json_sink(stream):
-    """One JSON object per line, flushed at once (the add-on reads these)."""
+    """One JSON object per line, flushed at once (the add-on reads these).  Strict JSON:
+    a NaN or infinity in an event is a bug (ValueError), never written as ``NaN``."""
 
     def sink(event):
-        stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+        stream.write(json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n")
         stream.flush()
 
     return sink

@@ -125,6 +125,10 @@ def build_surface(args, z, mask, f, reporter):
                             (" after trimming" if mesher == "poisson" else ""),
                             hint="use a larger image or a bigger object in the frame, "
                             "try --back mirror or another --depth-model")
+    if not np.isfinite(V).all():  # never into a file or a JSON result
+        raise Img2MeshError("the surface has points at invalid (NaN or infinite) positions",
+                            hint="check the depth (--depth-map, --depth-scale, --depth-kind) "
+                            "and --fov")
     info = {"mesher": mesher, "points": n_points,
             "poisson_depth": args.poisson_depth if mesher == "poisson" else None}
     return V, T, info

@@ -132,7 +132,7 @@ def _depth(args, rgb, mask, estimator, reporter, predict):
         f = camera.focal_px(w, h, fov)
         reporter.stage("depth", "Reading the depth map")
         z = depth_mod.depth_from_file(values, kind, scale, mask, f,
-                                      thickness or DEFAULT_THICKNESS)
+                                      thickness or DEFAULT_THICKNESS, file=args.depth_map)
         mask &= depth_mod.valid_depth(values, kind)  # in place: no depth = not the object
         info.update(depth_model="depth-map", depth_kind=kind, depth_scale=scale)
     else:

@@ -4,15 +4,26 @@
 
 Reads one JSON request per line on stdin -- ``{"id": ..., "args": [command-line args]}``
 or ``{"id": ..., "cmd": "shutdown"}`` -- and answers with the command line's JSON events,
-each tagged with the request's ``id`` (see docs/protocol.md).
+each tagged with the request's ``id`` (see docs/protocol.md).  Every request it cannot
+run (not a JSON object, an id that is not a string or a finite number, an unknown
+``cmd``, bad ``args``) gets one ``error`` event and runs nothing.  SIGINT, SIGTERM and
+SIGHUP end the running job cleanly and then the worker (exit 128 + the signal).
 """
 
 import json
+import math
 import sys
 
-from .cli import build_parser, check_args, run_cli, stdout_for_events
-from .errors import Img2MeshError
-from .progress import Reporter, json_sink
+try:  # Ctrl-C or SIGTERM while the libraries load: no traceback
+    from . import signals
+    from .cli import build_parser, check_args, run_cli, stdout_for_events
+    from .errors import Img2MeshError
+    from .progress import Reporter, json_sink
+except KeyboardInterrupt:
+    raise SystemExit(130) from None
+
+#: what a request may ask besides a job (``args``)
+COMMANDS = ("shutdown",)
 
 
 class _Tagged:
@@ -25,72 +36,103 @@ class _Tagged:
         if line.strip():
             event = json.loads(line)
             event["id"] = self.job_id
-            self.stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+            self.stream.write(json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n")
 
     def flush(self):
         self.stream.flush()
 
 
-class _ArgError(Exception):
-    pass
+def parse(parser, argv):
+    """A request's ``args`` as the command line's namespace (``--json`` implied), or
+    Img2MeshError."""
+    try:
+        return check_args(parser, parser.parse_args(argv + ["--json"]))
+    except SystemExit:  # --help / --version inside a request
+        raise Img2MeshError("--help/--version are not requests") from None
 
 
-class _Parser:
-    """argparse that raises instead of exiting on a bad argument list."""
-
-    def __init__(self):
-        self.p = build_parser()
-        self.p.exit_on_error = False
-        self.p.error = self._error
-
-    @staticmethod
-    def _error(message):
-        raise _ArgError(message)
-
-    def parse(self, argv):
-        try:
-            return check_args(self.p, self.p.parse_args(argv + ["--json"]))
-        except SystemExit:  # --help / --version inside a request
-            raise _ArgError("--help/--version are not requests")
-
-
-def _reply_error(out, job_id, message, hint=None):
+def _reply_error(out, job_id, message, hint=None, err=None):
+    """One ``error`` event for request ``job_id`` (``err``'s file and kind, if given)."""
     reporter = Reporter(json_sink(_Tagged(out, job_id)))
-    reporter.error(Img2MeshError(message, hint=hint))
+    reporter.error(Img2MeshError(message, hint=hint, file=err and err.file,
+                                 kind=err.kind if err else "input"))
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _safe_id(value):
+    """Ids are echoed in every event: a string, a whole number, a finite number or null
+    (a JSON number too large for a double, 1e999, would come back as Infinity)."""
+    if value is None or isinstance(value, str) or \
+            (isinstance(value, int) and not isinstance(value, bool)):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _request(line, out):
+    """The request on ``line`` as a dict, or None after replying with an error."""
+    try:
+        request = json.loads(line, parse_constant=_no_constants)
+    except ValueError:
+        request = None
+    if not isinstance(request, dict):
+        _reply_error(out, None, f"request is not a JSON object: {line.strip()[:80]}",
+                     hint='send {"id": ..., "args": [...]} on one line')
+        return None
+    if not _safe_id(request.get("id")):
+        _reply_error(out, None, f"request id must be a string or a finite number, got "
+                     f"{line.strip()[:80]}", hint="use a string id such as \"job-1\"")
+        return None
+    return request
 
 
 def serve(stdin, out):
+    """Answer requests until end of input, ``shutdown`` or a signal; the exit code."""
     cache = {}
-    parser = _Parser()
+    parser = build_parser()
     Reporter(json_sink(_Tagged(out, None))).start()
     for line in stdin:
         if not line.strip():
             continue
-        try:
-            request = json.loads(line)
-            job_id = request.get("id")
-        except (ValueError, AttributeError):
-            _reply_error(out, None, f"request is not a JSON object: {line.strip()[:80]}",
-                         hint='send {"id": ..., "args": [...]} on one line')
+        request = _request(line, out)
+        if request is None:
             continue
-        if request.get("cmd") == "shutdown":
-            break
+        job_id, cmd = request.get("id"), request.get("cmd")
+        if cmd is not None:
+            if cmd == "shutdown":
+                break
+            _reply_error(out, job_id, f"unknown command {json.dumps(cmd)[:60]}: nothing "
+                         "was run", hint="commands: " + ", ".join(COMMANDS) +
+                         '; a job is {"id": ..., "args": [...]} without "cmd"')
+            continue
         args = request.get("args")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             _reply_error(out, job_id, "request has no 'args' list of strings")
             continue
         try:
-            parsed = parser.parse(args)
-        except _ArgError as exc:
-            _reply_error(out, job_id, f"bad arguments: {exc}", hint="see img2mesh --help")
+            parsed = parse(parser, args)
+        except Img2MeshError as exc:
+            _reply_error(out, job_id, f"bad arguments: {exc.message}", exc.hint, exc)
             continue
-        run_cli(parsed, _Tagged(out, job_id), cache=cache)
+        except Exception as exc:  # a bug in the checks: answer it and go on
+            _reply_error(out, job_id, f"internal error: {type(exc).__name__}: {exc}",
+                         err=Img2MeshError("", kind="internal"))
+            continue
+        code = run_cli(parsed, _Tagged(out, job_id), cache=cache)
+        if code >= 128:  # a signal ended the job: the worker ends too
+            return code
     return 0
 
 
 def main():
-    with stdout_for_events() as out:
-        return serve(sys.stdin, out)
+    with signals.handled():
+        try:
+            with stdout_for_events() as out:
+                return serve(sys.stdin, out)
+        except KeyboardInterrupt as exc:  # idle (waiting for a request): end quietly
+            return signals.exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,22 @@ def test_cancel_kills_the_workers_children(addon, fake_worker):
     assert not os.path.exists(runner.temp_dir)
 
 
+@pytest.mark.parametrize("mode, how", [("hang", signal.SIGTERM), ("stubborn", signal.SIGKILL)])
+def test_cancel_asks_with_sigterm_first(addon, fake_worker, mode, how):
+    """Cancel sends SIGTERM (the worker cleans up and exits) and SIGKILL only to what is
+    still there after the grace period: a worker ignoring SIGTERM, and its children."""
+    pidfile = fake_worker(mode)
+    runner = _runner(helpers.FAKE_PYTHON, helpers.photo())
+    proc = runner.job.worker.proc
+    assert helpers.wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 30)
+    worker_pid, child_pid = map(int, pidfile.read_text().split())
+    runner.cancel()
+    assert proc.returncode == -how
+    assert not helpers.pid_alive(worker_pid) and not helpers.pid_alive(child_pid)
+    assert helpers.group_members(worker_pid) == []
+    assert not os.path.exists(runner.temp_dir)
+
+
 def test_crashing_worker_gives_clear_error(addon, fake_worker):
     fake_worker("crash")
     with pytest.raises(RuntimeError, match=r"worker stopped unexpectedly \(exit code 3\): "
