@@ -114,9 +114,9 @@ INPUTS = (_in("cat.png", "cat.png", "alpha.png"), st.one_of(
            ["{in}/cat.png", "{in}/cat.png"])))
 OUTPUTS = (_words("{out}/m.ply", "{out}/m.obj", "{out}/m.glb", "{out}/M.PLY"),
            _words("{out}/m.stl", "{out}/", "{out}/sub/m.ply", "{in}/a_file/m.ply", ""))
-COLLIDING = _words(["--preview", "{in}/cat.png"], ["-o", "{in}/depth.npy"],
-                   ["-o", "{out}/" + "a" * 240 + ".ply"],
-                   ["--preview", "{in}/mask.png"])
+#: ("{input}": this command's photo; "{mask}": its --mask, else the photo)
+COLLIDING = _words(["--preview", "{input}"], ["-o", "{in}/depth.npy"],
+                   ["-o", "{out}/" + "a" * 240 + ".ply"], ["--preview", "{mask}"])
 
 
 @st.composite
@@ -157,8 +157,10 @@ def command_lines(draw):
             argv.append(draw(st.sampled_from(["--bogus", "-x", "--size", "--json=1",
                                               "--mask"])))
     argv = first + ["-o", output] + argv
-    if OUTPUT_COLLISIONS:
-        argv += draw(st.one_of(st.just([]), COLLIDING))
+    if OUTPUT_COLLISIONS and first and isinstance(first[0], str):
+        mask = argv[argv.index("--mask") + 1] if "--mask" in argv[:-1] else first[0]
+        argv += [a.replace("{input}", first[0]).replace("{mask}", mask)
+                 for a in draw(st.one_of(st.just([]), COLLIDING))]
     return argv + draw(st.lists(st.sampled_from(FLAG_WORDS), max_size=3))
 
 
