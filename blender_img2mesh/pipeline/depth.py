@@ -123,9 +123,15 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
         return give_up(f"ONNX Runtime does not run this model yet ({why})")
     provider_list, tried = onnx_depth.providers(device)
     if provider_list is None:  # PyTorch may have the device; it says so if not
+        if backend == "auto" and reporter is not None:
+            reporter.warn(f"onnxruntime has no provider for --device {device} (tried "
+                          f"{tried}): the depth model runs on PyTorch")
         return give_up(f"onnxruntime has no provider for --device {device} (tried {tried})",
                        hint="install the onnxruntime build for that device, or use "
                        "--device cpu")
+    if backend == "auto" and device == "auto" and \
+            onnx_depth.nvidia_gpu_for_torch_only(provider_list):
+        return DepthEstimator(folder, device)
     path = onnx_depth.onnx_path(folder, models_dir)
     reason, est = onnx_depth.failure(path), None
     if reason is None and not os.path.isfile(path):

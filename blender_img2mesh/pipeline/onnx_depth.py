@@ -26,9 +26,10 @@ OPSET = 17
 FORMAT = 1
 FAILED = ".failed"
 
-#: --device -> onnxruntime execution providers to try, best first (CPU is always added)
+#: --device -> onnxruntime execution providers to try, best first (CPU is always added);
+#: CoreML only when asked for (--device mps): it runs parts of a graph with dynamic sizes
 PROVIDERS = {
-    "auto": ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider"),
+    "auto": ("CUDAExecutionProvider", "DmlExecutionProvider"),
     "cuda": ("CUDAExecutionProvider", "DmlExecutionProvider"),
     "mps": ("CoreMLExecutionProvider",),
     "cpu": (),
@@ -91,6 +92,14 @@ def providers(device):
     if device in ("cuda", "mps") and not found:
         return None, tried
     return found + ["CPUExecutionProvider"], tried
+
+
+def nvidia_gpu_for_torch_only(provider_list):
+    """True when this Linux machine has an NVIDIA GPU that onnxruntime will not use (a
+    CPU-only onnxruntime): PyTorch's CUDA is then the faster choice for --device auto."""
+    gpus = "/proc/driver/nvidia/gpus"
+    return "CUDAExecutionProvider" not in provider_list and os.path.isdir(gpus) and \
+        bool(os.listdir(gpus))
 
 
 def session(path, provider_list):
