@@ -276,3 +276,15 @@ def test_onnx_run_imports_neither_torch_nor_transformers(tmp_path, lively_models
     result = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()][-1]
     assert result["event"] == "result" and result["depth_backend"] == "onnx"
     assert result["mask"] == "u2netp" and out.is_file()
+
+
+def test_read_only_models_folder_keeps_pytorch(tmp_path, tiny_models, monkeypatch):
+    monkeypatch.setattr(depth.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(onnx_export, "export", lambda *a: pytest.fail("export attempted"))
+    reporter = Reporter()
+    reporter.stage("model", "Loading")
+    est = depth.load_estimator(tiny_models["glpn"], "cpu", "auto", str(tmp_path), reporter)
+    assert est.backend == "torch"
+    warnings = [e["message"] for e in reporter.events if e["event"] == "warning"]
+    assert len(warnings) == 1 and "cannot write" in warnings[0]
+    assert os.listdir(tmp_path) == []

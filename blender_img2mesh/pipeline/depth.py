@@ -134,7 +134,9 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
         return DepthEstimator(folder, device)
     path = onnx_depth.onnx_path(folder, models_dir)
     reason, est = onnx_depth.failure(path), None
-    if reason is None and not os.path.isfile(path):
+    if reason is None and not os.path.isfile(path) and not _writable(os.path.dirname(path)):
+        reason = f"cannot write to {os.path.dirname(path)}"
+    elif reason is None and not os.path.isfile(path):
         if reporter is not None:
             reporter.update(0.0, "Preparing the depth model for this machine (once)")
         from . import onnx_export
@@ -145,11 +147,20 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
         if backend == "onnx":
             return give_up(f"the model could not be exported to ONNX ({reason})")
         if reporter is not None:
+            again = f" (delete {path + onnx_depth.FAILED} to try again)" \
+                if os.path.isfile(path + onnx_depth.FAILED) else ""
             reporter.warn(f"depth model not prepared for ONNX Runtime ({reason}); used "
-                          f"PyTorch (delete {path + onnx_depth.FAILED} to try again)")
+                          f"PyTorch{again}")
         return est if est is not None and est.device == select_device(device) else \
             DepthEstimator(folder, device)
     return onnx_depth.OnnxDepthEstimator(folder, path, provider_list)
+
+
+def _writable(folder):
+    """Whether ``folder`` (or its nearest existing parent) can be written."""
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder.rstrip(os.sep)) if folder != os.sep else ""
+    return bool(folder) and os.access(folder, os.W_OK)
 
 
 def object_extent(mask, f, z):
