@@ -65,20 +65,31 @@ def forward_times(folder, models_dir, rgb, repeat):
             **{k: statistics.median(v) for k, v in times.items()}}
 
 
+#: ``python -m blender_img2mesh ARGS`` that prints its own peak memory at exit: VmHWM of
+#: the process after exec (getrusage would count this big parent's pages, forked with it)
+MAIN = """
+import atexit, runpy, sys
+def hwm():
+    with open("/proc/self/status") as fh:
+        kb = [l.split()[1] for l in fh if l.startswith("VmHWM:")]
+    print("@@HWM " + (kb[0] if kb else "0"), file=sys.stderr)
+atexit.register(hwm)
+runpy.run_module("blender_img2mesh", run_name="__main__", alter_sys=True)
+"""
+
+
 def fresh_run(argv, importtime=False):
     """(wall seconds, peak RSS MB, stderr) of one ``python -m blender_img2mesh`` run."""
     cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + \
-        ["-m", "blender_img2mesh", *argv]
+        ["-c", MAIN, *argv]
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
     wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"bench_onnx: {' '.join(cmd)} failed:\n{err[-3000:]}")
-    return wall, usage.ru_maxrss / 1024.0, err
+        raise SystemExit(f"bench_onnx: {' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    peak = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("@@HWM")]
+    return wall, int(peak[-1]) / 1024.0 if peak else float("nan"), proc.stderr
 
 
 def import_table(stderr, top=10):
