@@ -269,7 +269,8 @@ def test_onnx_run_imports_neither_torch_nor_transformers(tmp_path, lively_models
     argv = [photo("coffee.png"), "-o", out, "--depth-model", folder, "--models-dir",
             models_dir_with_u2netp, "--json", *FAST]
     proc = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *map(str, argv)],
-                          capture_output=True, text=True, timeout=300, cwd=os.getcwd())
+                          capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     probe = json.loads(proc.stderr.split("@@")[-1])
     assert probe["code"] == 0, proc.stderr[-2000:]
     assert probe["heavy"] == [], f"imported: {probe['heavy'][:10]}"
