@@ -147,10 +147,26 @@ def worker_ours(cfg):
     imports = time.perf_counter() - t0
     plausible = np.load(cfg["ours_depth"])
     fwd = {"t": 0.0, "pre": 0.0, "post": 0.0}
-    original_predict = depth_mod.DepthEstimator.predict
+    from blender_img2mesh.pipeline.onnx_depth import OnnxDepthEstimator
+
+    original_predict = {"torch": depth_mod.DepthEstimator.predict,
+                        "onnx": OnnxDepthEstimator.predict}
 
     def predict(self, rgb):
-        if not getattr(self, "_bench_hooked", False):
+        if self.backend == "onnx" and not getattr(self, "_bench_hooked", False):
+            run_network = self.forward
+
+            def forward(pixel_values):
+                fwd["shape"] = list(pixel_values.shape[-2:])[::-1]
+                start = time.perf_counter()
+                try:
+                    return run_network(pixel_values)
+                finally:
+                    fwd["t"] += time.perf_counter() - start
+
+            self.forward = forward
+            self._bench_hooked = True
+        elif not getattr(self, "_bench_hooked", False):
             def pre(module, args, kwargs):
                 x = kwargs.get("pixel_values", args[0] if args else None)
                 fwd["shape"] = list(x.shape[-2:])[::-1]
@@ -162,7 +178,7 @@ def worker_ours(cfg):
             self.model.register_forward_pre_hook(pre, with_kwargs=True)
             self.model.register_forward_hook(post)
             self._bench_hooked = True
-        _raw, fov = original_predict(self, rgb)  # the real thing, discarded below
+        _raw, fov = original_predict[self.backend](self, rgb)  # the real thing, discarded
         if plausible.shape != rgb.shape[:2]:
             raise RuntimeError(f"plausible depth {plausible.shape} != working image "
                                f"{rgb.shape[:2]}")
@@ -170,14 +186,18 @@ def worker_ours(cfg):
             return 1.0 / plausible, fov
         return plausible.copy(), fov
 
+    # the models folder is the temporary one (u2netp linked in): the depth models' ONNX
+    # files are made beside them there, in the warm-up run of the first spawn
     argv = [cfg["image"], "-o", os.path.join(cfg["tmp"], "ours.ply"), "--max-size",
-            str(cfg["max_size"]), "--offline", "-q"]
+            str(cfg["max_size"]), "--offline", "-q", "--models-dir", cfg["tmp"],
+            "--depth-backend", cfg["depth_backend"]]
     if cfg["mode"] == "depthmap":
         argv += ["--depth-map", cfg["ours_depth"]]
     else:
         argv += ["--depth-model", cfg["default_model_dir"] if cfg["mode"] == "default"
                  else cfg["model_dir"]]
         depth_mod.DepthEstimator.predict = predict
+        OnnxDepthEstimator.predict = predict
     if cfg["mode"] == "poisson":
         argv += ["--mesher", "poisson"]
 
@@ -211,8 +231,9 @@ def worker_ours(cfg):
            "info": {k: res[k] for k in ("vertices", "faces", "points", "working_size",
                                           "depth_model", "mesher", "poisson_depth",
                                           "back")}}
-    out["info"]["torch_threads"] = __import__("torch").get_num_threads() \
-        if cfg["mode"] != "depthmap" else None
+    out["info"]["torch_threads"] = sys.modules["torch"].get_num_threads() \
+        if "torch" in sys.modules and cfg["mode"] != "depthmap" else None
+    out["info"]["depth_backend"] = res.get("depth_backend")
     out["info"]["network_input"] = fwd.get("shape")
     if cfg["mode"] != "ours":
         return out
@@ -236,6 +257,7 @@ def worker_ours(cfg):
         for name in names:
             ft.wrap(mod, name)
     ft.wrap(depth_mod, "DepthEstimator", "depth.DepthEstimator(load)")
+    ft.wrap(depth_mod, "load_estimator", "depth.load_estimator")
     t, _ = one(-1)
     out["breakdown"] = dict(ft.t, **{"GLPN forward (hooks)": t["forward"]})
     out["breakdown_total"] = t["total"]
@@ -283,6 +305,9 @@ def main(argv=None):
                    help="skip the --depth-map cross-check run")
     p.add_argument("--no-default-model", action="store_true",
                    help="skip the run with our default model's architecture")
+    p.add_argument("--depth-backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="what runs our depth model (default: %(default)s, as the command "
+                   "line; the ONNX export happens in a warm-up run, not timed)")
     p.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._worker:
@@ -323,7 +348,11 @@ def main(argv=None):
         cfg = {"image": image, "model_dir": model_dir, "tmp": tmp, "repeat": args.repeat,
                "default_model_dir": default_model_dir,
                "max_height": max_height, "max_size": max_size, "ours_depth": ours_depth,
-               "baseline_depth": base_depth, "loadavg": os.getloadavg()[0]}
+               "baseline_depth": base_depth, "loadavg": os.getloadavg()[0],
+               "depth_backend": args.depth_backend}
+        u2netp = os.path.join(models.default_models_dir(), "u2netp.onnx")
+        if os.path.isfile(u2netp):
+            os.symlink(u2netp, os.path.join(tmp, "u2netp.onnx"))
         cfg_path = os.path.join(tmp, "bench.json")
         with open(cfg_path, "w") as fh:
             json.dump(cfg, fh)

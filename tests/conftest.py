@@ -251,10 +251,12 @@ def scene():
 def tiny_models(tmp_path_factory):
     """Tiny random-weight depth models saved like real ones (save_pretrained folders)."""
     import torch
-    from transformers import (DepthAnythingConfig, DepthAnythingForDepthEstimation,
+    from transformers import (BeitConfig, DepthAnythingConfig, DepthAnythingForDepthEstimation,
                               Dinov2Config, DPTConfig, DPTForDepthEstimation,
                               DPTImageProcessor, GLPNConfig, GLPNForDepthEstimation,
-                              GLPNImageProcessor)
+                              GLPNImageProcessor, ZoeDepthConfig, ZoeDepthForDepthEstimation)
+    from transformers.models.zoedepth.image_processing_pil_zoedepth import (
+        ZoeDepthImageProcessorPil)
 
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("tiny_models")
@@ -293,6 +295,18 @@ def tiny_models(tmp_path_factory):
         image_size=64, patch_size=16, neck_hidden_sizes=[8, 16, 32, 32],
         fusion_hidden_size=16, backbone_out_indices=[0, 1, 2, 3])),
         DPTImageProcessor(size={"height": 64, "width": 64}, keep_aspect_ratio=False))
+    # ZoeDepth: a BEiT backbone with relative position bias, metric bins and attractors
+    save("zoedepth", ZoeDepthForDepthEstimation(ZoeDepthConfig(
+        backbone_config=BeitConfig(
+            image_size=64, patch_size=16, num_hidden_layers=4, hidden_size=32,
+            intermediate_size=64, num_attention_heads=2, use_relative_position_bias=True,
+            reshape_hidden_states=False, out_features=["stage1", "stage2", "stage3", "stage4"]),
+        neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, bottleneck_features=16,
+        num_relative_features=8, bin_embedding_dim=16, num_attractors=[4, 4, 2, 1],
+        bin_configurations=[{"n_bins": 8, "min_depth": 0.001, "max_depth": 10.0}],
+        patch_transformer_hidden_size=16, patch_transformer_intermediate_size=32,
+        patch_transformer_num_attention_heads=2, num_patch_transformer_layers=1)),
+        ZoeDepthImageProcessorPil(size={"height": 64, "width": 96}, ensure_multiple_of=16))
     return out
 
 

@@ -70,6 +70,10 @@ def build_parser():
                    help="depth of the visible part relative to its width, for relative "
                    "depth and inflation (default 0.5; metric depth is kept unless given)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    g.add_argument("--depth-backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="run the depth model on ONNX Runtime (exported once, on first use) "
+                   "or PyTorch; auto: ONNX Runtime when the model can be exported "
+                   "(default: %(default)s)")
     g.add_argument("--models-dir", metavar="DIR",
                    help="folder of local models (default: $IMG2MESH_MODELS or "
                    "~/.cache/blender_img2mesh/models)")

@@ -46,7 +46,9 @@ def select_device(name="auto"):
 
 
 class DepthEstimator:
-    """A transformers depth model and its image processor, loaded once."""
+    """A transformers depth model and its image processor, loaded once (PyTorch)."""
+
+    backend = "torch"
 
     def __init__(self, folder, device="auto"):
         import torch
@@ -57,6 +59,7 @@ class DepthEstimator:
         hf_logging.disable_progress_bar()
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         self.device = select_device(device)
+        self.folder = folder
         try:
             self.processor = AutoImageProcessor.from_pretrained(folder)
             self.model = weights.load_exact(folder, AutoModelForDepthEstimation)
@@ -86,6 +89,12 @@ class DepthEstimator:
         inputs = self.processor(images=rgb, return_tensors="pt").to(self.device)
         with torch.inference_mode():
             outputs = self.model(**inputs)
+        if self.model_type == "zoedepth":  # its own post-processing needs torchvision
+            from . import depth_prep
+
+            raw = outputs.predicted_depth.detach().float().cpu().numpy()
+            _, _, proc = depth_prep.read_config(self.folder)
+            return depth_prep.postprocess(raw, h, w, proc), None
         post = self.processor.post_process_depth_estimation(outputs, target_sizes=[(h, w)])[0]
         depth = post["predicted_depth"].detach().float().cpu().numpy()
         fov = post.get("field_of_view")
@@ -94,6 +103,66 @@ class DepthEstimator:
             if not 1.0 <= fov <= 170.0:  # NaN or absurd: use --fov or the default instead
                 fov = None
         return depth.astype(np.float32), fov
+
+
+def load_estimator(folder, device="auto", backend="auto", models_dir=None, reporter=None):
+    """The depth model of ``folder`` on ONNX Runtime (exported once, see
+    :mod:`.onnx_depth`) or on PyTorch: ``backend`` auto (ONNX Runtime when the model can
+    be exported, else PyTorch with a warning), onnx (else an error) or torch."""
+    if backend == "torch":
+        return DepthEstimator(folder, device)
+    from . import depth_prep, onnx_depth
+
+    def give_up(why, hint="use --depth-backend auto or torch"):
+        if backend == "onnx":
+            raise Img2MeshError(f"--depth-backend onnx: {why}", file=folder, hint=hint,
+                                kind="model")
+        return DepthEstimator(folder, device)
+
+    try:
+        depth_prep.read_config(folder)
+    except depth_prep.Unsupported as why:  # e.g. Depth Pro: PyTorch as before, silently
+        return give_up(f"ONNX Runtime does not run this model yet ({why})")
+    provider_list, tried = onnx_depth.providers(device)
+    if provider_list is None:  # PyTorch may have the device; it says so if not
+        if backend == "auto" and reporter is not None:
+            reporter.warn(f"onnxruntime has no provider for --device {device} (tried "
+                          f"{tried}): the depth model runs on PyTorch")
+        return give_up(f"onnxruntime has no provider for --device {device} (tried {tried})",
+                       hint="install the onnxruntime build for that device, or use "
+                       "--device cpu")
+    if backend == "auto" and device == "auto" and \
+            onnx_depth.nvidia_gpu_for_torch_only(provider_list):
+        return DepthEstimator(folder, device)
+    path = onnx_depth.onnx_path(folder, models_dir)
+    reason, est = onnx_depth.failure(path), None
+    if reason is None and not os.path.isfile(path) and not _writable(os.path.dirname(path)):
+        reason = f"cannot write to {os.path.dirname(path)}"
+    elif reason is None and not os.path.isfile(path):
+        if reporter is not None:
+            reporter.update(0.0, "Preparing the depth model for this machine (once)")
+        from . import onnx_export
+
+        est = DepthEstimator(folder, "cpu")
+        reason = onnx_export.export(folder, path, est)
+    if reason is not None:
+        if backend == "onnx":
+            return give_up(f"the model could not be exported to ONNX ({reason})")
+        if reporter is not None:
+            again = f" (delete {path + onnx_depth.FAILED} to try again)" \
+                if os.path.isfile(path + onnx_depth.FAILED) else ""
+            reporter.warn(f"depth model not prepared for ONNX Runtime ({reason}); used "
+                          f"PyTorch{again}")
+        return est if est is not None and est.device == select_device(device) else \
+            DepthEstimator(folder, device)
+    return onnx_depth.OnnxDepthEstimator(folder, path, provider_list)
+
+
+def _writable(folder):
+    """Whether ``folder`` (or its nearest existing parent) can be written."""
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder.rstrip(os.sep)) if folder != os.sep else ""
+    return bool(folder) and os.access(folder, os.W_OK)
 
 
 def object_extent(mask, f, z):

@@ -89,7 +89,7 @@ def _mask(args, rgb, alpha, session):
 def _predict(estimator, rgb, cache, photo, reused):
     """The model's raw output and fov, kept for the next job on the same photo."""
     est, label = estimator
-    return _reused(cache, "depth", photo and (photo, label, est.device),
+    return _reused(cache, "depth", photo and (photo, label, est.device, est.backend),
                    lambda: est.predict(rgb), reused)
 
 
@@ -110,8 +110,9 @@ def _estimator(args, reporter, cache, models_dir, allow):
                       f"silhouette inflation instead. For learned depth, allow downloads or "
                       f"put the model at {err.file}")
         return None, "inflate"
-    est = _cached(cache, ("depth", folder, args.device),
-                  lambda: depth_mod.DepthEstimator(folder, args.device))
+    est = _cached(cache, ("depth", folder, args.device, args.depth_backend),
+                  lambda: depth_mod.load_estimator(folder, args.device, args.depth_backend,
+                                                   models_dir, reporter))
     return est, hub_id or folder
 
 
@@ -155,7 +156,8 @@ def _depth(args, rgb, mask, estimator, reporter, predict):
                 z = np.maximum(raw, 1e-3)
                 if thickness:
                     z = depth_mod.rescale_metric(z, mask, f, thickness)
-        info.update(depth_model=label, depth_kind=kind)
+        info.update(depth_model=label, depth_kind=kind,
+                    depth_backend=est.backend if est is not None else None)
     if not np.isfinite(z[mask]).all() or (z[mask] <= 0).any():
         raise Img2MeshError("depth has non-positive or invalid values inside the object",
                             file=args.depth_map, hint="check --depth-kind and --depth-scale")
