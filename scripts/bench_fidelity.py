@@ -40,7 +40,7 @@ mask that the mesh covers -- textured, and with the vertex colours alone -- and 
 the mesh's silhouette with the mask.  Real photos: scikit-image's, u2netp's mask,
 silhouette-inflation depth (what the photo's own camera sees does not depend on the
 depth), at the defaults and with `--target-faces 5000`.  Ground-truth views (`true
-depth`): the renders of the accuracy benchmark below with their true mask (alpha), depth
+depth`): the renders of the accuracy benchmark (above) with their true mask (alpha), depth
 and fov; they are PNG, so their texture is PNG (lossless) and its PSNR is the mapping's
 own error.  Targets: textured >= 40 dB at the defaults and with 5000 faces; silhouette
 IoU >= 0.99 on every ground-truth view.

@@ -113,7 +113,9 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
     data = ply.read_ply(mesh_path)
     mesh = build_mesh(name, data)
     tex_path = texture_path(data, result, warnings)
-    image = texture.load(tex_path, mesh.name, texture_storage, warnings) if tex_path else None
+    # "<name> Texture" (as "<name> Camera"): the picture a text prompt made keeps "<name>"
+    image = texture.load(tex_path, f"{mesh.name} Texture", texture_storage, warnings) \
+        if tex_path else None
     if data.colors is not None or image is not None:
         attr = COLOR_ATTRIBUTE if data.colors is not None else None
         mesh.materials.append(material.mesh_material(name, attr, image, color))

@@ -53,9 +53,9 @@ def test_text_prompt_to_mesh(addon, tiny_t2i, seen_events, tmp_path):
     assert obj_name == "a red ceramic mug" and obj.select_get()
     assert len(obj.data.vertices) > 1000 and len(obj.data.polygons) > 1000
     # the generated picture is in Blender's image list, packed (its temp folder is gone)
-    new = [im for im in bpy.data.images if im not in images]
-    assert [im.name for im in new] == [obj.name]
-    image = new[0]
+    new = {im.name: im for im in bpy.data.images if im not in images}
+    assert sorted(new) == [obj.name, f"{obj.name} Texture"]  # the picture, the texture
+    image = new[obj.name]
     assert image.packed_file is not None and tuple(image.size) == (64, 64)
     pixels = np.empty(64 * 64 * 4, np.float32)
     image.pixels.foreach_get(pixels)

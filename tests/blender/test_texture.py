@@ -57,7 +57,7 @@ def test_import_uvs_and_packed_texture(addon, tmp_path, uv_names):
     assert _base_color_node(obj) == tex
     assert nodes[material.COLOR_NODE].layer_name == "Color"
     image = tex.image
-    assert image.name == "grid" and image.colorspace_settings.name == "sRGB"
+    assert image.name == "grid Texture" and image.colorspace_settings.name == "sRGB"
     assert image.packed_file is not None
     image.reload()  # from the packed bytes: the file is gone
     assert tuple(image.size) == (16, 8)
@@ -148,21 +148,22 @@ def test_texture_saved_beside_blend(addon, tmp_path):
     assert len(notes) == 1 and "packed" in notes[0]
     bpy.ops.wm.save_as_mainfile(filepath=str(project / "scene.blend"))
     (project / "textures").mkdir()
-    (project / "textures" / "grid.001.png").write_bytes(b"the user's own file")
+    (project / "textures" / "grid.001_Texture.png").write_bytes(b"the user's own file")
     notes = []
     obj = mesh_import.import_result(addon, path, "grid", texture_storage="FILE", warnings=notes)
     shutil.rmtree(work)
     assert notes == []
     image = obj.active_material.node_tree.nodes[material.TEXTURE_NODE].image
     assert image.packed_file is None
-    assert image.name == "grid.001"  # the second "grid" object
-    assert image.filepath == "//textures/grid.001_1.png"  # never over the user's file
-    assert (project / "textures" / "grid.001.png").read_bytes() == b"the user's own file"
+    assert image.name == "grid.001 Texture"  # the second "grid" object
+    assert image.filepath == "//textures/grid.001_Texture_1.png"  # never over the user's
+    assert (project / "textures" / "grid.001_Texture.png").read_bytes() == \
+        b"the user's own file"
     image.reload()
     assert tuple(image.size) == (16, 8)
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.open_mainfile(filepath=str(project / "scene.blend"))
-    image = bpy.data.images["grid.001"]
+    image = bpy.data.images["grid.001 Texture"]
     assert tuple(image.size) == (16, 8) and image.packed_file is None
 
 
