@@ -45,22 +45,21 @@ def _sha1(data):
     return hashlib.sha1(data).hexdigest()
 
 
-class FakeHub:
-    """The server, its repositories (``add``), its faults (``fault``) and a log of the
-    requests it answered (``requests``: ``(method, path, range header or None)``)."""
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for a test: its request
+    handler class (a subclass of ``handler``) reaches this object as ``handler.<attr>``;
+    clients that go away mid-answer are no error (``quiet`` exceptions)."""
 
-    def __init__(self):
-        self.repos = {}  # repo id -> folder
-        self.faults = []  # [pattern, mode, times left or None, delay]
-        self.requests = []
-        self.lock = threading.Lock()
-        hub = self
-
-        class Handler(_Handler):
+    def _serve(self, handler, attr, quiet=(ConnectionError,)):
+        class Handler(handler):
             pass
 
-        Handler.hub = hub
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        class Server(_Server):
+            ignored = quiet
+
+        setattr(Handler, attr, self)
+        self.lock = threading.Lock()
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -71,6 +70,17 @@ class FakeHub:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeHub(LocalServer):
+    """The server, its repositories (``add``), its faults (``fault``) and a log of the
+    requests it answered (``requests``: ``(method, path, range header or None)``)."""
+
+    def __init__(self):
+        self.repos = {}  # repo id -> folder
+        self.faults = []  # [pattern, mode, times left or None, delay]
+        self.requests = []
+        self._serve(_Handler, "hub")
 
     @property
     def env(self):
@@ -124,12 +134,13 @@ class FakeHub:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    ignored = (ConnectionError,)
 
     def handle_error(self, request, client_address):
         """A client that went away (a cancelled or killed download) is no error here."""
         import sys
 
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        if not isinstance(sys.exc_info()[1], self.ignored):
             super().handle_error(request, client_address)
 
 

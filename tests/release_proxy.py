@@ -14,8 +14,9 @@ import os
 import socket
 import ssl
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from hub_server import LocalServer
 
 HOST = "github.com"
 
@@ -42,7 +43,7 @@ def make_certificates(folder):
     return ca, cert, key
 
 
-class ReleaseProxy:
+class ReleaseProxy(LocalServer):
     def __init__(self, cert_folder):
         self.ca, cert, key = make_certificates(cert_folder)
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -50,24 +51,7 @@ class ReleaseProxy:
         self.files = {}  # URL path on github.com -> local file
         self.requests = []  # (CONNECT host or GET path)
         self.cuts = 0
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(_ProxyHandler):
-            pass
-
-        Handler.proxy = proxy
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(_ProxyHandler, "proxy", quiet=(ConnectionError, ssl.SSLError))
 
     @property
     def env(self):
@@ -87,15 +71,6 @@ class ReleaseProxy:
                 return True
         return False
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
-            super().handle_error(request, client_address)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
