@@ -82,7 +82,7 @@ def test_headless_script_saves_colored_mesh(tmp_path):
         assert info["linked"]
     else:  # the photo as a packed texture on Base Color, vertex colors kept
         assert info["base"] == "TEX_IMAGE" and info["uv_layers"] == ["UVMap"]
-        assert info["image"][0] == "coffee" and info["image"][2]
+        assert info["image"][0] == "coffee Texture" and info["image"][2]
     mean = info["rgba_mean"]
     assert 0.02 < min(mean[:3]) and max(mean[:3]) < 0.9 and mean[3] == pytest.approx(1.0)
     assert max(info["dims"]) == pytest.approx(2.0, rel=1e-3)
@@ -154,7 +154,7 @@ def test_textured_import_in_blender_binary(tmp_path):
     assert info["uv_layers"] == ["UVMap"] and info["base"] == "TEX_IMAGE"
     assert info["loops"] == tris.reshape(-1).tolist()
     assert info["uv"] == uv[tris.reshape(-1)].reshape(-1).tolist()  # exact
-    assert info["image"] == ["grid", [16, 8], True, "sRGB", "EXTEND"]
+    assert info["image"] == ["grid Texture", [16, 8], True, "sRGB", "EXTEND"]
     assert info["active_node"] == "TEX_IMAGE" and info["attr"][0] == "Color"
     assert (out / "grid.ply").is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
     doc = helpers.glb_json(out / "grid.glb")  # that Blender's glTF exporter

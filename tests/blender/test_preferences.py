@@ -68,8 +68,10 @@ def test_texture_storage_preference(fake_worker, monkeypatch, tmp_path):
         obj = bpy.context.view_layer.objects.active
         nodes = obj.active_material.node_tree.nodes
         image = nodes["Img2Mesh Texture"].image
-        assert image.packed_file is None and image.filepath == "//textures/coffee.001.png"
-        assert (tmp_path / "textures" / "coffee.001.png").read_bytes()[:4] == b"\x89PNG"
+        assert image.packed_file is None and \
+            image.filepath == "//textures/coffee.001_Texture.png"
+        assert (tmp_path / "textures" / "coffee.001_Texture.png").read_bytes()[:4] == \
+            b"\x89PNG"
         bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
         assert bsdf.inputs["Base Color"].links[0].from_node.type == "VERTEX_COLOR"
         assert helpers.temp_dirs() <= before
