@@ -262,6 +262,13 @@ def stdout_for_events():
 
 
 def main(argv=None):
+    from . import batch_plan
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch.py
+        from .batch import main as batch_main
+
+        return batch_main(argv)
     args = parse_args(argv)
     with stdout_for_events() as out:
         return run_cli(args, out)
