@@ -77,8 +77,8 @@ class Display:
             skipped = f" ({total - todo} already done)" if total > todo else ""
             self._write(f"{total} photos -> {folder}{skipped}")
 
-    def photo_start(self, job):
-        self.current, self.fraction, self.stage = job, 0.0, "starting"
+    def photo_start(self, job, stage="starting"):
+        self.current, self.fraction, self.stage = job, 0.0, stage
         self._draw()
 
     def photo_sink(self, job):
