@@ -22,8 +22,8 @@ from .outputs import clean_stale
 INSTALL = 'pip install "blender-img2mesh[ray]" (or: pip install "ray[default]")'
 #: a photo is tried this many times when its actor dies
 ATTEMPTS = 2
-#: test hook: ``NAME`` makes an actor process exit on the photo named NAME; ``NAME:FILE``
-#: only while FILE does not exist (it is created first: one crash)
+#: test hook (comma-separated): ``NAME`` makes an actor process exit on the photo named
+#: NAME; ``NAME:FILE`` only while FILE does not exist (it is created first: one crash)
 CRASH_ENV = "IMG2MESH_TEST_CRASH"
 
 
@@ -54,18 +54,16 @@ class PhotoWorker:
 
 
 def _test_crash(photo):
-    spec = os.environ.get(CRASH_ENV)
-    if not spec:
-        return
-    name, _, marker = spec.partition(":")
-    if os.path.basename(photo) != name:
-        return
-    if marker:
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            return
-    os._exit(1)
+    for spec in filter(None, os.environ.get(CRASH_ENV, "").split(",")):
+        name, _, marker = spec.partition(":")
+        if os.path.basename(photo) != name:
+            continue
+        if marker:
+            try:
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
+        os._exit(1)
 
 
 def _connect(ray, address):
