@@ -118,6 +118,59 @@ def convert(job, cache, sink=None):
         return "failed", None, err.as_dict(), round(time.perf_counter() - t0, 3)
 
 
+def _local(todo, finish, display):
+    """Photo after photo, one model cache; with ``IMG2MESH_BATCH_OVERLAP=1`` (measured by
+    scripts/bench_batch.py) the next photo's mask is made on a thread while the current
+    one is meshed."""
+    cache = {}
+    overlap = os.environ.get("IMG2MESH_BATCH_OVERLAP") == "1"
+    for i, job in enumerate(todo):
+        display.photo_start(job)
+        sink = display.photo_sink(job)
+        if overlap and i + 1 < len(todo):
+            sink = _prefetching(sink, todo[i + 1], cache)
+        status, result, error, seconds = convert(job, cache, sink)
+        if overlap and getattr(sink, "future", None):
+            sink.future.result()
+        finish(job, record(job, status, result, error, seconds))
+
+
+def _prefetching(sink, upcoming, cache):
+    """A sink that, once the current photo is past its mask (stage ``depth``), starts
+    making ``upcoming``'s mask into the cache slot :func:`run.run` looks in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def wrapped(event):
+        if event.get("stage") == "depth" and wrapped.future is None:
+            pool = ThreadPoolExecutor(1)
+            wrapped.future = pool.submit(_mask_ahead, upcoming["args"], cache)
+            pool.shutdown(wait=False)
+        sink(event)
+
+    wrapped.future = None
+    return wrapped
+
+
+def _mask_ahead(ns, cache):
+    from . import image_io, models, run as run_mod
+
+    try:
+        if ns.keep_background:
+            return
+        rgb_full, alpha = image_io.load_photo(ns.input)
+        if alpha is not None:
+            return
+        rgb = image_io.resize_rgb(rgb_full, ns.max_size)
+        models_dir = os.path.abspath(os.path.expanduser(ns.models_dir)) if ns.models_dir \
+            else models.default_models_dir()
+        session = run_mod._segmenter(ns, alpha, Reporter(), cache, models_dir,
+                                     models.downloads_allowed(ns.offline))
+        run_mod._reused(cache, "mask", (run_mod._photo_key(ns, rgb), ns.segmenter),
+                        lambda: run_mod._mask(ns, rgb, alpha, session), [])
+    except Exception:  # noqa: BLE001 -- the photo's own run meets (and reports) it again
+        return
+
+
 def plan(args):
     """The jobs (one per photo, in order) and the output folder."""
     folder = batch_plan.output_folder(args.output)
@@ -163,12 +216,7 @@ def run_batch(args, out):
 
                 batch_ray.run(args, todo, finish, display)
             else:
-                cache = {}
-                for job in todo:
-                    display.photo_start(job)
-                    status, result, error, seconds = convert(job, cache,
-                                                             display.photo_sink(job))
-                    finish(job, record(job, status, result, error, seconds))
+                _local(todo, finish, display)
     except KeyboardInterrupt as exc:
         code = 128 + getattr(exc, "signum", signal.SIGINT)
     except Img2MeshError as err:  # Ray missing or unreachable

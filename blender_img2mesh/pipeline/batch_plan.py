@@ -20,6 +20,7 @@ from .errors import Img2MeshError
 #: image files a folder contributes (any file named explicitly or by a glob is tried)
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 FORMATS = ("ply", "obj", "glb")
+MESH_EXTENSIONS = tuple(f".{f}" for f in FORMATS)
 #: options that only say how the batch runs, not what a result holds
 _NOT_SETTINGS = {"input", "output", "preview", "json", "quiet", "verbose", "overwrite", "ray",
                  "ray_actors", "recursive", "device", "download", "batch_info"}
@@ -68,19 +69,25 @@ def _is_glob(text):
 
 
 def is_batch(argv):
-    """True when ``argv`` asks for a batch: more than one input, a folder, a glob, an
-    existing folder as ``-o`` or a batch-only option."""
+    """True when ``argv`` asks for a batch: more than one input or a batch-only option;
+    or one folder, glob or an existing folder as ``-o`` -- unless ``-o`` names a mesh
+    file (then it is the single run, which says what is wrong)."""
+    if any(a in ("-h", "--help") for a in argv):
+        return True  # the batch's help is the single run's and more
     p = build_parser()
+    p._print_message = lambda *a, **k: None  # whatever this says, the real parse says
     try:
         args, _ = p.parse_known_intermixed_args(argv)
-    except SystemExit:  # --help, --version, or an error the single run reports as well
-        return any(a in ("-h", "--help") for a in argv)
+    except SystemExit:  # --version, or an error the single run reports
+        return False
     inputs = args.input or []
     if args.prompt is not None or args.download is not None:
         return False
-    return (len(inputs) > 1 or any(os.path.isdir(i) or (_is_glob(i) and not os.path.exists(i))
-                                   for i in inputs)
-            or any(a.split("=")[0] in _BATCH_ONLY for a in argv)
+    if len(inputs) > 1 or any(a.split("=")[0] in _BATCH_ONLY for a in argv):
+        return True
+    if not inputs or (args.output and args.output.lower().endswith(MESH_EXTENSIONS)):
+        return False  # one input, one mesh file: the single run (and its errors)
+    return (os.path.isdir(inputs[0]) or (_is_glob(inputs[0]) and not os.path.exists(inputs[0]))
             or bool(args.output and (os.path.isdir(args.output) or args.output.endswith("/"))))
 
 
