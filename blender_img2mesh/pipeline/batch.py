@@ -243,4 +243,7 @@ def main(argv=None):
     probe.preview = None
     check_args(p, probe)
     with stdout_for_events() as out:
-        return run_batch(args, out)
+        try:
+            return run_batch(args, out)
+        except KeyboardInterrupt:  # before the photos started (reading folders, sidecars)
+            return 130

@@ -65,7 +65,8 @@ class Display:
     def fatal(self, err):
         if self.json:
             Reporter(self._emit).error(err)
-        self._write(f"error: {err.one_line()}")
+        else:
+            self._write(f"error: {err.one_line()}")
 
     def begin(self, folder, total, todo):
         self.total, self.todo = total, todo

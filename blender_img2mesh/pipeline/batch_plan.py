@@ -101,6 +101,9 @@ def check(p, args):
         p.error("--mask and --depth-map belong to one photo: run those photos one by one")
     if not args.input:
         p.error("give photos, folders or glob patterns")
+    if args.output and args.output.lower().endswith(MESH_EXTENSIONS):
+        p.error(f"-o of a batch is a folder, not a mesh file ({args.output}): give a "
+                "folder and --format ply|obj|glb")
     if args.ray_actors is not None and args.ray_actors < 1:
         p.error("--ray-actors must be at least 1")
     if args.ray is not None and args.ray not in ("local", "auto") and ":" not in args.ray:
