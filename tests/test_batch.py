@@ -207,3 +207,23 @@ def test_stems_keep_clashing_names_apart():
 
     assert stems(["/x/a.jpg", "/x/a.png", "/y/a.jpg", "/x/a_png.jpg", "/x/B.jpg", "/x/b.png"]) \
         == ["a", "a_png", "a_jpg", "a_png_jpg", "B", "b_png"]
+
+
+def test_ray_is_an_extra_never_vendored_into_the_blender_zips():
+    """Ray is the optional extra [ray] (and a test requirement), not a runtime one: the
+    zips' wheel list (tools/buildlib, from requirements.txt) has no ray."""
+    import tomllib
+
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    from buildlib import platforms, wheels
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as fh:
+        project = tomllib.load(fh)["project"]
+    assert any(r.startswith("ray[default]") for r in project["optional-dependencies"]["ray"])
+    assert not any(r.lower().startswith("ray") for r in project["dependencies"])
+    for name in platforms.PLATFORMS:
+        reqs = wheels.runtime_requirements(os.path.join(REPO, "requirements.txt"),
+                                           platforms.PLATFORMS[name], "torch")
+        assert reqs and not [r for r in reqs if wheels.normalize(r).startswith("ray")]
+    with open(os.path.join(REPO, "requirements-test.txt"), encoding="utf-8") as fh:
+        assert "ray[default]==" in fh.read()
