@@ -227,3 +227,22 @@ def test_ray_is_an_extra_never_vendored_into_the_blender_zips():
         assert reqs and not [r for r in reqs if wheels.normalize(r).startswith("ray")]
     with open(os.path.join(REPO, "requirements-test.txt"), encoding="utf-8") as fh:
         assert "ray[default]==" in fh.read()
+
+
+def test_stage_overlap_gives_the_same_meshes(tmp_path, photo, u2netp_dir, cli):
+    """The next photo's background is removed while the current one is meshed: the
+    results are the ones made without the overlap, the mask counted as reused."""
+    for name in ("coffee.png", "chelsea.png", "astronaut.png"):
+        shutil.copy(photo(name), tmp_path / name)
+    args = [tmp_path / "astronaut.png", tmp_path / "chelsea.png", tmp_path / "coffee.png",
+            "--depth-model", "inflate", "--max-size", "128", "--models-dir", u2netp_dir,
+            "--offline"]
+    on = cli([*args, "-o", tmp_path / "on"])
+    off = cli([*args, "-o", tmp_path / "off"], env={"IMG2MESH_BATCH_OVERLAP": "0"})
+    assert on.returncode == 0 and off.returncode == 0, on.stderr + off.stderr
+    for i, name in enumerate(("astronaut", "chelsea", "coffee")):
+        assert (tmp_path / "on" / f"{name}.ply").read_bytes() == \
+            (tmp_path / "off" / f"{name}.ply").read_bytes()
+        reused = [json.loads((tmp_path / d / f"{name}.json").read_text())["reused"]
+                  for d in ("on", "off")]
+        assert reused == [["mask"] if i else [], []]

@@ -119,11 +119,12 @@ def convert(job, cache, sink=None):
 
 
 def _local(todo, finish, display):
-    """Photo after photo, one model cache; with ``IMG2MESH_BATCH_OVERLAP=1`` (measured by
-    scripts/bench_batch.py) the next photo's mask is made on a thread while the current
-    one is meshed."""
+    """Photo after photo, one model cache.  The next photo is read and its background
+    removed on a thread while the current one is meshed and written (its result then
+    says ``"reused": ["mask"]``): 0.86x the batch's time on 2 shared cores
+    (scripts/bench_batch.py); ``IMG2MESH_BATCH_OVERLAP=0`` turns it off."""
     cache = {}
-    overlap = os.environ.get("IMG2MESH_BATCH_OVERLAP") == "1"
+    overlap = os.environ.get("IMG2MESH_BATCH_OVERLAP", "1") != "0"
     for i, job in enumerate(todo):
         display.photo_start(job)
         sink = display.photo_sink(job)
