@@ -83,7 +83,7 @@ def _connect(ray, address):
     return True
 
 
-def actor_options(args, resources, wanted):
+def actor_options(args, resources):
     """(number of actors, ray options of one): one CPU each (one GPU with --device
     cuda) as far as the cluster has them; more actors than that share them."""
     gpu = args.device == "cuda"
@@ -106,7 +106,7 @@ def run(args, jobs, finish, display):
     try:
         if not jobs:
             return
-        n, options = actor_options(args, ray.cluster_resources(), args.ray_actors)
+        n, options = actor_options(args, ray.cluster_resources())
         n = min(n, len(jobs))
         make = ray.remote(**options, max_restarts=0)(PhotoWorker).remote
         display.stage = f"on {n} Ray actor{'s' * (n > 1)}"
