@@ -246,3 +246,40 @@ def test_stage_overlap_gives_the_same_meshes(tmp_path, photo, u2netp_dir, cli):
         reused = [json.loads((tmp_path / d / f"{name}.json").read_text())["reused"]
                   for d in ("on", "off")]
         assert reused == [["mask"] if i else [], []]
+
+
+def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
+    """On a terminal: one redrawn line -- photos done / total, the photo and its stage,
+    the time left -- and a line per finished photo."""
+    import argparse
+    import io
+
+    from blender_img2mesh.pipeline.batch import plan, record
+    from blender_img2mesh.pipeline.batch_display import Display
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    for name in ("coffee.png", "chelsea.png"):
+        shutil.copy(photo(name), tmp_path / name)
+    from blender_img2mesh.pipeline.batch_plan import build_parser
+
+    args = build_parser().parse_intermixed_args([str(tmp_path), "-o", str(tmp_path / "out"),
+                                                 *FAST])
+    folder, jobs = plan(args)
+    stream = Tty()
+    display = Display(argparse.Namespace(json=False, quiet=False), None, stream)
+    display.begin(folder, 2, 2)
+    display.photo_start(jobs[0])
+    sink = display.photo_sink(jobs[0])
+    sink({"event": "progress", "stage": "depth", "fraction": 0.5, "stage_fraction": 0.0,
+          "message": "Inflating the silhouette"})
+    display.photo_done(jobs[0], record(jobs[0], "ok", outputs=[str(tmp_path / "out" /
+                                                                   "chelsea.ply")],
+                                       seconds=1.5))
+    text = stream.getvalue()
+    assert "2 photos -> " in text
+    assert "\r[0/2]" in text and "chelsea.png: Inflating the silhouette" in text
+    assert " left" in text  # half a photo done: an estimate
+    assert "[1/2] ok chelsea.png -> chelsea.ply in 1.5 s" in text
