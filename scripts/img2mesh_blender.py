@@ -3,6 +3,8 @@
 
     blender -b -P scripts/img2mesh_blender.py -- INPUT|--prompt TEXT [pipeline options]
             [--save OUT.blend] [--export OUT.glb|OUT.ply|OUT.obj] [--camera]
+    blender -b -P scripts/img2mesh_blender.py -- PHOTO PHOTO ...|FOLDER [options]
+            [--save OUT.blend]        (a batch: one object per photo, side by side)
 
 Enables the add-on from this checkout (the repo root goes on sys.path; no install
 needed) and runs ``bpy.ops.img2mesh.generate`` synchronously.  The worker's Python is
@@ -27,7 +29,8 @@ from blender_img2mesh.blender import material  # noqa: E402
 def parse(argv):
     p = argparse.ArgumentParser(prog="blender -b -P img2mesh_blender.py --",
                                 description="Photo -> colored mesh in Blender.")
-    p.add_argument("input", nargs="?", help="the photo (or give --prompt)")
+    p.add_argument("input", nargs="*", help="the photo (or give --prompt); several photos or "
+                   "a folder: a batch, one object per photo in a new collection")
     p.add_argument("--prompt", help="generate the picture from this text (Text source)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=0, help="0: the model's default")
@@ -57,8 +60,13 @@ def parse(argv):
                    help="what the material shows (both are kept in the mesh)")
     p.add_argument("--texture-size", type=int, default=0, help="0: the photo's own")
     a = p.parse_args(argv)
-    if (a.input is None) == (a.prompt is None):
+    if bool(a.input) == (a.prompt is not None):
         p.error("give either INPUT or --prompt TEXT")
+    a.batch = len(a.input) > 1 or any(os.path.isdir(i) for i in a.input)
+    if a.batch and (a.export or a.camera or a.mask or a.depth_map):
+        p.error("--export, --camera, --mask and --depth-map are for one photo: a batch "
+                "is saved with --save")
+    a.input = a.input[0] if len(a.input) == 1 and not a.batch else a.input
     return a
 
 
@@ -74,6 +82,9 @@ def operator_kwargs(a):
     if a.prompt is not None:
         kw.update(source="TEXT", prompt=a.prompt, seed=a.seed, steps=a.steps,
                   t2i_model=a.t2i_model)
+    elif a.batch:
+        kw["paths"] = ";".join(os.path.abspath(i) for i in a.input)
+        del kw["add_camera"]
     else:
         kw.update(source="FILE", filepath=os.path.abspath(a.input))
     if a.depth_model in depth_ids and a.depth_model != "CUSTOM":
@@ -160,6 +171,19 @@ def name_texture_in_ply(path, name):
         f.write(data[:first] + f"comment TextureFile {name}\n".encode() + data[first:])
 
 
+def _batch_done(a):
+    """Print the batch's objects (in their collection), save; 1 when a photo failed."""
+    coll = [c for c in bpy.data.collections if c.name.startswith("Img2Mesh Batch")][-1]
+    for obj in coll.objects:
+        print(f"img2mesh: {obj.name}: {len(obj.data.vertices)} vertices at x = "
+              f"{obj.location.x:.2f}", flush=True)
+    if a.save:
+        bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(a.save))
+        print(f"img2mesh: saved {os.path.abspath(a.save)}", flush=True)
+    wanted = len(blender_img2mesh.blender.batch_jobs.photos_in(a.input))
+    return 0 if len(coll.objects) == wanted else 1
+
+
 def main():
     argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
     a = parse(argv)
@@ -172,10 +196,15 @@ def main():
     if a.clear:
         bpy.ops.wm.read_homefile(use_empty=True)
     try:
-        bpy.ops.img2mesh.generate(**operator_kwargs(a))
+        if a.batch:
+            bpy.ops.img2mesh.batch(**operator_kwargs(a))
+        else:
+            bpy.ops.img2mesh.generate(**operator_kwargs(a))
     except RuntimeError as exc:  # the operator's ERROR report
         print(f"error: {str(exc).strip()}", file=sys.stderr)
         return 1
+    if a.batch:
+        return _batch_done(a)
     obj = bpy.context.view_layer.objects.active
     print(f"img2mesh: {obj.name}: {len(obj.data.vertices)} vertices, "
           f"{len(obj.data.polygons)} faces", flush=True)

@@ -6,7 +6,8 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 
 import bpy
 
-from . import downloads, jobs, operators, panels, preferences, properties, worker_client
+from . import (batch_ops, downloads, jobs, operators, panels, preferences, properties,
+               worker_client)
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -17,8 +18,10 @@ classes = (
     downloads.IMG2MESH_OT_download_model,
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
+    batch_ops.IMG2MESH_OT_batch,
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,
+    panels.IMG2MESH_PT_batch,
 )
 
 

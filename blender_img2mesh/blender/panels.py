@@ -75,3 +75,31 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
                      "poisson_depth", "max_size", "fov", "thickness", "target_faces",
                      "texture_size", "frame", "device", "models_dir", "offline"):
             layout.prop(s, name)
+
+
+class IMG2MESH_PT_batch(_Base, bpy.types.Panel):
+    """Many photos: a folder (or several files picked in the file browser), the settings
+    above, one object per photo in a new collection."""
+
+    bl_label = "Batch"
+    bl_parent_id = "IMG2MESH_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        s = context.scene.img2mesh
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "batch_folder")
+        if jobs.running():
+            return  # the progress ("7 / 20") and Cancel are drawn above
+        row = layout.row(align=True)
+        settings = properties.operator_settings(s)
+        op = row.operator("img2mesh.batch", text="Folder", icon="FILE_FOLDER")
+        for name in properties.SETTING_NAMES:
+            setattr(op, name, settings[name])
+        op.directory = s.batch_folder
+        row.active = bool(s.batch_folder)
+        op = layout.operator("img2mesh.batch", text="Choose Files...", icon="FILEBROWSER")
+        for name in properties.SETTING_NAMES:
+            setattr(op, name, settings[name])

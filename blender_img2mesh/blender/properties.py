@@ -153,6 +153,8 @@ class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
                              description="The photo to turn into a mesh")
     image: bpy.props.PointerProperty(name="Image", type=bpy.types.Image,
                                      description="An image loaded in Blender")
+    batch_folder: StringProperty(name="Photos Folder", subtype="DIR_PATH", default="",
+                                 description="Batch: every image file of this folder")
 
 
 def operator_settings(s):

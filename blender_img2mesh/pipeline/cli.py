@@ -280,7 +280,13 @@ def refuse(err, as_json, out=None):
 
 
 def main(argv=None):
+    from . import batch_plan
+
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch.py
+        from .batch import main as batch_main
+
+        return batch_main(argv)
     with signals.handled():
         try:
             try:

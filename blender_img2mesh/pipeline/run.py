@@ -274,6 +274,8 @@ def _run(args, reporter, cache, files, output, preview):
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }
+    if getattr(args, "batch_info", None):  # which photo of a batch, made with which settings
+        result["batch"] = args.batch_info
     from .. import __version__
 
     files.write(paths["sidecar"], lambda tmp: export.write_json(

@@ -36,3 +36,32 @@ def test_modal_generate_and_cancel_in_windowed_blender(tmp_path):
     assert r["objects"] == 2  # the default cube and the first result: no half result
     assert r["heavy"] == []
     assert shot.stat().st_size > 10000
+
+
+def test_modal_batch_and_cancel_keeps_finished_in_windowed_blender(tmp_path):
+    blender, xvfb = shutil.which("blender"), shutil.which("xvfb-run")
+    assert blender and xvfb, "needs the blender binary and xvfb-run (apt-get install blender xvfb)"
+    env = dict(os.environ, IMG2MESH_PYTHON=helpers.PIPELINE_PYTHON)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut.png", "chelsea.png", "coffee.png"):
+        shutil.copy(helpers.photo(name), folder / name)
+    start = tmp_path / "start.blend"
+    subprocess.run([blender, "-b", "--factory-startup", "--python-expr",
+                    f"import bpy; bpy.ops.wm.save_as_mainfile(filepath={str(start)!r})"],
+                   check=True, capture_output=True, timeout=120, env=env)
+    out, shot = tmp_path / "gui.json", tmp_path / "batch.png"
+    proc = subprocess.run(
+        [xvfb, "-a", "-s", "-screen 0 1600x900x24", blender, "--factory-startup", str(start),
+         "-P", os.path.join(helpers.HERE, "gui_batch_check.py"), "--", str(folder), str(out),
+         str(shot)], capture_output=True, text=True, timeout=400, env=env,
+        stdin=subprocess.DEVNULL)
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["errors"] == []
+    assert r["invoke"] == ["RUNNING_MODAL"] and r["ticks_while_running"] >= 3
+    assert r["labels"][:2] == ["1 / 3", "2 / 3"] and r["total"] == 3
+    assert r["kept"] and r["kept"][0] == "astronaut" and len(r["kept"]) < 3
+    assert r["xs"] == [i * 2.5 for i in range(len(r["kept"]))]
+    assert r["cancelled_worker_alive"] is False and r["cancel_temp_exists"] is False
+    assert shot.stat().st_size > 10000

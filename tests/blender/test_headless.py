@@ -168,3 +168,26 @@ def test_textured_import_in_blender_binary(tmp_path):
     back = ply.read_ply(out / "grid.ply")  # that Blender's PLY exporter + our comment
     assert back.texture_file == str(out / "grid_texture.png") and back.uv is not None
     assert len(back.indices) == tris.size
+
+
+def test_headless_script_batch_of_a_folder_and_files(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("coffee.png", "chelsea.png"):
+        shutil.copy(helpers.photo(name), folder / name)
+    blend = tmp_path / "batch.blend"
+    proc = run_blender(["-P", SCRIPT, "--", str(folder), helpers.photo("rocket.jpg"),
+                        "--depth-model", "inflate", "--keep-background", "--max-size", "128",
+                        "--clear", "--save", str(blend)])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name, x in (("chelsea", 0.0), ("coffee", 2.5), ("rocket", 5.0)):
+        assert f"img2mesh: {name}: " in proc.stdout and f"at x = {x:.2f}" in proc.stdout
+    expr = ("import bpy, json; c = bpy.data.collections['Img2Mesh Batch']; print('BATCH ' + "
+            "json.dumps(sorted((o.name, round(o.location.x, 3), len(o.data.polygons)) "
+            "for o in c.objects)))")
+    check = run_blender([str(blend), "--python-expr", expr])
+    line = [ln for ln in check.stdout.splitlines() if ln.startswith("BATCH ")]
+    assert line, check.stdout[-2000:] + check.stderr[-2000:]
+    objs = json.loads(line[0][6:])
+    assert [(n, x) for n, x, _ in objs] == [("chelsea", 0.0), ("coffee", 2.5), ("rocket", 5.0)]
+    assert all(f > 1000 for _, _, f in objs)

@@ -1,0 +1,116 @@
+"""The batch on a real Ray cluster of two nodes on this machine (ray.cluster_utils.Cluster,
+as Ray's own tests make one): both nodes work, the results are the local batch's, a worker
+process that dies mid-batch loses no photo."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import json_lines
+
+FAST = ["--depth-model", "inflate", "--max-size", "96", "--keep-background"]
+NAMES = ["astronaut", "chelsea", "coffee", "grace_hopper", "rocket", "hubble_deep_field"]
+
+
+@pytest.fixture(scope="module")
+def crash_marker(tmp_path_factory):
+    return tmp_path_factory.mktemp("crash") / "chelsea-crashed"
+
+
+@pytest.fixture(scope="module")
+def cluster(crash_marker):
+    """Two nodes of one CPU each; their worker processes exit (once) on chelsea.png and
+    every time on doomed.png (batch_ray's test hook, read from the environment they
+    inherit)."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from blender_img2mesh.pipeline.batch_ray import CRASH_ENV
+
+    saved = os.environ.get(CRASH_ENV)
+    os.environ[CRASH_ENV] = f"chelsea.png:{crash_marker},doomed.png"
+    c = Cluster()
+    try:
+        c.add_node(num_cpus=1)
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+        yield c
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        c.shutdown()
+        if saved is None:
+            os.environ.pop(CRASH_ENV, None)
+        else:
+            os.environ[CRASH_ENV] = saved
+
+
+@pytest.fixture
+def photos(tmp_path, photo):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in NAMES:
+        src = photo(name + (".jpg" if name in ("grace_hopper", "rocket", "hubble_deep_field")
+                            else ".png"))
+        shutil.copy(src, folder / os.path.basename(src))
+    return folder
+
+
+def _manifest(folder):
+    with open(folder / "manifest.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def test_two_nodes_same_results_and_a_dead_worker_loses_nothing(cluster, crash_marker,
+                                                                  photos, cli, mesh_reader):
+    local, remote = photos.parent / "local", photos.parent / "remote"
+    proc = cli([photos, "-o", local, *FAST])
+    assert proc.returncode == 0, proc.stderr
+    proc = cli([photos, "-o", remote, "--ray", cluster.address, "--json", *FAST])
+    assert proc.returncode == 0, proc.stderr
+    lines = _manifest(remote)
+    assert sorted(r["name"] for r in lines) == sorted(NAMES)
+    assert {r["status"] for r in lines} == {"ok"}
+    # both nodes worked, in actor processes (not the driver)
+    assert len({r["node"] for r in lines}) == 2
+    assert all(r["node"] for r in lines)
+    # the worker died on chelsea.png once: the photo was tried again and made it
+    assert crash_marker.exists()
+    assert {r["name"]: r["attempts"] for r in lines}["chelsea"] == 2
+    assert {r["attempts"] for r in lines if r["name"] != "chelsea"} == {1}
+    # every result is the local batch's
+    for name in NAMES:
+        assert (remote / f"{name}.ply").read_bytes() == (local / f"{name}.ply").read_bytes()
+        assert (remote / f"{name}_texture.jpg").read_bytes() == \
+            (local / f"{name}_texture.jpg").read_bytes()
+        a, b = (json.loads((d / f"{name}.json").read_text()) for d in (local, remote))
+        assert (a["vertices"], a["faces"], a["bounds"]) == (b["vertices"], b["faces"],
+                                                            b["bounds"])
+        V, T, _ = mesh_reader(remote / f"{name}.ply")
+        assert len(V) == b["vertices"] and len(T) == b["faces"]
+    assert not [f for f in os.listdir(remote) if f.startswith(".")]
+    events = json_lines(proc.stdout)
+    assert sorted(e["input"] for e in events if e["event"] == "photo") == \
+        sorted(r["input"] for r in lines)
+    assert events[-1]["event"] == "batch" and events[-1]["ok"] == len(NAMES)
+    # run again on the cluster: everything is there already
+    again = cli([photos, "-o", remote, "--ray", cluster.address, *FAST])
+    assert again.returncode == 0, again.stderr
+    assert {r["status"] for r in _manifest(remote)[len(NAMES):]} == {"skipped"}
+
+
+def test_a_photo_that_kills_its_worker_twice_fails_alone(cluster, photos, cli):
+    shutil.copy(photos / "coffee.png", photos / "doomed.png")
+    out = photos.parent / "out"
+    proc = cli([photos / "doomed.png", photos / "coffee.png", photos / "rocket.jpg", "-o", out,
+                "--ray", cluster.address, "--ray-actors", "2", *FAST])
+    assert proc.returncode == 2, proc.stderr
+    by = {r["name"]: r for r in _manifest(out)}
+    assert by["doomed"]["status"] == "failed" and by["doomed"]["attempts"] == 2
+    assert "died 2 times" in by["doomed"]["error"]["message"]
+    assert by["coffee"]["status"] == by["rocket"]["status"] == "ok"
+    assert [line for line in proc.stderr.splitlines() if " failed " in line] == \
+        [line for line in proc.stderr.splitlines() if "doomed.png" in line and "failed" in line]
+    assert not (out / "doomed.ply").exists()
