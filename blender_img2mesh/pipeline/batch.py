@@ -233,16 +233,20 @@ def run_batch(args, out):
 
 def main(argv=None):
     """``img2mesh`` with several inputs, a folder or a glob (dispatched from :mod:`cli`)."""
-    from .cli import check_args, stdout_for_events
+    from .cli import check_args, refuse, stdout_for_events, wants_json
 
     argv = sys.argv[1:] if argv is None else list(argv)
     p = batch_plan.build_parser()
-    args = p.parse_intermixed_args(argv)
-    batch_plan.check(p, args)
-    # the single run's checks, once, on a stand-in for every photo
-    probe = batch_plan.photo_args(args, "photo.png", "photo", os.path.abspath("."), 0, "")
-    probe.preview = None
-    check_args(p, probe)
+    try:
+        args = p.parse_intermixed_args(argv)
+        batch_plan.check(p, args)
+        # the single run's checks, once, on a stand-in for every photo
+        probe = batch_plan.photo_args(args, "photo.png", "photo", os.path.abspath("."), 0,
+                                      "")
+        probe.preview = None
+        check_args(p, probe)
+    except Img2MeshError as err:  # one line (or an error event), exit 2
+        return refuse(err, wants_json(argv))
     with stdout_for_events() as out:
         try:
             return run_batch(args, out)

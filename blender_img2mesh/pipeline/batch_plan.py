@@ -78,7 +78,7 @@ def is_batch(argv):
     p._print_message = lambda *a, **k: None  # whatever this says, the real parse says
     try:
         args, _ = p.parse_known_intermixed_args(argv)
-    except SystemExit:  # --version, or an error the single run reports
+    except (SystemExit, Img2MeshError):  # --version, or an error the single run reports
         return False
     inputs = args.input or []
     if args.prompt is not None or args.download is not None:
