@@ -29,12 +29,13 @@ def weld(vertices, indices):
     return first[order], rank[inverse.ravel()][indices].astype(np.int32)
 
 
-def build_mesh(name, data):
+def build_mesh(name, data, weld_seams=True):
     """A new mesh datablock from a :class:`ply.PlyMesh` (colors -> linear FLOAT_COLOR,
-    per-vertex UVs -> the UV map ``UVMap``, per loop; seam vertices welded)."""
+    per-vertex UVs -> the UV map ``UVMap``, per loop; seam vertices welded unless
+    ``weld_seams`` is False: an open back has no seams)."""
     mesh = bpy.data.meshes.new(name)
     vertices, indices, colors = data.vertices, data.indices, data.colors
-    welded = weld(vertices, indices) if data.uv is not None else None
+    welded = weld(vertices, indices) if data.uv is not None and weld_seams else None
     if welded is not None:
         kept, indices = welded
         vertices = vertices[kept]
@@ -111,7 +112,8 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
     the .blend by ``texture_storage``, see :mod:`texture`).  What the user should know
     goes to ``warnings`` (a list).  Returns the object."""
     data = ply.read_ply(mesh_path)
-    mesh = build_mesh(name, data)
+    # only a closed back (flat, mirror) has vertices split along UV seams
+    mesh = build_mesh(name, data, weld_seams=(result or {}).get("back") != "open")
     tex_path = texture_path(data, result, warnings)
     # "<name> Texture" (as "<name> Camera"): the picture a text prompt made keeps "<name>"
     image = texture.load(tex_path, f"{mesh.name} Texture", texture_storage, warnings) \
