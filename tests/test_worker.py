@@ -175,6 +175,7 @@ def test_preload_loads_the_models_the_next_job_uses(job_inputs, worker, parse_js
     assert ahead[-1]["seconds"] > 0 and ahead[-1]["timings"]["model"] > 0
     result = jobs["job"][-1]
     assert result["event"] == "result" and result["mask"] == "u2netp"
+    assert result["reused"] == []  # the preload's warm-up pass kept no mask or depth
     # the models were there: the job's model stage loaded nothing (a first load of the
     # same models is what the preload's own model stage took)
     assert result["timings"]["model"] < 0.25 * ahead[-1]["timings"]["model"], \

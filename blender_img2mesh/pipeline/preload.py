@@ -34,7 +34,7 @@ def load_models(args, reporter, cache):
     from . import run
 
     models_dir, allow = run.model_places(args)
-    loaded = []
+    loaded, est = [], None
     session = run._segmenter(args, None, reporter, cache, models_dir, allow)
     if session is not None:
         session()  # the job's lambda: the session lands in the cache under the job's key
@@ -43,8 +43,27 @@ def load_models(args, reporter, cache):
         est, label = run._estimator(args, reporter, cache, models_dir, allow)
         if est is not None:
             loaded.append(f"depth:{label}")
+    if loaded:
+        warm_up(session and session(), est, reporter)
     reporter.close_stage()
     return loaded
+
+
+def warm_up(session, estimator, reporter):
+    """One pass of each network on a small blank picture: a session's first run allocates
+    its buffers (and imports what the run needs), which the first job then skips.  Nothing
+    is kept: the job's results never come from here."""
+    import numpy as np
+
+    from . import segment
+
+    reporter.update(0.9, "Warming up the models")
+    rgb = np.full((240, 320, 3), 96, np.uint8)
+    rgb[60:180, 100:220] = 200
+    if session is not None:
+        segment.remove_background(rgb, session)
+    if estimator is not None:
+        estimator.predict(rgb)
 
 
 def serve_preload(parser, argv, out, cache):
