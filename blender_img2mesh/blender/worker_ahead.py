@@ -75,9 +75,12 @@ def allowed(context=None):
 
 
 def preload_args(settings, prefs=None):
-    """The panel's settings as a preload's arguments: a job's, without photo and output."""
-    args = properties.cli_args(settings, "photo", "out.ply", prefs)
-    return args[3:]  # [photo, "-o", out, ...]
+    """The panel's settings as a preload's arguments: a job's, without photo and output,
+    and always ``--offline``: what was not asked for downloads nothing (Generate does, with
+    its progress shown); a missing model is the preload's error, an ``auto`` depth model
+    that is not there loads nothing."""
+    args = properties.cli_args(settings, "photo", "out.ply", prefs)[3:]  # [photo, -o, out
+    return args if "--offline" in args else args + ["--offline"]
 
 
 _pending = []  # the Preload being read by the timer

@@ -128,6 +128,8 @@ def test_preload_answer_is_read_by_the_timer(ahead, tiny_glpn):
     assert worker_ahead._pending and worker_ahead._pending[0] is not preload
     args = worker_ahead._pending[0].args
     assert args[args.index("--depth-model") + 1] == "inflate"
+    s.offline = False  # started ahead, nothing downloads: Generate does, showing it
+    assert worker_ahead.preload_args(s).count("--offline") == 1
 
 
 def test_panel_draw_starts_once_and_only_when_allowed(addon, fake_worker, monkeypatch):
