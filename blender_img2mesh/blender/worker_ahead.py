@@ -129,6 +129,8 @@ def _poll():
         status = f"preload failed: {preload.error}"
     elif preload.result is not None:
         status = f"models loaded in {preload.result.get('seconds', 0):.1f} s"
+    else:  # a job read the answer, or the worker was stopped (Release Models, Cancel)
+        status = "models loaded" if preload.worker.alive() else "worker stopped"
     return None
 
 
