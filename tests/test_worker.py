@@ -143,3 +143,42 @@ def test_changed_photo_is_not_reused(job_inputs, run_job, tiny_models, u2netp_di
                          "--offline", "--depth-model", tiny_models["glpn"],
                          "--max-size", "96"], cache=cache)
     assert result["reused"] == ["depth"] and result["mask"] == "none"
+
+
+def test_preload_loads_the_models_the_next_job_uses(job_inputs, worker, parse_json_lines,
+                                                    tiny_models, u2netp_dir):
+    """``preload`` loads the segmenter and the depth model into the worker's cache (the
+    job's keys: the following job loads nothing) and writes no files; a preload that
+    cannot load (an unknown segmenter, a missing model offline) is one error event, and
+    the worker goes on."""
+    d = job_inputs
+    model_args = ["--models-dir", u2netp_dir, "--offline", "--segmenter", "u2netp",
+                  "--depth-model", tiny_models["glpn"], "--max-size", "96"]
+    before = sorted(os.listdir(d))
+    proc = worker("\n".join(json.dumps(r) for r in [
+        {"id": "bad", "cmd": "preload", "args": ["--segmenter", "nope"]},
+        {"id": "gone", "cmd": "preload", "args": ["--offline", "--depth-model",
+                                                   str(d / "no-such-model")]},
+        {"id": "ahead", "cmd": "preload", "args": model_args},
+        {"id": "job", "args": [str(d / "cat.png"), "-o", str(d / "cat.ply"), *model_args]},
+    ]) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    jobs = _by_id(parse_json_lines(proc.stdout))
+    for bad in ("bad", "gone"):
+        assert [e["event"] for e in jobs[bad]][-1] == "error", jobs[bad]
+        assert sum(e["event"] == "error" for e in jobs[bad]) == 1
+    assert "nope" in jobs["bad"][-1]["message"]
+    ahead = jobs["ahead"]
+    assert ahead[-1]["event"] == "result", ahead[-1]
+    assert ahead[-1]["preloaded"] == ["segmenter:u2netp", f"depth:{tiny_models['glpn']}"]
+    assert {e["stage"] for e in ahead if e["event"] == "progress"} == {"model"}
+    assert ahead[-1]["seconds"] > 0 and ahead[-1]["timings"]["model"] > 0
+    result = jobs["job"][-1]
+    assert result["event"] == "result" and result["mask"] == "u2netp"
+    assert result["reused"] == []  # the preload's warm-up pass kept no mask or depth
+    # the models were there: the job's model stage loaded nothing (a first load of the
+    # same models is what the preload's own model stage took)
+    assert result["timings"]["model"] < 0.25 * ahead[-1]["timings"]["model"], \
+        (result["timings"], ahead[-1]["timings"])
+    # what appeared in the folder is the job's files: the preloads wrote none
+    assert set(os.listdir(d)) - set(before) == {os.path.basename(p) for p in result["outputs"]}

@@ -7,7 +7,7 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 import bpy
 
 from . import (batch_ops, downloads, jobs, operators, panels, preferences, properties,
-               worker_client)
+               worker_ahead, worker_client)
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -34,6 +34,7 @@ def register():
 def unregister():
     if jobs.current is not None:
         jobs.current.cancel()
+    worker_ahead.reset()
     worker_client.release()
     if hasattr(bpy.types.Scene, "img2mesh"):
         del bpy.types.Scene.img2mesh

@@ -54,6 +54,9 @@ class Runner:
             self.job = worker_client.Job(self.python, self.args)
         except (OSError, worker_client.WorkerDied) as exc:
             self._fail(f"cannot start the worker with {self.python}: {exc}")
+        else:
+            if self.job.worker.preloads:  # queued behind the models started ahead
+                self.stage, self.message = "model", "Loading models"
         return self
 
     @property

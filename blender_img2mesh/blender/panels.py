@@ -3,7 +3,7 @@ Advanced, Generate / progress."""
 
 import bpy
 
-from . import jobs, properties
+from . import jobs, properties, worker_ahead
 from .progress_ui import draw_progress
 
 
@@ -18,6 +18,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
 
     def draw(self, context):
         s = context.scene.img2mesh
+        worker_ahead.panel_drawn()  # the first draw: start the worker (a timer, at once)
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False

@@ -3,7 +3,7 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import downloads, interpreter, jobs, texture, vendor, worker_client
+from . import downloads, interpreter, jobs, texture, vendor, worker_ahead, worker_client
 from .addon_prefs import ADDON_NAME, get_prefs, python_for
 
 class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
@@ -23,6 +23,11 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     keep_worker: BoolProperty(
         name="Keep Models Loaded", default=True,
         description="Keep the worker process (and its loaded models) alive between runs")
+    start_ahead: BoolProperty(
+        name="Start Worker Ahead", default=True,
+        description="Start the worker and load the chosen models in the background when "
+        "the Img2Mesh panel is first shown or an image is picked, so the first Generate "
+        "is as fast as the next ones")
     texture_storage: EnumProperty(
         name="Texture Storage", items=texture.STORAGES, default="PACK",
         description="Where the texture image of a generated mesh is kept")
@@ -35,6 +40,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "device")
         row.prop(self, "keep_worker")
+        layout.prop(self, "start_ahead")
         layout.prop(self, "texture_storage")
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
@@ -48,6 +54,8 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         warm = worker_client.warm_worker()
         if warm is not None and warm.alive():
             layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")
+            if worker_ahead.status:
+                layout.label(text=f"Started ahead: {worker_ahead.status}")
 
 
 class IMG2MESH_OT_check_dependencies(bpy.types.Operator):

@@ -146,13 +146,26 @@ class SettingsMixin:
                               "diffusers folder (empty: sd-turbo)")
 
 
+def ahead(settings, context):
+    """A new image or depth model: load the models ahead (worker_ahead.py, debounced)."""
+    from . import worker_ahead
+
+    worker_ahead.on_setting_changed(settings, context)
+
+
 class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
     color: _color_property(apply_color)  # also switches the selected results
     source: EnumProperty(name="Source", items=SOURCES, default="FILE")
-    filepath: StringProperty(name="Image", subtype="FILE_PATH", default="",
+    filepath: StringProperty(name="Image", subtype="FILE_PATH", default="", update=ahead,
                              description="The photo to turn into a mesh")
-    image: bpy.props.PointerProperty(name="Image", type=bpy.types.Image,
+    image: bpy.props.PointerProperty(name="Image", type=bpy.types.Image, update=ahead,
                                      description="An image loaded in Blender")
+    depth_model: EnumProperty(name="Depth", items=DEPTH_MODELS, default="auto",
+                              update=ahead, description="How depth is estimated from the "
+                              "photo")
+    depth_model_custom: StringProperty(
+        name="Custom Depth Model", default="", update=ahead,
+        description="Hub id (org/name) or local model folder, for depth model Custom")
     batch_folder: StringProperty(name="Photos Folder", subtype="DIR_PATH", default="",
                                  description="Batch: every image file of this folder")
 

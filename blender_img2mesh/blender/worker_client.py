@@ -56,6 +56,8 @@ class WorkerProcess:
             stderr=subprocess.PIPE, env=env, cwd=interpreter.PACKAGE_PARENT,
             text=True, encoding="utf-8", errors="replace", bufsize=1, **kwargs)
         self.pid = self.proc.pid
+        #: ids of ``preload`` requests sent and not answered yet (see worker_ahead.py)
+        self.preloads = set()
         self.events = queue.Queue()
         self.stderr_tail = collections.deque(maxlen=40)
         self._threads = [
@@ -222,6 +224,13 @@ class Job:
             self.worker.kill()
             self.done = True
             out.append(self.error)
+            return
+        if event.get("id") in self.worker.preloads:  # the job waits behind a preload
+            if event["event"] == "progress":
+                out.append({"event": "progress", "stage": "model", "fraction": 0.0,
+                            "message": event.get("message") or "Loading models"})
+            elif event["event"] in ("result", "error"):
+                self.worker.preloads.discard(event["id"])
             return
         if event.get("id") not in (self.id, None):
             return  # a stale event of an earlier job

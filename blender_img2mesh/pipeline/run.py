@@ -23,6 +23,13 @@ DEFAULT_THICKNESS = 0.5
 PROMPT_SHARE = 4.0
 
 
+def model_places(args):
+    """The models folder (absolute) and whether downloads are allowed, for ``args``."""
+    models_dir = os.path.abspath(os.path.expanduser(args.models_dir)) if args.models_dir \
+        else models.default_models_dir()
+    return models_dir, models.downloads_allowed(args.offline)
+
+
 def _cached(cache, key, make):
     if key not in cache:
         cache[key] = make()
@@ -180,9 +187,7 @@ def run(args, reporter, cache=None):
 def _run(args, reporter, cache, files, output, preview):
     cache = {} if cache is None else cache
     t0 = time.perf_counter()
-    models_dir = os.path.abspath(os.path.expanduser(args.models_dir)) if args.models_dir \
-        else models.default_models_dir()
-    allow = models.downloads_allowed(args.offline)
+    models_dir, allow = model_places(args)
     color = export.color_mode(args.color, output)
     paths = export.plan_files(files, output)
     if preview:

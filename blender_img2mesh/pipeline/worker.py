@@ -2,12 +2,14 @@
 
     python -m blender_img2mesh.pipeline.worker
 
-Reads one JSON request per line on stdin -- ``{"id": ..., "args": [command-line args]}``
-or ``{"id": ..., "cmd": "shutdown"}`` -- and answers with the command line's JSON events,
-each tagged with the request's ``id`` (see docs/protocol.md).  Every request it cannot
-run (not a JSON object, an id that is not a string or a finite number, an unknown
-``cmd``, bad ``args``) gets one ``error`` event and runs nothing.  SIGINT, SIGTERM and
-SIGHUP end the running job cleanly and then the worker (exit 128 + the signal).
+Reads one JSON request per line on stdin -- ``{"id": ..., "args": [command-line args]}``,
+``{"id": ..., "cmd": "preload", "args": [...]}`` (load a job's models, run nothing: see
+:mod:`.preload`) or ``{"id": ..., "cmd": "shutdown"}`` -- and answers with the command
+line's JSON events, each tagged with the request's ``id`` (see docs/protocol.md).  Every
+request it cannot run (not a JSON object, an id that is not a string or a finite number,
+an unknown ``cmd``, bad ``args``) gets one ``error`` event and runs nothing.
+SIGINT, SIGTERM and SIGHUP end the running job cleanly and then the worker (exit 128 + the
+signal).
 """
 
 import json
@@ -18,12 +20,13 @@ try:  # Ctrl-C or SIGTERM while the libraries load: no traceback
     from . import signals
     from .cli import build_parser, check_args, run_cli, stdout_for_events
     from .errors import Img2MeshError
+    from .preload import serve_preload
     from .progress import Reporter, json_sink
 except KeyboardInterrupt:
     raise SystemExit(130) from None
 
 #: what a request may ask besides a job (``args``)
-COMMANDS = ("shutdown",)
+COMMANDS = ("shutdown", "preload")
 
 
 class _Tagged:
@@ -103,6 +106,15 @@ def serve(stdin, out):
         if cmd is not None:
             if cmd == "shutdown":
                 break
+            if cmd == "preload":  # load a job's models, run nothing (pipeline/preload.py)
+                args = request.get("args", [])
+                if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+                    _reply_error(out, job_id, "preload has no 'args' list of strings")
+                    continue
+                code = serve_preload(parser, args, _Tagged(out, job_id), cache)
+                if code >= 128:
+                    return code
+                continue
             _reply_error(out, job_id, f"unknown command {json.dumps(cmd)[:60]}: nothing "
                          "was run", hint="commands: " + ", ".join(COMMANDS) +
                          '; a job is {"id": ..., "args": [...]} without "cmd"')

@@ -92,9 +92,16 @@ def _step():
         finish()
         return None
     if phase == "start":
-        show_sidebar()
-        report["first_invoke"] = sorted(invoke())
-        state["phase"] = "run1"
+        show_sidebar()  # its first draw starts the worker ahead (worker_ahead.py)
+        state["phase"] = "ahead"
+    elif phase == "ahead":
+        warm = worker_client.warm_worker()
+        if warm is not None:
+            report["ahead_pid"] = warm.pid
+            report["ahead_preloading"] = bool(warm.preloads)
+            report["first_invoke"] = sorted(invoke())
+            report["first_label"] = jobs.current.label if jobs.current else None
+            state["phase"] = "run1"
     elif phase == "run1":
         runner = jobs.current
         if runner is not None:

@@ -32,6 +32,9 @@ def test_modal_generate_and_cancel_in_windowed_blender(tmp_path):
     assert r["ticks_while_running"] >= 3  # Blender's event loop kept running
     assert r["object"] == "astronaut" and r["vertices"] > 1000
     assert r["cancel_pid"] == r["warm_pid"]  # the second run reused the warm worker
+    # the panel's first draw started the worker ahead, and the first Generate used it
+    assert r["ahead_pid"] == r["warm_pid"] and r["ahead_preloading"] is True
+    assert r["first_label"] == "Loading models"  # queued behind the preload
     assert r["cancelled_worker_alive"] is False and r["cancel_temp_exists"] is False
     assert r["objects"] == 2  # the default cube and the first result: no half result
     assert r["heavy"] == []
