@@ -26,6 +26,7 @@ classes = (
 
 
 def register():
+    jobs.remove_stale_temp_dirs()  # left by a Blender that died mid-run
     for cls in classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.img2mesh = bpy.props.PointerProperty(type=properties.IMG2MESH_PG_settings)
