@@ -90,8 +90,10 @@ def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, locatio
     """A camera in front of ``obj`` (looking +Y, at the photographed side) whose field of
     view across the longer side is ``fov_deg``.  ``location`` (object space) wins when the
     pipeline reported where the photo's camera was; otherwise the camera frames the mesh.
-    It becomes the scene camera and the render resolution's aspect is set to
-    the photo's."""
+    Named after ``obj`` (one camera per result).  It becomes the scene camera only when
+    the scene has none, and only then is the render resolution's aspect set to the
+    photo's (a user's camera and render size stay; the photo's size is kept on the
+    camera as ``img2mesh_resolution``)."""
     cam_data = bpy.data.cameras.new(obj.name + " Camera")
     cam_data.sensor_fit = "AUTO"
     cam_data.angle = math.radians(fov_deg)
@@ -100,6 +102,9 @@ def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, locatio
     render = context.scene.render
     w, h = working_size or (render.resolution_x, render.resolution_y)
     if working_size:
+        cam["img2mesh_resolution"] = [int(w), int(h)]
+    active = context.scene.camera is None
+    if working_size and active:
         long_px = max(render.resolution_x, render.resolution_y)
         render.resolution_x = max(1, round(long_px * w / max(w, h)))
         render.resolution_y = max(1, round(long_px * h / max(w, h)))
@@ -115,5 +120,6 @@ def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, locatio
     cam.location = obj.matrix_world @ mathutils.Vector(loc)
     cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
     cam_data.clip_end = max(cam_data.clip_end, 10 * max(x1 - x0, y1 - y0, z1 - z0))
-    context.scene.camera = cam  # the render matches the photo
+    if active:
+        context.scene.camera = cam  # the render matches the photo
     return cam

@@ -95,7 +95,8 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                 obj = mesh_import.import_result(
                     context, path, self._name, runner.result, add_camera=self.add_camera,
                     color=self.color, warnings=notes,
-                    texture_storage=getattr(prefs, "texture_storage", "PACK"))
+                    texture_storage=getattr(prefs, "texture_storage", "PACK"),
+                    placement=getattr(prefs, "placement", "BESIDE"))
                 image_source.keep_generated_image(runner.result, obj.name)
             except (ValueError, OSError, RuntimeError) as exc:
                 self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
