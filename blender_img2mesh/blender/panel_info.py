@@ -64,7 +64,8 @@ def wrap(layout, context, text, icon="NONE", first_icon_only=True):
     scale = getattr(getattr(context, "preferences", None), "view", None)
     scale = getattr(scale, "ui_scale", 1.0) or 1.0
     width = getattr(region, "width", 0) or 300
-    chars = max(18, int(width / (7.0 * scale)) - 4)
+    # at most about 9 px a character (capitals) at scale 1, less the icon and margins
+    chars = max(16, int((width - 44 * scale) / (9.0 * scale)))
     col = layout.column(align=True)
     for i, line in enumerate(textwrap.wrap(text, chars, break_on_hyphens=False) or [""]):
         col.label(text=line, icon=icon if (i == 0 or not first_icon_only) else "BLANK1")
