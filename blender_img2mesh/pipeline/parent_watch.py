@@ -99,11 +99,14 @@ def _watch(parent_pid):
 
 def start(environ=os.environ):
     """Watch the parent named by ``IMG2MESH_PARENT_PID``; the watching thread or None."""
+    # read once, not inherited by what the worker starts (whose parent it is not)
+    pid_text, pdeathsig = (environ.pop(name, "") for name in ("IMG2MESH_PARENT_PID",
+                                                             "IMG2MESH_PDEATHSIG"))
     try:
-        parent_pid = int(environ.get("IMG2MESH_PARENT_PID", ""))
+        parent_pid = int(pid_text)
     except ValueError:
         return None
-    if environ.get("IMG2MESH_PDEATHSIG") == "1":
+    if pdeathsig == "1":
         _set_pdeathsig()
     thread = threading.Thread(target=_watch, args=(parent_pid,), daemon=True,
                               name="img2mesh-parent-watch")

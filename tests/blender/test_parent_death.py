@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import bpy
 import blender_img2mesh
-from blender_img2mesh.blender import jobs, worker_client
+from blender_img2mesh.blender import jobs
 
 blender_img2mesh.register()
 start = jobs.Runner.start
@@ -39,7 +39,7 @@ print("finished", flush=True)
 """
 
 
-def test_worker_ends_when_blender_is_killed_mid_job(tmp_path):
+def test_worker_ends_when_blender_is_killed_mid_job():
     blender = subprocess.Popen(
         [sys.executable, "-c", BLENDER_SCRIPT, helpers.REPO, helpers.photo("astronaut.png")],
         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -93,7 +93,7 @@ def test_only_folders_of_dead_blenders_are_removed(tmp_path):
     try:
         assert os.path.basename(new).startswith(f"img2mesh-{os.getpid()}-")
         assert os.path.dirname(new) == tempfile.gettempdir()
-        assert jobs.remove_stale_temp_dirs() == [] or new not in jobs.remove_stale_temp_dirs()
+        assert new not in jobs.remove_stale_temp_dirs()  # this Blender's own: kept
         assert os.path.isdir(new)
     finally:
         os.rmdir(new)

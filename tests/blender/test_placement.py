@@ -36,8 +36,8 @@ def test_five_results_side_by_side_with_their_cameras(addon, fake_worker):
     assert xs == sorted(xs) and xs[0] >= 1.0 + placement.GAP
     cameras = [o for o in addon.scene.objects if o.type == "CAMERA"]
     assert sorted(c.name for c in cameras) == sorted(o.name + " Camera" for o in results)
-    # the scene had no camera: the first result's became it; the others did not take over
-    assert addon.scene.camera.name == results[0].name + " Camera"
+    # the scene had no camera: each result's took over from the previous result's
+    assert addon.scene.camera.name == results[-1].name + " Camera"
 
 
 def test_cursor_placement(addon, tmp_path):
