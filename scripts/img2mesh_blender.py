@@ -208,6 +208,9 @@ def main():
     obj = bpy.context.view_layer.objects.active
     print(f"img2mesh: {obj.name}: {len(obj.data.vertices)} vertices, "
           f"{len(obj.data.polygons)} faces", flush=True)
+    cam = bpy.data.objects.get(obj.name + " Camera") if a.camera else None
+    if cam is not None:  # asked for: render through it, even with the startup's camera
+        material.use_camera(bpy.context.scene, cam)
     if a.export:
         export(a.export, obj)
     if a.save:

@@ -6,7 +6,7 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 
 import bpy
 
-from . import (batch_ops, downloads, jobs, operators, panels, preferences, properties,
+from . import (batch_ops, downloads, drop, jobs, operators, panels, preferences, properties,
                worker_ahead, worker_client)
 
 classes = (
@@ -22,10 +22,12 @@ classes = (
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,
     panels.IMG2MESH_PT_batch,
+    *drop.CLASSES,  # the drop handler on Blender 4.1+
 )
 
 
 def register():
+    jobs.remove_stale_temp_dirs()  # left by a Blender that died mid-run
     for cls in classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.img2mesh = bpy.props.PointerProperty(type=properties.IMG2MESH_PG_settings)

@@ -7,11 +7,14 @@ modal operator calls :meth:`Runner.tick` from its timer; background mode calls
 """
 
 import os
+import re
 import shutil
 import tempfile
 import time
 
 from . import worker_client
+
+_STALE_DIR = re.compile(r"^img2mesh-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
 current = None  # the Runner in progress (the panel's progress bar and Cancel)
 
@@ -28,7 +31,43 @@ def running():
 
 
 def new_temp_dir():
-    return tempfile.mkdtemp(prefix="img2mesh-")
+    """A temp folder for one job, named after this Blender's pid (``img2mesh-PID-XXXX``)
+    so that :func:`remove_stale_temp_dirs` can tell when its owner is gone."""
+    return tempfile.mkdtemp(prefix=f"img2mesh-{os.getpid()}-")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_dirs(folder=None):
+    """Remove the job folders that a Blender which died (crash, ``kill -9``) left in the
+    temp folder: ``img2mesh-PID-XXXX`` whose PID is no running process.  Folders of
+    running Blenders, and of older versions (no pid in the name), stay.  POSIX only
+    (on Windows ``os.kill(pid, 0)`` is not a harmless probe).  Returns what was removed."""
+    if os.name == "nt":
+        return []
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _STALE_DIR.match(name)
+        path = os.path.join(folder, name)
+        if not match or int(match["pid"]) == os.getpid() or _pid_alive(int(match["pid"])):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 class Runner:

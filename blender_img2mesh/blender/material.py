@@ -90,19 +90,23 @@ def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, locatio
     """A camera in front of ``obj`` (looking +Y, at the photographed side) whose field of
     view across the longer side is ``fov_deg``.  ``location`` (object space) wins when the
     pipeline reported where the photo's camera was; otherwise the camera frames the mesh.
-    It becomes the scene camera and the render resolution's aspect is set to
-    the photo's."""
+    Named after ``obj`` (one camera per result).  It becomes the scene camera
+    (:func:`use_camera`: the render aspect follows the photo's) only when the scene has
+    no camera or its camera is an earlier result's: a camera of the user's, and the
+    render size set for it, stay.  The photo's size is kept on the camera as
+    ``img2mesh_resolution``."""
     cam_data = bpy.data.cameras.new(obj.name + " Camera")
     cam_data.sensor_fit = "AUTO"
     cam_data.angle = math.radians(fov_deg)
     cam = bpy.data.objects.new(obj.name + " Camera", cam_data)
     obj.users_collection[0].objects.link(cam)
+    cam["img2mesh_camera"] = True
     render = context.scene.render
     w, h = working_size or (render.resolution_x, render.resolution_y)
     if working_size:
-        long_px = max(render.resolution_x, render.resolution_y)
-        render.resolution_x = max(1, round(long_px * w / max(w, h)))
-        render.resolution_y = max(1, round(long_px * h / max(w, h)))
+        cam["img2mesh_resolution"] = [int(w), int(h)]
+    current = context.scene.camera
+    active = current is None or bool(current.get("img2mesh_camera"))
     (x0, y0, z0), (x1, y1, z1) = bounds
     if location is not None:
         loc = location
@@ -115,5 +119,19 @@ def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, locatio
     cam.location = obj.matrix_world @ mathutils.Vector(loc)
     cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
     cam_data.clip_end = max(cam_data.clip_end, 10 * max(x1 - x0, y1 - y0, z1 - z0))
-    context.scene.camera = cam  # the render matches the photo
+    if active:
+        use_camera(context.scene, cam)
     return cam
+
+
+def use_camera(scene, cam):
+    """Make ``cam`` the scene camera; a result's camera brings the photo's aspect to
+    the render size (its longer side kept)."""
+    scene.camera = cam
+    size = cam.get("img2mesh_resolution")
+    if size:
+        w, h = size
+        render = scene.render
+        long_px = max(render.resolution_x, render.resolution_y)
+        render.resolution_x = max(1, round(long_px * w / max(w, h)))
+        render.resolution_y = max(1, round(long_px * h / max(w, h)))

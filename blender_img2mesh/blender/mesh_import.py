@@ -5,7 +5,7 @@ import os
 import bpy
 import numpy as np
 
-from . import material, ply, texture
+from . import material, placement as placing, ply, texture
 
 COLOR_ATTRIBUTE = "Color"
 UV_MAP = "UVMap"
@@ -105,8 +105,10 @@ def texture_path(data, result, warnings=None):
 
 
 def import_result(context, mesh_path, name, result=None, add_camera=False, color="TEXTURE",
-                  texture_storage="PACK", warnings=None):
-    """Create the object for ``mesh_path``: at the 3D cursor, in the active collection,
+                  texture_storage="PACK", warnings=None, placement="BESIDE"):
+    """Create the object for ``mesh_path``: beside the scene's meshes at the 3D cursor's
+    height and depth, or at the 3D cursor (``placement``, see :mod:`placement`), in the
+    active collection,
     selected and active, with a material showing the texture and/or vertex colors
     (``color``: which one feeds Base Color; the texture image is packed or copied beside
     the .blend by ``texture_storage``, see :mod:`texture`).  What the user should know
@@ -123,7 +125,8 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
         mesh.materials.append(material.mesh_material(name, attr, image, color))
     obj = bpy.data.objects.new(name, mesh)
     active_collection(context).objects.link(obj)
-    obj.location = context.scene.cursor.location
+    min_x = float(data.vertices[:, 0].min()) if len(data.vertices) else 0.0
+    obj.location = placing.location_for(context, obj, min_x, placement)
     view_layer = context.view_layer
     for other in view_layer.objects:
         if other.select_get():

@@ -6,7 +6,7 @@ import shutil
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import image_source, interpreter, jobs, mesh_import, properties
+from . import image_source, interpreter, jobs, mesh_import, panel_info, properties
 from .addon_prefs import get_prefs, python_for
 from .runner_ops import RunnerOperator
 
@@ -72,6 +72,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
             self._runner = self._make_runner(context).start()
         except (image_source.SourceError, interpreter.InterpreterError, ValueError,
                 OSError) as exc:
+            panel_info.record_error(str(exc))
             self.report({"ERROR"}, f"Img2Mesh: {exc}")
             return False
         return True
@@ -82,6 +83,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
         try:
             if runner.error:
                 if runner.error != "cancelled":
+                    panel_info.record_error(runner.error)
                     self.report({"ERROR"}, f"Img2Mesh: {runner.error}")
                 else:
                     self.report({"WARNING"}, "Img2Mesh: cancelled")
@@ -95,11 +97,13 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                 obj = mesh_import.import_result(
                     context, path, self._name, runner.result, add_camera=self.add_camera,
                     color=self.color, warnings=notes,
-                    texture_storage=getattr(prefs, "texture_storage", "PACK"))
+                    texture_storage=getattr(prefs, "texture_storage", "PACK"),
+                    placement=getattr(prefs, "placement", "BESIDE"))
                 image_source.keep_generated_image(runner.result, obj.name)
             except (ValueError, OSError, RuntimeError) as exc:
                 self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
                 return {"CANCELLED"}
+            panel_info.record(obj, runner, notes)
             for warning in runner.warnings + notes:
                 self.report({"WARNING"}, f"Img2Mesh: {warning}")
             self.report({"INFO"}, f"Img2Mesh: {obj.name}: {len(obj.data.vertices)} vertices, "

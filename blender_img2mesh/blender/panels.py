@@ -3,7 +3,7 @@ Advanced, Generate / progress."""
 
 import bpy
 
-from . import jobs, properties, worker_ahead
+from . import jobs, panel_info, properties, worker_ahead
 from .progress_ui import draw_progress
 
 
@@ -47,6 +47,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         col.prop(s, "size")
         col.prop(s, "color")
         col.prop(s, "add_camera")
+        panel_info.draw_depth(layout, context, s)  # what will really run
         runner = jobs.current
         if runner is not None and not runner.finished:
             draw_progress(layout.column(), runner)
@@ -56,6 +57,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
             op = row.operator("img2mesh.generate", icon="MESH_MONKEY")
             for name, value in properties.operator_settings(s).items():
                 setattr(op, name, value)
+            panel_info.draw_last_result(layout, context)  # the last run, its warnings
 
 
 class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):

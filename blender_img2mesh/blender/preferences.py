@@ -3,7 +3,8 @@
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import downloads, interpreter, jobs, texture, vendor, worker_ahead, worker_client
+from . import (downloads, interpreter, jobs, placement, texture, vendor, worker_ahead,
+               worker_client)
 from .addon_prefs import ADDON_NAME, get_prefs, python_for
 
 class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
@@ -31,6 +32,9 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     texture_storage: EnumProperty(
         name="Texture Storage", items=texture.STORAGES, default="PACK",
         description="Where the texture image of a generated mesh is kept")
+    placement: EnumProperty(
+        name="Placement", items=placement.PLACEMENTS, default="BESIDE",
+        description="Where a new result goes")
     dependency_status: StringProperty(name="Status", default="not checked")
 
     def draw(self, context):
@@ -42,6 +46,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row.prop(self, "keep_worker")
         layout.prop(self, "start_ahead")
         layout.prop(self, "texture_storage")
+        layout.prop(self, "placement")
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")

@@ -46,6 +46,11 @@ class WorkerProcess:
         self.python = python
         env = interpreter.child_env()
         env.update(extra_env or {})
+        # the worker ends when Blender dies (pipeline/parent_watch.py); the kernel's
+        # parent-death signal follows the starting thread, so only from the main thread
+        env["IMG2MESH_PARENT_PID"] = str(os.getpid())
+        env["IMG2MESH_PDEATHSIG"] = \
+            "1" if threading.current_thread() is threading.main_thread() else "0"
         kwargs = {}
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP

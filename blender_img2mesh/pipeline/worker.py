@@ -9,12 +9,14 @@ line's JSON events, each tagged with the request's ``id`` (see docs/protocol.md)
 request it cannot run (not a JSON object, an id that is not a string or a finite number,
 an unknown ``cmd``, bad ``args``) gets one ``error`` event and runs nothing.
 SIGINT, SIGTERM and SIGHUP end the running job cleanly and then the worker (exit 128 + the
-signal).
+signal).  Started by the add-on, it also ends when Blender dies (:mod:`.parent_watch`).
 """
 
 import json
 import math
 import sys
+
+from . import parent_watch
 
 try:  # Ctrl-C or SIGTERM while the libraries load: no traceback
     from . import signals
@@ -141,6 +143,7 @@ def serve(stdin, out):
 def main():
     with signals.handled():
         try:
+            parent_watch.start()
             with stdout_for_events() as out:
                 return serve(sys.stdin, out)
         except KeyboardInterrupt as exc:  # idle (waiting for a request): end quietly

@@ -106,6 +106,25 @@ def test_python_expr_operator_and_no_heavy_imports(tmp_path):
     assert info["heavy"] == [] and info["vertices"] > 1000
 
 
+def test_no_drop_handler_on_blender_without_file_handlers(tmp_path):
+    """Blender 3.4 has no FileHandler: the add-on registers (the drop operator alone,
+    which still works when called) and unregisters without an error."""
+    expr = (f"import sys; sys.path.insert(0, {helpers.REPO!r}); import bpy, blender_img2mesh; "
+            "blender_img2mesh.register(); "
+            "print('DROP', bpy.app.version_string, hasattr(bpy.types, 'FileHandler'), "
+            "hasattr(bpy.types, 'IMG2MESH_FH_image'), "
+            "hasattr(bpy.types, 'IMG2MESH_OT_drop_image')); "
+            "blender_img2mesh.unregister(); print('UNREGISTERED')")
+    proc = run_blender(["--python-expr", expr])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in out and "UNREGISTERED" in out, out[-3000:]
+    version, has_fh, has_handler, has_op = \
+        [l for l in proc.stdout.splitlines() if l.startswith("DROP ")][0].split()[1:]
+    assert has_op == "True" and has_handler == has_fh
+    if tuple(map(int, version.split(".")[:2])) < (4, 1):
+        assert has_fh == "False"
+
+
 def test_headless_script_failure_exit_code(tmp_path):
     proc = run_blender(["-P", SCRIPT, "--", str(tmp_path / "missing.jpg"), "--save",
                         str(tmp_path / "x.blend")])

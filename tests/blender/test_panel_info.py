@@ -1,0 +1,134 @@
+"""The panel tells the truth: what depth will really come from before Generate, and
+the last result (name, vertices, time, depth used) with its warnings after it."""
+
+import types
+
+import bpy
+import pytest
+
+import helpers
+from blender_img2mesh.blender import depth_plan, panel_info, panels, properties
+
+
+class Layout:
+    """A stand-in for a UILayout that records what a panel draws."""
+
+    def __init__(self, lines=None):
+        self.lines = [] if lines is None else lines
+
+    def __getattr__(self, name):  # use_property_split, scale_y, active, ...
+        return None
+
+    def __setattr__(self, name, value):
+        if name == "lines":
+            object.__setattr__(self, name, value)
+
+    def row(self, **kw):
+        return Layout(self.lines)
+
+    column = box = split = row
+
+    def label(self, text="", icon="NONE"):
+        self.lines.append(text)
+
+    def prop(self, *a, **kw):
+        pass
+
+    template_ID = progress = prop
+
+    def operator(self, idname, text="", icon="NONE"):
+        self.lines.append(f"[{text or idname}]")
+        return types.SimpleNamespace()
+
+
+def _drawn(context):
+    panel = types.SimpleNamespace(layout=Layout())
+    panels.IMG2MESH_PT_main.draw(panel, context)
+    return panel.layout.lines
+
+
+@pytest.fixture
+def no_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "IMG2MESH_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "models").mkdir()
+    return tmp_path / "models"
+
+
+def test_depth_line_for_each_state(no_models, tmp_path):
+    d = str(no_models)
+    p = depth_plan.plan("auto", models_dir=d, offline=True)
+    assert p.text == ("Depth: Auto -> silhouette inflation (offline: Depth Anything V2 "
+                      "Small not downloaded)")
+    assert not p.ok and p.download == "depth-anything-v2-small"
+    p = depth_plan.plan("auto", models_dir=d, offline=False)
+    assert p.text == "Depth: Auto -> Depth Anything V2 Small - downloads on first run (~100 MB)"
+    assert p.ok
+    p = depth_plan.plan("glpn-nyu", models_dir=d, offline=True)
+    assert p.text == "Depth: GLPN NYU - not downloaded (~250 MB)" and not p.ok
+    assert p.download == "glpn-nyu"
+    assert depth_plan.plan("inflate", models_dir=d).text == \
+        "Depth: silhouette inflation (no network)"
+    assert depth_plan.plan("auto", depth_map="/x/photo_depth.png", models_dir=d).text == \
+        "Depth: from the file photo_depth.png"
+    assert not depth_plan.plan("CUSTOM", custom=" ", models_dir=d).ok
+    p = depth_plan.plan("CUSTOM", custom=str(tmp_path / "nope"), models_dir=d)
+    assert p.text == f"Depth: no model folder at {tmp_path / 'nope'}" and not p.ok
+    # downloaded into the models folder (as the worker names it): found, offline too
+    folder = no_models / "depth-anything--Depth-Anything-V2-Small-hf"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    p = depth_plan.plan("auto", models_dir=d, offline=True)
+    assert (p.text, p.ok, p.download) == ("Depth: Auto -> Depth Anything V2 Small", True, None)
+    assert depth_plan.plan("CUSTOM", custom=str(folder), models_dir=d).text == \
+        "Depth: folder depth-anything--Depth-Anything-V2-Small-hf"
+    # in the Hugging Face cache
+    snap = tmp_path / "hf" / "models--vinvino02--glpn-nyu" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{}")
+    assert depth_plan.plan("glpn-nyu", models_dir=d, offline=True).text == "Depth: GLPN NYU"
+
+
+def test_panel_says_what_runs_and_what_ran(addon, no_models):
+    """Offline without the depth model: the panel says inflation will be used before
+    Generate, and after it shows the result line and the fallback warning itself."""
+    panel_info.last_result = None
+    s = addon.scene.img2mesh
+    s.models_dir, s.offline = str(no_models), True
+    s.remove_background, s.max_size = False, 64
+    lines = _drawn(addon)
+    assert ("Depth: Auto -> silhouette inflation (offline: Depth Anything V2 Small not "
+            "downloaded)") in " ".join(lines)
+    assert "[Download]" in lines
+    settings = properties.operator_settings(s)
+    settings["filepath"], settings["source"] = helpers.photo("chelsea.png"), "FILE"
+    assert bpy.ops.img2mesh.generate(**settings) == {"FINISHED"}
+    obj = addon.view_layer.objects.active
+    info = panel_info.last_result
+    assert info["name"] == obj.name and info["vertices"] == len(obj.data.vertices) > 100
+    assert info["depth"] == "silhouette inflation"
+    text = " ".join(_drawn(addon))
+    assert f"{obj.name}: {len(obj.data.vertices):,} vertices, " in text
+    assert "silhouette inflation" in text.split("vertices")[1]
+    # the fallback warning, whole (wrapped over lines, nothing cut)
+    assert any("not available" in w for w in info["warnings"])
+    assert "".join(info["warnings"][0].split()) in "".join(text.split())
+    assert "".join("put the model at".split()) in "".join(text.split())
+
+
+def test_panel_shows_the_whole_error(addon, fake_worker, tmp_path):
+    panel_info.last_result = None
+    missing = str(tmp_path / "missing-photo.png")
+    with pytest.raises(RuntimeError):
+        bpy.ops.img2mesh.generate(filepath=missing)
+    text = "".join("".join(_drawn(addon)).split())
+    # the error as the operator knows it, with its "what to do" part
+    assert "missing-photo.png" in text
+
+
+def test_fake_worker_warning_in_panel(addon, fake_worker):
+    panel_info.last_result = None
+    assert bpy.ops.img2mesh.generate(filepath=helpers.photo()) == {"FINISHED"}
+    text = " ".join(_drawn(addon))
+    assert "coffee: 4 vertices" in text and "fake warning" in text
