@@ -264,13 +264,35 @@ def fresh_out(root):
     return out
 
 
+def check_batch(code, stdout, stderr, before, after, as_json):
+    """The promise of a command line that became a batch (``-o`` an existing folder, a
+    folder or glob as input): exit 0 or 2, never a traceback; with --json valid events
+    ending in the ``batch`` summary; a failed photo leaves nothing but its manifest line
+    (``manifest.jsonl``), no temporary file."""
+    assert code in (0, 2), f"exit {code}: {stderr[-2000:]}"
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr[-2000:]
+    events = [strict_json(ln) for ln in stdout.splitlines() if ln.strip()]
+    if as_json and events and events[-1]["event"] != "error":  # (an argument error)
+        assert events[-1]["event"] == "batch", events[-3:]
+        assert (events[-1]["failed"] > 0) == (code == 2)
+    created = {p for p in after if p not in before}
+    assert all(os.path.basename(p)[:1] != "." for p in created), f"temp files: {created}"
+    if code == 2:
+        assert {os.path.basename(p) for p in created} <= {"manifest.jsonl"}, created
+    return "batch"
+
+
 def run_case(world, argv, runner):
+    from blender_img2mesh.pipeline import batch_plan
+
     src, out = world / "in", fresh_out(world)
     argv = fill(argv, src, out)
     as_json = any(a in ("--json", "--js") for a in argv)
     before, inputs = snapshot(src, out), snapshot(src)
     code, stdout, stderr = runner(argv)
     assert snapshot(src) == inputs, "the inputs were changed"  # (outputs never go there)
+    if batch_plan.is_batch([a for a in argv if isinstance(a, str)]):
+        return check_batch(code, stdout, stderr, before, snapshot(src, out), as_json)
     outcome = check_promise(code, stdout, stderr, before, snapshot(src, out), as_json)
     if outcome != "refused":
         result = strict_json(stdout.splitlines()[-1]) if as_json else None
