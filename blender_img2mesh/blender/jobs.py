@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 
+from ..pipeline.outputs import pid_alive  # (standard library only)
 from . import worker_client
 
 _STALE_DIR = re.compile(r"^img2mesh-(?P<pid>\d+)-[A-Za-z0-9_]+$")
@@ -36,16 +37,6 @@ def new_temp_dir():
     return tempfile.mkdtemp(prefix=f"img2mesh-{os.getpid()}-")
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def remove_stale_temp_dirs(folder=None):
     """Remove the job folders that a Blender which died (crash, ``kill -9``) left in the
     temp folder: ``img2mesh-PID-XXXX`` whose PID is no running process.  Folders of
@@ -62,7 +53,7 @@ def remove_stale_temp_dirs(folder=None):
     for name in names:
         match = _STALE_DIR.match(name)
         path = os.path.join(folder, name)
-        if not match or int(match["pid"]) == os.getpid() or _pid_alive(int(match["pid"])):
+        if not match or int(match["pid"]) == os.getpid() or pid_alive(int(match["pid"])):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)

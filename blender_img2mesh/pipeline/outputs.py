@@ -65,7 +65,11 @@ def _same_file(a, b):
         return False
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """Whether process ``pid`` exists on this machine (True when it cannot be told: on
+    Windows ``os.kill(pid, 0)`` would end the process, so there nothing counts as gone)."""
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -86,7 +90,7 @@ def clean_stale(folder):
     for name in names:
         m = _STALE.match(name)
         if not m or m["host"] != _HOST or int(m["pid"]) == os.getpid() or \
-                _pid_alive(int(m["pid"])):
+                pid_alive(int(m["pid"])):
             continue
         with contextlib.suppress(OSError):
             os.remove(os.path.join(folder, name))
