@@ -146,11 +146,15 @@ class SettingsMixin:
                               "diffusers folder (empty: sd-turbo)")
 
 
-def ahead(settings, context):
-    """A new image or depth model: load the models ahead (worker_ahead.py, debounced)."""
-    from . import worker_ahead
+#: called with (settings, context) when the panel's image or depth model changes:
+#: worker_ahead.py adds its preload here (so the imports run one way, to this module)
+SETTING_LISTENERS = []
 
-    worker_ahead.on_setting_changed(settings, context)
+
+def ahead(settings, context):
+    """A new image or depth model: tell the listeners (the models are loaded ahead)."""
+    for listener in SETTING_LISTENERS:
+        listener(settings, context)
 
 
 class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):

@@ -169,3 +169,6 @@ def reset():
             bpy.app.timers.unregister(fn)
     _pending.clear()
     _panel_seen, _sent = False, None
+
+
+properties.SETTING_LISTENERS.append(on_setting_changed)
