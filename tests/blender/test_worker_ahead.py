@@ -15,27 +15,14 @@ import pytest
 import helpers
 from blender_img2mesh.blender import jobs, panels, worker_ahead, worker_client
 
-TINY_GLPN = """
-import sys
-import torch
-from transformers import GLPNConfig, GLPNForDepthEstimation, GLPNImageProcessor
-torch.manual_seed(0)
-GLPNForDepthEstimation(GLPNConfig(
-    num_encoder_blocks=4, depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1],
-    hidden_sizes=[8, 16, 24, 32], num_attention_heads=[1, 1, 1, 1],
-    patch_sizes=[7, 3, 3, 3], strides=[4, 2, 2, 2], decoder_hidden_size=16,
-    mlp_ratios=[2, 2, 2, 2])).save_pretrained(sys.argv[1])
-GLPNImageProcessor().save_pretrained(sys.argv[1])
-"""
-
 
 @pytest.fixture(scope="module")
 def tiny_glpn(tmp_path_factory):
     """A tiny random-weight GLPN depth model, saved by the pipeline's Python (no torch
     in Blender's process)."""
     folder = str(tmp_path_factory.mktemp("tiny") / "glpn")
-    subprocess.run([helpers.PIPELINE_PYTHON, "-c", TINY_GLPN, folder], check=True,
-                   timeout=300)
+    subprocess.run([helpers.PIPELINE_PYTHON, os.path.join(helpers.HERE, "make_tiny_glpn.py"),
+                    folder], check=True, timeout=300)
     return folder
 
 
