@@ -26,6 +26,12 @@ if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, 
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 fi
+if ! ls .venv/lib/python3*/site-packages/pymatting/util/__pycache__/*.nbi >/dev/null 2>&1; then
+  # rembg imports pymatting, whose numba kernels compile on the first import (about a
+  # minute, cached in the venv): do it here, not in the user's first run
+  echo "== compiling rembg's numba kernels (once, about a minute)"
+  .venv/bin/python -c "import rembg"
+fi
 echo "== background-removal model"
 .venv/bin/python scripts/get_models.py
 if [ ! -d .venv/node/node_modules/gltf-validator ]; then
