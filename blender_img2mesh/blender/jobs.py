@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 
-from ..pipeline.outputs import pid_alive  # (standard library only)
+from ..pipeline.outputs import dead_names  # (standard library only)
 from . import worker_client
 
 _STALE_DIR = re.compile(r"^img2mesh-(?P<pid>\d+)-[A-Za-z0-9_]+$")
@@ -46,15 +46,8 @@ def remove_stale_temp_dirs(folder=None):
         return []
     folder = folder or tempfile.gettempdir()
     removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        match = _STALE_DIR.match(name)
+    for name in dead_names(folder, _STALE_DIR):
         path = os.path.join(folder, name)
-        if not match or int(match["pid"]) == os.getpid() or pid_alive(int(match["pid"])):
-            continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)

@@ -79,19 +79,28 @@ def pid_alive(pid):
     return True
 
 
+def dead_names(folder, pattern):
+    """The names in ``folder`` that ``pattern`` matches (its group ``pid``, and
+    ``host`` when it has one) whose process, on this machine, is gone."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    dead = []
+    for name in names:
+        m = pattern.match(name)
+        if not m or m.groupdict().get("host", _HOST) != _HOST or \
+                int(m["pid"]) == os.getpid() or pid_alive(int(m["pid"])):
+            continue
+        dead.append(name)
+    return dead
+
+
 def clean_stale(folder):
     """Remove temporary files that runs on this machine left in ``folder`` when they
     were killed (their process is gone).  Returns the names removed."""
     removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        m = _STALE.match(name)
-        if not m or m["host"] != _HOST or int(m["pid"]) == os.getpid() or \
-                pid_alive(int(m["pid"])):
-            continue
+    for name in dead_names(folder, _STALE):
         with contextlib.suppress(OSError):
             os.remove(os.path.join(folder, name))
             removed.append(name)
