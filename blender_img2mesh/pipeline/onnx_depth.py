@@ -10,9 +10,11 @@ path) in ``<models>/onnx/<model>-<hash of its path>.depth-<key>.onnx``.  ``key``
 what makes the network: config.json's bytes, each weights file's name, size and
 modification time, the opset, the exporter (torch's version) and this module's export
 format version, so a changed model or exporter makes a new file.  A model that could not
-be exported leaves ``<same name>.failed`` (its reason inside): not tried again.
+be exported leaves ``<same name>.failed`` (its reason inside): not tried again.  The
+optimised form sessions load, and the clean-up of old versions: :mod:`.onnx_cache`.
 """
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -102,12 +104,25 @@ def nvidia_gpu_for_torch_only(provider_list):
         bool(os.listdir(gpus))
 
 
-def session(path, provider_list):
+def session(path, provider_list, optimized=False):
+    """An onnxruntime session of the exported network ``path``; ``optimized``: on the CPU
+    provider, load its saved optimised form (:mod:`.onnx_cache`), made now if missing."""
     import onnxruntime as ort
+
+    from . import onnx_cache
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, os.cpu_count() or 1)
     options.log_severity_level = 3
+    if optimized and list(provider_list) == ["CPUExecutionProvider"]:
+        ready = onnx_cache.optimized_path(path)
+        if os.path.isfile(ready) or onnx_cache.write_optimized(path):
+            try:
+                return ort.InferenceSession(ready, sess_options=options,
+                                            providers=provider_list)
+            except Exception:  # damaged (a full disk, a crash): the network itself
+                with contextlib.suppress(OSError):
+                    os.remove(ready)
     return ort.InferenceSession(path, sess_options=options, providers=provider_list)
 
 
@@ -120,7 +135,10 @@ class OnnxDepthEstimator:
     def __init__(self, folder, path, provider_list):
         self.model_type, self.kind, self.proc = depth_prep.read_config(folder)
         self.path = path
-        self.session = session(path, provider_list)
+        from . import onnx_cache
+
+        onnx_cache.record_source(path, folder)  # files made before it was recorded
+        self.session = session(path, provider_list, optimized=True)
         used = self.session.get_providers()[0]
         self.device = LABELS.get(used, used)
         self.input = self.session.get_inputs()[0].name

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import depth_prep, onnx_depth
+from . import depth_prep, onnx_cache, onnx_depth
 
 #: largest allowed difference between ONNX Runtime's and PyTorch's raw network output,
 #: relative to the largest absolute value of PyTorch's
@@ -107,7 +107,8 @@ def export(folder, path, estimator):
     ``path + ".failed"`` holds the reason)."""
     _, _, proc = depth_prep.read_config(folder)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    onnx_cache.record_source(path, folder)
+    tmp = onnx_cache.tmp_name(path)
     reason = None
     try:
         x = depth_prep.preprocess(onnx_depth.check_image(*TRACE_SIZE), proc)
@@ -120,11 +121,13 @@ def export(folder, path, estimator):
             if str(exc).strip() else type(exc).__name__
     if reason is None:
         os.replace(tmp, path)
+        onnx_cache.write_optimized(path)  # also removes the files of older versions
         return None
     with contextlib.suppress(OSError):
         os.remove(tmp)
-    marker = f"{path}{onnx_depth.FAILED}.{os.getpid()}.tmp"
+    marker = onnx_cache.tmp_name(path + onnx_depth.FAILED)
     with open(marker, "w", encoding="utf-8") as fh:
         fh.write(reason + "\n")
     os.replace(marker, path + onnx_depth.FAILED)
+    onnx_cache.prune(os.path.dirname(path), keep=path)
     return reason
