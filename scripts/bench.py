@@ -81,6 +81,21 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def hwm_mb():
+    """This process's peak resident memory since it started (Linux VmHWM), in MB."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) \
+                / 1024.0
+    except (OSError, StopIteration, ValueError):
+        return float("nan")
+
+
+def repeats(cfg):
+    """Timed runs after the warm-up; none in a fresh-process ("cold-") worker."""
+    return 0 if cfg["mode"].startswith("cold-") else cfg["repeat"]
+
+
 def quiet_libraries():
     import warnings
 
@@ -103,7 +118,7 @@ def worker_baseline(cfg):
     imports = time.perf_counter() - t0
     override = np.load(cfg["baseline_depth"])
     runs, info = [], None
-    for i in range(cfg["repeat"] + 1):
+    for i in range(repeats(cfg) + 1):
         t_run = time.perf_counter()
         t, info = proto.run_prototype(cfg["image"], cfg["model_dir"],
                                       os.path.join(cfg["tmp"], "baseline.obj"),
@@ -112,7 +127,7 @@ def worker_baseline(cfg):
         runs.append(t)
     info["network_input"] = info["working_size"]
     return {"imports": imports, "warmup": runs[0], "runs": runs[1:], "info": info,
-            "peak_rss_mb": peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "hwm_mb": hwm_mb()}
 
 
 class _FuncTimer:
@@ -191,10 +206,11 @@ def worker_ours(cfg):
     argv = [cfg["image"], "-o", os.path.join(cfg["tmp"], "ours.ply"), "--max-size",
             str(cfg["max_size"]), "--offline", "-q", "--models-dir", cfg["tmp"],
             "--depth-backend", cfg["depth_backend"]]
-    if cfg["mode"] == "depthmap":
+    kind = cfg["mode"].replace("cold-", "")  # cold-ours, cold-default: one fresh run
+    if kind == "depthmap":
         argv += ["--depth-map", cfg["ours_depth"]]
     else:
-        argv += ["--depth-model", cfg["default_model_dir"] if cfg["mode"] == "default"
+        argv += ["--depth-model", cfg["default_model_dir"] if kind.endswith("default")
                  else cfg["model_dir"]]
         depth_mod.DepthEstimator.predict = predict
         OnnxDepthEstimator.predict = predict
@@ -204,7 +220,7 @@ def worker_ours(cfg):
     # "warm": one model cache for all runs, as the warm worker keeps its models loaded;
     # each run on a copy of the photo under a new name, as a new photo (the worker keeps
     # the last photo's mask and depth for another job on the same file)
-    cache = {} if cfg["mode"] == "warm" else None
+    cache = {} if kind.startswith("warm") else None
 
     def one(i):
         fwd["t"] = 0.0
@@ -223,11 +239,11 @@ def worker_ours(cfg):
         return t, res
 
     runs, res = [], None
-    for i in range(cfg["repeat"] + 1):
+    for i in range(repeats(cfg) + 1):
         t, res = one(i)
         runs.append(t)
     out = {"imports": imports, "warmup": runs[0], "runs": runs[1:],
-           "peak_rss_mb": peak_rss_mb(),
+           "peak_rss_mb": peak_rss_mb(), "hwm_mb": hwm_mb(),
            "info": {k: res[k] for k in ("vertices", "faces", "points", "working_size",
                                           "depth_model", "mesher", "poisson_depth",
                                           "back")}}
@@ -269,23 +285,31 @@ def worker_main(mode, cfg_path):
     with open(cfg_path) as fh:
         cfg = json.load(fh)
     cfg["mode"] = mode
-    out = worker_baseline(cfg) if mode == "baseline" else worker_ours(cfg)
+    out = worker_baseline(cfg) if mode.endswith("baseline") else worker_ours(cfg)
     sys.stdout.write(MARK + json.dumps(out) + "\n")
     sys.stdout.flush()
 
 
-def spawn(mode, cfg_path):
-    cmd = [sys.executable, os.path.abspath(__file__), "--_worker", mode, cfg_path]
+def spawn(mode, cfg_path, importtime=False):
+    """Run one method in a fresh process; its report, with ``wall``: seconds from the
+    process's start to its exit (``stderr`` too with ``importtime``)."""
+    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []),
+           os.path.abspath(__file__), "--_worker", mode, cfg_path]
+    t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
+            return dict(json.loads(line[len(MARK):]), wall=wall,
+                        **({"stderr": proc.stderr} if importtime else {}))
     sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
     raise SystemExit(f"bench: the {mode} run failed (exit {proc.returncode})")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--_worker"]:  # a method's process: nothing else imported first
+        return worker_main(*argv[1:3])
     if argv[:1] == ["accuracy"]:  # geometric accuracy on ground-truth renders
         import bench_accuracy
 
@@ -308,10 +332,10 @@ def main(argv=None):
     p.add_argument("--depth-backend", choices=("auto", "onnx", "torch"), default="auto",
                    help="what runs our depth model (default: %(default)s, as the command "
                    "line; the ONNX export happens in a warm-up run, not timed)")
-    p.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--runs", type=int, default=3,
+                   help="whole fresh processes per method for the cold-start section "
+                   "(median; 0: skip that section)")
     args = p.parse_args(argv)
-    if args._worker:
-        return worker_main(*args._worker)
     quiet_libraries()
     import numpy as np
 
@@ -323,6 +347,7 @@ def main(argv=None):
     if args.quick:
         args.repeat = 1 if args.repeat == 3 else args.repeat
         args.no_crosscheck = args.no_default_model = True
+        args.runs = 1 if args.runs == 3 else args.runs
     max_height = args.max_height or (192 if args.quick else proto.MAX_HEIGHT)
     image = os.path.abspath(args.image)
     img = proto.working_image(image, max_height)
@@ -383,6 +408,11 @@ def main(argv=None):
             wall = time.perf_counter() - wall0
             cfg["others"] = 100.0 * max(0.0, busy - ours_cpu) / (wall * (os.cpu_count() or 1))
         report(cfg, params, base, ours, dmap, poisson, default, warm)
+        if args.runs > 0:
+            import bench_cold
+
+            bench_cold.run_and_report(cfg, cfg_path, args.runs, spawn,
+                                      with_default=not args.no_default_model)
     return 0
 
 
