@@ -64,8 +64,8 @@ def _segmenter(args, alpha, reporter, cache, models_dir, allow):
     if args.keep_background or args.mask or alpha is not None:
         return None
     reporter.stage("model", f"Loading background removal ({args.segmenter})")
-    segment.rembg_home(args.segmenter, models_dir, allow)  # a bad name fails here, at once
-    segment.import_rembg()
+    home = segment.rembg_home(args.segmenter, models_dir, allow)  # a bad name fails at once
+    segment.import_runtime(args.segmenter, home)
     return lambda: _cached(cache, ("rembg", args.segmenter, models_dir),
                            lambda: segment.rembg_session(args.segmenter, models_dir, allow))
 

@@ -1,5 +1,8 @@
 """Foreground masks: rembg background removal, and cleaning of any mask.
 
+The U²-Net models (u2netp, the default) run on onnxruntime without importing rembg
+(:mod:`.u2net`: the same steps, the same masks); the others through rembg.
+
 rembg looks for its ONNX weights in ``$U2NET_HOME`` (default ``~/.u2net``); we point it
 at the models folder when the file is there (else at the package's own ``models/``, where
 ``build.py`` bundles u2netp), so the default ``u2netp`` works offline once
@@ -27,10 +30,13 @@ def rembg_session(name, models_dir=None, allow_download=True):
     if not os.path.isfile(weights) and allow_download and models_dir:
         home = download_rembg_model(name, models_dir)
         weights = os.path.join(home, f"{name}.onnx")
-    os.environ["U2NET_HOME"] = home
-    rembg = import_rembg()
+    os.environ["U2NET_HOME"] = home  # for rembg, and where the weights are (fetch.py)
     try:
-        return rembg.new_session(name)
+        if uses_rembg(name, weights):
+            return import_rembg().new_session(name)
+        from .u2net import U2NetSession
+
+        return U2NetSession(name, weights)
     except Exception as exc:
         raise ModelUnavailable(
             f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",
@@ -93,6 +99,24 @@ def _quiet_pooch():
         log.setLevel(level)
 
 
+def uses_rembg(name, weights=None):
+    """Whether model ``name`` needs rembg itself: the U²-Net models whose weights are
+    there run without it (:mod:`.u2net`, a much lighter import)."""
+    from .u2net import MODELS
+
+    return name not in MODELS or (weights is not None and not os.path.isfile(weights))
+
+
+def import_runtime(name, home):
+    """Import what the session of model ``name`` (weights in folder ``home``) runs on, on
+    the calling (main) thread: onnxruntime, and rembg for the models that need it (see
+    :func:`import_rembg`)."""
+    if uses_rembg(name, os.path.join(home, f"{name}.onnx")):
+        import_rembg()
+    else:
+        import onnxruntime  # noqa: F401
+
+
 def import_rembg():
     """rembg, imported (heavy: onnxruntime, numba; only when a mask is really computed).
     Import it on the main thread before making a session on another: two threads
@@ -127,10 +151,14 @@ def rembg_home(name, models_dir=None, allow_download=True):
 def remove_background(rgb, session):
     """Foreground probability mask (bool HxW) for an RGB uint8 image."""
     from PIL import Image
-    import rembg
 
-    out = rembg.remove(Image.fromarray(rgb), session=session, only_mask=True,
-                       post_process_mask=False)
+    from .u2net import U2NetSession
+
+    if isinstance(session, U2NetSession):
+        out = session.predict(Image.fromarray(rgb))[0]
+    else:
+        out = import_rembg().remove(Image.fromarray(rgb), session=session, only_mask=True,
+                                    post_process_mask=False)
     return np.asarray(out.convert("L")) >= 128
 
 
