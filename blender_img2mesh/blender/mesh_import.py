@@ -137,7 +137,7 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
     for other in view_layer.objects:
         if other.select_get():
             other.select_set(False)
-    if obj.name in view_layer.objects:
+    if replace is None or obj.name in view_layer.objects:  # (a hidden collection: not)
         obj.select_set(True)
         view_layer.objects.active = obj
     result = result or {}
