@@ -86,3 +86,50 @@ def test_replace_keeps_a_mesh_someone_else_uses(addon, fake_worker):
         == {"FINISHED"}
     assert addon.view_layer.objects.active == obj and obj.data != old
     assert twin.data == old and old.name in bpy.data.meshes
+
+
+def test_undo_check_and_replace_in_windowed_blender(tmp_path):
+    """Blender 3.4 under Xvfb (gui_replace_check.py): Check Dependencies answers through
+    its timer; Undo removes a Generate's result and steps back through replacements; no
+    redo panel; one result and one camera of its own after three Generates."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    blender, xvfb = shutil.which("blender"), shutil.which("xvfb-run")
+    assert blender and xvfb, "needs the blender binary and xvfb-run (apt-get install blender xvfb)"
+    env = dict(os.environ, IMG2MESH_PYTHON=helpers.PIPELINE_PYTHON)
+    start = tmp_path / "start.blend"  # opening a file keeps the splash screen away
+    subprocess.run([blender, "-b", "--factory-startup", "--python-expr",
+                    f"import bpy; bpy.ops.wm.save_as_mainfile(filepath={str(start)!r})"],
+                   check=True, capture_output=True, timeout=120, env=env)
+    out = tmp_path / "gui.json"
+    proc = subprocess.run(
+        [xvfb, "-a", "-s", "-screen 0 1280x800x24", blender, "--factory-startup", str(start),
+         "-P", os.path.join(helpers.HERE, "gui_replace_check.py"), "--", helpers.photo(),
+         str(out), helpers.FAKE_PYTHON], capture_output=True, text=True, timeout=400,
+        env=env, stdin=subprocess.DEVNULL)
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["errors"] == []
+    # Check Dependencies: back at once, the answer later through the timer
+    assert r["check"] == ["FINISHED"] and r["check_running_after_return"] is True
+    assert r["status_after_return"] == "not checked" and r["check_ticks"] >= 3
+    assert r["status_later"].startswith(f"OK - {helpers.PIPELINE_PYTHON}: Python ")
+    # Generate, Undo: gone; nothing to redo
+    assert r["gen1"] == ["RUNNING_MODAL"] and r["after_gen1"] == ["coffee"]
+    assert r["undo1"] == ["FINISHED"] and r["after_undo1"] == []
+    # Generate is in the operator list (undo operators are), but not as one to redo
+    assert r["registered_ops"] == ["IMG2MESH_OT_generate"]
+    assert r["redo_after_gen1"] is False and r["redo_after_gens"] is False
+    assert r["redo_after_cube"] is True  # an operator with a redo panel, to compare
+    # three Generates, the last two replacing: one result throughout
+    assert r["gens"] == [["RUNNING_MODAL"]] * 3
+    assert r["after_gens"] == [[["coffee"], "VERTEX"], [["coffee"], "TEXTURE"],
+                               [["coffee"], "VERTEX"]]
+    assert r["cameras"] == ["Camera", "coffee Camera"] and r["scene_camera"] == "Camera"
+    # Undo: back one Generate at a time
+    assert r["undo2"] == ["FINISHED"] and r["after_undo2"] == [["coffee"], "TEXTURE"]
+    assert r["undo3"] == ["FINISHED"] and r["after_undo3"] == [["coffee"], "VERTEX",
+                                                               ["Camera", "coffee Camera"]]
