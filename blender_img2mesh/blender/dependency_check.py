@@ -129,6 +129,7 @@ class IMG2MESH_OT_check_dependencies(bpy.types.Operator):
             return {"FINISHED"} if ok else {"CANCELLED"}
         current = Check(exe).start()
         if not bpy.app.timers.is_registered(_deliver):
-            bpy.app.timers.register(_deliver, first_interval=POLL)
+            # persistent: opening a file meanwhile must not leave "Checking ..." forever
+            bpy.app.timers.register(_deliver, first_interval=POLL, persistent=True)
         redraw(context, ("PREFERENCES",))
         return {"FINISHED"}
