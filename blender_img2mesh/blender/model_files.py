@@ -58,9 +58,10 @@ def size_bytes(path):
 
 
 def human_size(n):
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit in ("bytes", "KB") or n >= 100 else \
-                f"{n:.1f} {unit}"
+    """``4.6 MB``, ``97 MB``, ``2.6 GB``, ``830 KB`` (decimal units, as the download
+    sizes are given)."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1000:
+            return f"{n:.1f} {unit}" if unit == "MB" and n < 10 else f"{n:.0f} {unit}"
         n /= 1000.0
     return f"{n:.1f} GB"
