@@ -82,11 +82,16 @@ def stop():
         bpy.app.timers.unregister(_deliver)
 
 
-def draw(layout, prefs):
+def draw(layout, prefs, context=None):
     """The status line: a turning ring (4.0+) or "Checking ..." while the check runs."""
+    from .panel_info import wrap
+
     check = current
     if check is None:
-        layout.label(text=prefs.dependency_status)
+        status = prefs.dependency_status
+        icon = "CHECKMARK" if status.startswith("OK") else \
+            "ERROR" if status.startswith("Missing") else "NONE"
+        wrap(layout, context or bpy.context, status, icon=icon)  # the whole line: nothing cut
         return
     text = f"Checking {check.exe} ..."
     if hasattr(layout, "progress"):

@@ -79,7 +79,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")
-        dependency_check.draw(layout, self)
+        dependency_check.draw(layout, self, context)
         row = layout.row()
         row.label(text=vendor.status(origin), icon="PACKAGE")
         if vendor.needs_unpack():

@@ -175,7 +175,7 @@ def test_check_dependencies_returns_at_once_and_the_answer_comes_later(prefs, mo
         assert prefs.dependency_status == \
             f"OK - {helpers.PIPELINE_PYTHON}: Python 3.x: torch 9"
         assert dependency_check.current is None
-        assert prefs.dependency_status in drawn(prefs).labels()
+        assert squeeze(prefs.dependency_status) in drawn(prefs).text()
     finally:
         release.set()
         dependency_check.stop()
