@@ -128,6 +128,8 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
     if replace is not None:
         obj = replace
         replace_data(obj, mesh)
+        if base_name(obj.name) != name:  # another photo now: the result says which
+            rename_result(obj, name)
     else:
         obj = bpy.data.objects.new(name, mesh)
         active_collection(context).objects.link(obj)
@@ -164,6 +166,28 @@ def result_camera(context, obj):
             cam.name in context.scene.objects:
         return cam
     return None
+
+
+def base_name(name):
+    """``"cup"`` for ``"cup"`` and ``"cup.001"`` (Blender's suffix for a taken name)."""
+    stem, dot, num = name.rpartition(".")
+    return stem if dot and num.isdigit() and len(num) == 3 else name
+
+
+def rename_result(obj, name):
+    """Result ``obj`` (and its mesh, materials, texture, camera) named after ``name``."""
+    obj.name = name
+    obj.data.name = obj.name
+    for mat in obj.data.materials:
+        if mat is not None and mat.users == 1:
+            mat.name = obj.name
+            for node in (mat.node_tree.nodes if mat.node_tree else ()):
+                if node.type == "TEX_IMAGE" and node.image is not None \
+                        and node.image.users == 1:
+                    node.image.name = f"{obj.name} Texture"
+    cam = obj.get(CAMERA_KEY)
+    if isinstance(cam, bpy.types.Object):
+        cam.name = cam.data.name = f"{obj.name} Camera"
 
 
 def replace_data(obj, mesh):

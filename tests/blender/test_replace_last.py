@@ -133,3 +133,20 @@ def test_undo_check_and_replace_in_windowed_blender(tmp_path):
     assert r["undo2"] == ["FINISHED"] and r["after_undo2"] == [["coffee"], "TEXTURE"]
     assert r["undo3"] == ["FINISHED"] and r["after_undo3"] == [["coffee"], "VERTEX",
                                                                ["Camera", "coffee Camera"]]
+
+
+def test_replacing_with_another_photo_renames_the_result(addon, fake_worker):
+    fake_worker("texture")
+    assert bpy.ops.img2mesh.generate(filepath=helpers.photo(), add_camera=True) \
+        == {"FINISHED"}
+    assert bpy.ops.img2mesh.generate(filepath=helpers.photo("astronaut.png"),
+                                     add_camera=True, replace_last=True) == {"FINISHED"}
+    obj = addon.view_layer.objects.active
+    assert _results(addon.scene) == [obj] and obj.name == "astronaut"
+    assert obj.data.name == obj.active_material.name == "astronaut"
+    assert [i.name for i in bpy.data.images] == ["astronaut Texture"]
+    cameras = [o for o in addon.scene.objects if o.type == "CAMERA"]
+    assert [c.name for c in cameras] == ["astronaut Camera"] and \
+        cameras[0].data.name == "astronaut Camera"
+    assert mesh_import.base_name("cup.001") == "cup" and \
+        mesh_import.base_name("v1.5") == "v1.5"
