@@ -6,8 +6,8 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 
 import bpy
 
-from . import (batch_ops, downloads, drop, jobs, operators, panels, preferences, properties,
-               worker_ahead, worker_client)
+from . import (batch_ops, dependency_check, downloads, drop, jobs, operators, panels,
+               preferences, properties, worker_ahead, worker_client)
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -37,6 +37,7 @@ def unregister():
     if jobs.current is not None:
         jobs.current.cancel()
     worker_ahead.reset()
+    dependency_check.stop()
     worker_client.release()
     if hasattr(bpy.types.Scene, "img2mesh"):
         del bpy.types.Scene.img2mesh

@@ -21,7 +21,7 @@ class IMG2MESH_OT_batch(RunnerOperator, properties.SettingsMixin, bpy.types.Oper
 
     bl_idname = "img2mesh.batch"
     bl_label = "Generate Batch"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"UNDO"}  # no redo panel: a redo would re-run the batch, Blender frozen
 
     directory: StringProperty(name="Folder", subtype="DIR_PATH", default="",
                               description="Folder of photos (all its image files)")

@@ -9,7 +9,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..pipeline.models import default_models_dir, download_folder, partial_folder
-from . import interpreter, jobs
+from . import interpreter, jobs, model_files
 from .addon_prefs import get_prefs, online_access, python_for
 from .progress_ui import draw_progress
 from .runner_ops import RunnerOperator
@@ -24,10 +24,13 @@ MODELS = (
 
 
 class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
-    """Download a model into the models folder (needs Online Access)"""
+    """Download a model into the models folder"""
 
     bl_idname = "img2mesh.download_model"
     bl_label = "Download"
+    # Online Access exists from Blender 4.2 on: the tooltip names it only there
+    bl_description = __doc__ + (" (needs Online Access)"
+                                 if hasattr(bpy.app, "online_access") else "")
 
     name: StringProperty(name="Model", default="depth-anything-v2-small")
     redraw_areas = ("PREFERENCES",)
@@ -78,8 +81,16 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
         return self._finish(context)
 
 
-def draw(layout):
-    """The preferences' Models box: a Download button per model, and the progress."""
+def models_folder(prefs):
+    """The models folder the worker uses (the preference, else its default)."""
+    if prefs is not None and prefs.models_dir:
+        return bpy.path.abspath(prefs.models_dir)
+    return default_models_dir()
+
+
+def draw(layout, prefs=None):
+    """The preferences' Models box: per model, where it already is (and its size), or a
+    Download button; and the progress of a download."""
     box = layout.box()
     box.label(text="Models" + ("" if online_access() else
                                " (downloads need Online Access: Preferences > System)"),
@@ -87,7 +98,13 @@ def draw(layout):
     runner = jobs.current
     if runner is not None and not runner.finished and "--download" in runner.args:
         draw_progress(box.column(), runner)
+    folder = models_folder(prefs)
     for name, label, what in MODELS:
         row = box.row()
-        row.label(text=f"{label}: {what}")
-        row.operator(IMG2MESH_OT_download_model.bl_idname, icon="IMPORT").name = name
+        where = model_files.present(name, folder)
+        if where:
+            size = model_files.human_size(model_files.size_bytes(where))
+            row.label(text=f"{label}: present ({size})", icon="CHECKMARK")
+        else:
+            row.label(text=f"{label}: {what}")
+            row.operator(IMG2MESH_OT_download_model.bl_idname, icon="IMPORT").name = name

@@ -85,6 +85,26 @@ def resolve(preference=""):
     return blender_python()
 
 
+#: where the worker's interpreter comes from (:func:`in_use`)
+FROM_ENV, FROM_PREFERENCE, FROM_BLENDER = "env", "preference", "blender"
+
+
+def in_use(preference=""):
+    """What :func:`resolve` picks, for the preferences to say: ``(exe or None, origin,
+    error or None)``; ``origin`` is :data:`FROM_ENV`, :data:`FROM_PREFERENCE` or
+    :data:`FROM_BLENDER` (whichever was asked, even when it failed)."""
+    if os.environ.get("IMG2MESH_PYTHON", "").strip():
+        origin = FROM_ENV
+    elif (preference or "").strip():
+        origin = FROM_PREFERENCE
+    else:
+        origin = FROM_BLENDER
+    try:
+        return resolve(preference), origin, None
+    except InterpreterError as exc:
+        return None, origin, str(exc)
+
+
 def vendor_dir():
     for rel in VENDOR_DIRS:
         path = os.path.join(PACKAGE_DIR, *rel.split("/"))
@@ -156,10 +176,10 @@ def check_dependencies(exe, timeout=180):
         return False, f"cannot run {exe}: {exc}"
     try:
         info = json.loads(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        mods = info["modules"]
+    except (ValueError, IndexError, KeyError, TypeError):  # not a Python, or it failed
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         return False, f"{exe} failed: {tail}"
-    mods = info["modules"]
     missing = [m for m in HEAVY_MODULES if not mods.get(m)]
     if missing:
         return False, (f"Python {info['python']} is missing {', '.join(missing)} "

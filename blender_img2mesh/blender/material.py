@@ -86,7 +86,8 @@ def color_source(mat):
     return {TEXTURE_NODE: "TEXTURE", COLOR_NODE: "VERTEX"}.get(name)
 
 
-def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, location=None):
+def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, location=None,
+                       camera=None):
     """A camera in front of ``obj`` (looking +Y, at the photographed side) whose field of
     view across the longer side is ``fov_deg``.  ``location`` (object space) wins when the
     pipeline reported where the photo's camera was; otherwise the camera frames the mesh.
@@ -94,19 +95,23 @@ def add_matched_camera(context, obj, bounds, fov_deg, working_size=None, locatio
     (:func:`use_camera`: the render aspect follows the photo's) only when the scene has
     no camera or its camera is an earlier result's: a camera of the user's, and the
     render size set for it, stay.  The photo's size is kept on the camera as
-    ``img2mesh_resolution``."""
-    cam_data = bpy.data.cameras.new(obj.name + " Camera")
+    ``img2mesh_resolution``.  ``camera``: the result's camera from before (*Replace Last
+    Result*), aimed anew instead of adding one; it stays the scene camera when it was."""
+    if camera is None:
+        cam_data = bpy.data.cameras.new(obj.name + " Camera")
+        cam = bpy.data.objects.new(obj.name + " Camera", cam_data)
+        obj.users_collection[0].objects.link(cam)
+    else:
+        cam, cam_data = camera, camera.data
     cam_data.sensor_fit = "AUTO"
     cam_data.angle = math.radians(fov_deg)
-    cam = bpy.data.objects.new(obj.name + " Camera", cam_data)
-    obj.users_collection[0].objects.link(cam)
     cam["img2mesh_camera"] = True
     render = context.scene.render
     w, h = working_size or (render.resolution_x, render.resolution_y)
     if working_size:
         cam["img2mesh_resolution"] = [int(w), int(h)]
     current = context.scene.camera
-    active = current is None or bool(current.get("img2mesh_camera"))
+    active = current is None or current == cam or bool(current.get("img2mesh_camera"))
     (x0, y0, z0), (x1, y1, z1) = bounds
     if location is not None:
         loc = location

@@ -105,14 +105,16 @@ def texture_path(data, result, warnings=None):
 
 
 def import_result(context, mesh_path, name, result=None, add_camera=False, color="TEXTURE",
-                  texture_storage="PACK", warnings=None, placement="BESIDE"):
+                  texture_storage="PACK", warnings=None, placement="BESIDE", replace=None):
     """Create the object for ``mesh_path``: beside the scene's meshes at the 3D cursor's
     height and depth, or at the 3D cursor (``placement``, see :mod:`placement`), in the
     active collection,
     selected and active, with a material showing the texture and/or vertex colors
     (``color``: which one feeds Base Color; the texture image is packed or copied beside
-    the .blend by ``texture_storage``, see :mod:`texture`).  What the user should know
-    goes to ``warnings`` (a list).  Returns the object."""
+    the .blend by ``texture_storage``, see :mod:`texture`).  ``replace``: an earlier
+    result object updated in place instead (:func:`replace_data`: its new mesh, material
+    and texture; it keeps its name, place and collections; its camera is aimed anew).
+    What the user should know goes to ``warnings`` (a list).  Returns the object."""
     data = ply.read_ply(mesh_path)
     # only a closed back (flat, mirror) has vertices split along UV seams
     mesh = build_mesh(name, data, weld_seams=(result or {}).get("back") != "open")
@@ -123,21 +125,95 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
     if data.colors is not None or image is not None:
         attr = COLOR_ATTRIBUTE if data.colors is not None else None
         mesh.materials.append(material.mesh_material(name, attr, image, color))
-    obj = bpy.data.objects.new(name, mesh)
-    active_collection(context).objects.link(obj)
-    min_x = float(data.vertices[:, 0].min()) if len(data.vertices) else 0.0
-    obj.location = placing.location_for(context, obj, min_x, placement)
+    if replace is not None:
+        obj = replace
+        replace_data(obj, mesh)
+        if base_name(obj.name) != name:  # another photo now: the result says which
+            rename_result(obj, name)
+    else:
+        obj = bpy.data.objects.new(name, mesh)
+        active_collection(context).objects.link(obj)
+        min_x = float(data.vertices[:, 0].min()) if len(data.vertices) else 0.0
+        obj.location = placing.location_for(context, obj, min_x, placement)
     view_layer = context.view_layer
     for other in view_layer.objects:
         if other.select_get():
             other.select_set(False)
-    obj.select_set(True)
-    view_layer.objects.active = obj
+    if replace is None or obj.name in view_layer.objects:  # (a hidden collection: not)
+        obj.select_set(True)
+        view_layer.objects.active = obj
     result = result or {}
     obj["img2mesh_depth_model"] = str(result.get("depth_model", ""))
     if add_camera and len(data.vertices):
         view_layer.update()
         bounds = (data.vertices.min(axis=0).tolist(), data.vertices.max(axis=0).tolist())
-        material.add_matched_camera(context, obj, bounds, float(result.get("fov_deg") or 50.0),
-                                    result.get("working_size"), result.get("camera_location"))
+        cam = material.add_matched_camera(
+            context, obj, bounds, float(result.get("fov_deg") or 50.0),
+            result.get("working_size"), result.get("camera_location"),
+            camera=result_camera(context, obj) if replace is not None else None)
+        obj[CAMERA_KEY] = cam
     return obj
+
+
+#: the custom property of a result object that points at its camera
+CAMERA_KEY = "img2mesh_camera_object"
+
+
+def result_camera(context, obj):
+    """The camera made for result ``obj`` when it is still in the scene, else None."""
+    cam = obj.get(CAMERA_KEY)
+    if isinstance(cam, bpy.types.Object) and cam.type == "CAMERA" and \
+            cam.name in context.scene.objects:
+        return cam
+    return None
+
+
+def base_name(name):
+    """``"cup"`` for ``"cup"`` and ``"cup.001"`` (Blender's suffix for a taken name)."""
+    stem, dot, num = name.rpartition(".")
+    return stem if dot and num.isdigit() and len(num) == 3 else name
+
+
+def rename_result(obj, name):
+    """Result ``obj`` (and its mesh, materials, texture, camera) named after ``name``."""
+    obj.name = name
+    obj.data.name = obj.name
+    for mat in obj.data.materials:
+        if mat is not None and mat.users == 1:
+            mat.name = obj.name
+            for node in (mat.node_tree.nodes if mat.node_tree else ()):
+                if node.type == "TEX_IMAGE" and node.image is not None \
+                        and node.image.users == 1:
+                    node.image.name = f"{obj.name} Texture"
+    cam = obj.get(CAMERA_KEY)
+    if isinstance(cam, bpy.types.Object):
+        cam.name = cam.data.name = f"{obj.name} Camera"
+
+
+def replace_data(obj, mesh):
+    """Give result ``obj`` the new ``mesh``; its old mesh, and the old materials and
+    texture images nothing else uses, are removed (Undo brings them back).  The new
+    datablocks take the old names."""
+    old = obj.data
+    obj.data = mesh
+    if old is None or old == mesh:
+        return
+    materials = [m for m in old.materials if m is not None]
+    images = [n.image for m in materials if m.node_tree is not None
+              for n in m.node_tree.nodes if n.type == "TEX_IMAGE" and n.image is not None]
+    old_name = old.name
+    if old.users == 0:
+        bpy.data.meshes.remove(old)
+        mesh.name = old_name
+    for old_mat, new_mat in zip(materials, [m for m in mesh.materials if m is not None]):
+        name = old_mat.name
+        if old_mat.users == 0:
+            bpy.data.materials.remove(old_mat)
+            new_mat.name = name
+    new_images = [n.image for m in mesh.materials if m is not None and m.node_tree
+                  for n in m.node_tree.nodes if n.type == "TEX_IMAGE" and n.image is not None]
+    for old_img, new_img in zip(images, new_images):
+        name = old_img.name
+        if old_img.users == 0:
+            bpy.data.images.remove(old_img)
+            new_img.name = name

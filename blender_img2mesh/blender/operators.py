@@ -4,7 +4,7 @@ as ``bpy.ops.img2mesh.generate(filepath=...)``) and ``img2mesh.cancel``."""
 import shutil
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import image_source, interpreter, jobs, mesh_import, panel_info, properties
 from .addon_prefs import get_prefs, python_for
@@ -16,7 +16,10 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
 
     bl_idname = "img2mesh.generate"
     bl_label = "Generate Mesh"
-    bl_options = {"REGISTER", "UNDO"}
+    # Undo, but no redo panel: Blender's redo calls execute(), which would run the whole
+    # job again with Blender frozen.  Re-meshing is Generate with *Replace Last Result*:
+    # modal, and the warm worker reuses the photo's mask and depth
+    bl_options = {"UNDO"}
 
     filepath: StringProperty(name="Image", subtype="FILE_PATH", default="",
                              description="The photo to turn into a mesh")
@@ -26,6 +29,10 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
     source: EnumProperty(name="Source", default="AUTO", items=(
         ("AUTO", "Auto", "The image file, else the Blender image, whichever is given"),
         *properties.SOURCES))
+    replace_last: BoolProperty(
+        name="Replace Last Result", default=False, options={"SKIP_SAVE"},
+        description="Update the scene's last result (mesh, material, camera) in place "
+        "instead of adding an object")
 
     @classmethod
     def poll(cls, context):
@@ -98,8 +105,10 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                     context, path, self._name, runner.result, add_camera=self.add_camera,
                     color=self.color, warnings=notes,
                     texture_storage=getattr(prefs, "texture_storage", "PACK"),
-                    placement=getattr(prefs, "placement", "BESIDE"))
+                    placement=getattr(prefs, "placement", "BESIDE"),
+                    replace=properties.last_result(context) if self.replace_last else None)
                 image_source.keep_generated_image(runner.result, obj.name)
+                properties.set_last_result(context, obj)
             except (ValueError, OSError, RuntimeError) as exc:
                 self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
                 return {"CANCELLED"}

@@ -47,6 +47,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         col.prop(s, "size")
         col.prop(s, "color")
         col.prop(s, "add_camera")
+        col.prop(s, "replace_last")
         panel_info.draw_depth(layout, context, s)  # what will really run
         runner = jobs.current
         if runner is not None and not runner.finished:
@@ -54,7 +55,9 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         else:
             row = layout.row()
             row.scale_y = 1.5
-            op = row.operator("img2mesh.generate", icon="MESH_MONKEY")
+            target = properties.last_result(context) if s.replace_last else None
+            op = row.operator("img2mesh.generate", icon="MESH_MONKEY", text=(
+                f"Update {target.name}" if target is not None else "Generate Mesh"))
             for name, value in properties.operator_settings(s).items():
                 setattr(op, name, value)
             panel_info.draw_last_result(layout, context)  # the last run, its warnings

@@ -1,11 +1,36 @@
 """Add-on preferences: worker interpreter, models folder, device, dependency check."""
 
+import sys
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import (downloads, interpreter, jobs, placement, texture, vendor, worker_ahead,
-               worker_client)
-from .addon_prefs import ADDON_NAME, get_prefs, python_for
+from . import (dependency_check, downloads, interpreter, jobs, placement, texture, vendor,
+               worker_ahead, worker_client)
+from .addon_prefs import ADDON_NAME
+
+#: registered from here (the operator lives with its thread and timer)
+IMG2MESH_OT_check_dependencies = dependency_check.IMG2MESH_OT_check_dependencies
+
+
+def interpreter_text(preference):
+    """(icon, line, origin) for the interpreter the worker really runs: which one and
+    where it came from."""
+    exe, origin, error = interpreter.in_use(preference)
+    if error:
+        return "ERROR", error, origin
+    if origin == interpreter.FROM_ENV:
+        why = "from $IMG2MESH_PYTHON" + (", which overrides the preference above"
+                                         if (preference or "").strip() else "")
+    elif origin == interpreter.FROM_PREFERENCE:
+        why = "the preference above"
+    else:
+        ver = "%d.%d" % sys.version_info[:2]
+        why = f"Blender's own Python {ver}"
+        if vendor.packaged_wheels() or interpreter.vendor_dir():
+            why += " + the bundled packages"
+    return "CONSOLE", f"In use: {exe} ({why})", origin
+
 
 class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_NAME
@@ -13,7 +38,7 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     python_path: StringProperty(
         name="Python Interpreter", subtype="FILE_PATH", default="",
         description="Python with torch, open3d, transformers and rembg installed "
-        "(empty: $IMG2MESH_PYTHON, else Blender's own Python)")
+        "($IMG2MESH_PYTHON, when set, wins; empty: Blender's own Python)")
     models_dir: StringProperty(
         name="Models Folder", subtype="DIR_PATH", default="",
         description="Folder of local models (empty: $IMG2MESH_MODELS or "
@@ -38,8 +63,12 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     dependency_status: StringProperty(name="Status", default="not checked")
 
     def draw(self, context):
+        from .panel_info import wrap
+
         layout = self.layout
         layout.prop(self, "python_path")
+        icon, line, origin = interpreter_text(self.python_path)
+        wrap(layout, context, line, icon=icon)
         layout.prop(self, "models_dir")
         row = layout.row()
         row.prop(self, "device")
@@ -50,38 +79,17 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")
-        layout.label(text=self.dependency_status)
+        dependency_check.draw(layout, self, context)
         row = layout.row()
-        row.label(text=vendor.status(), icon="PACKAGE")
+        row.label(text=vendor.status(origin), icon="PACKAGE")
         if vendor.needs_unpack():
             row.operator("img2mesh.unpack_dependencies", icon="IMPORT")
-        downloads.draw(layout)
+        downloads.draw(layout, self)
         warm = worker_client.warm_worker()
         if warm is not None and warm.alive():
             layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")
             if worker_ahead.status:
                 layout.label(text=f"Started ahead: {worker_ahead.status}")
-
-
-class IMG2MESH_OT_check_dependencies(bpy.types.Operator):
-    """Check that the worker's Python can import torch, open3d, transformers and rembg"""
-
-    bl_idname = "img2mesh.check_dependencies"
-    bl_label = "Check Dependencies"
-
-    def execute(self, context):
-        prefs = get_prefs(context)
-        try:
-            exe = python_for(prefs)
-        except interpreter.InterpreterError as exc:
-            ok, status = False, str(exc)
-        else:
-            ok, status = interpreter.check_dependencies(exe)
-            status = f"{exe}: {status}"
-        if prefs is not None:
-            prefs.dependency_status = ("OK - " if ok else "Missing - ") + status
-        self.report({"INFO"} if ok else {"ERROR"}, status)
-        return {"FINISHED"} if ok else {"CANCELLED"}
 
 
 class IMG2MESH_OT_release_models(bpy.types.Operator):

@@ -172,12 +172,33 @@ class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
         description="Hub id (org/name) or local model folder, for depth model Custom")
     batch_folder: StringProperty(name="Photos Folder", subtype="DIR_PATH", default="",
                                  description="Batch: every image file of this folder")
+    replace_last: BoolProperty(
+        name="Replace Last Result", default=False,
+        description="Generate updates the last result (its mesh, material, texture and "
+        "camera) in place instead of adding an object: change a setting and Generate "
+        "again to re-mesh it (the same photo's mask and depth are reused)")
+    last_result: bpy.props.PointerProperty(
+        name="Last Result", type=bpy.types.Object,
+        description="The object the last Generate made or updated")
+
+
+def last_result(context):
+    """The scene's last result object, when it is still a mesh in the scene, else None."""
+    obj = context.scene.img2mesh.last_result
+    if obj is None or obj.type != "MESH" or obj.name not in context.scene.objects:
+        return None
+    return obj
+
+
+def set_last_result(context, obj):
+    context.scene.img2mesh.last_result = obj
 
 
 def operator_settings(s):
     """The scene settings ``s`` as the operator's keyword arguments (the panel's button)."""
     kw = {name: getattr(s, name) for name in SETTING_NAMES}
     kw["source"] = s.source
+    kw["replace_last"] = s.replace_last
     if s.source == "IMAGE":
         kw["image_name"] = s.image.name if s.image is not None else ""
     elif s.source == "FILE":

@@ -144,11 +144,21 @@ def site_dirs(unpack_missing=True):
     return dirs
 
 
-def status():
-    """One line about the packaged dependencies, for the preferences."""
+def status(origin="blender"):
+    """One line about the packaged dependencies, for the preferences; ``origin``: where
+    the worker's interpreter comes from (``interpreter.in_use``), ``"blender"`` when it
+    is Blender's own Python (the only one that needs bundled packages)."""
     wheels = packaged_wheels()
     if not wheels:
-        return "No bundled dependencies (the add-on alone: set a Python interpreter)"
+        from . import interpreter
+
+        folder = interpreter.vendor_dir()
+        if folder:
+            return f"Bundled packages in {folder}"
+        if origin != "blender":
+            return "No bundled packages: the worker uses the packages of its own Python"
+        return ("No bundled packages: Blender's own Python needs torch, open3d, "
+                "transformers and rembg (Check Dependencies), or set a Python interpreter")
     pythons = wheel_pythons(wheels)
     here = "%d.%d" % sys.version_info[:2]
     if pythons and here not in pythons:

@@ -43,7 +43,7 @@ def main():
     prefs = bpy.context.preferences.addons[module].preferences
     if opts.get("prefs_python"):  # the interpreter set in the add-on's preferences
         prefs.python_path = opts["prefs_python"]
-    info["vendor_status"] = vendor.status()
+    info["vendor_status"] = vendor.status(interpreter.in_use(prefs.python_path)[1])
     info["site_dirs"] = vendor.site_dirs(unpack_missing=False)
     if opts.get("check"):
         bpy.ops.img2mesh.check_dependencies()

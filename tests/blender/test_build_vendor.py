@@ -85,4 +85,4 @@ def test_unpack_operator_only_where_there_is_something_to_unpack(addon):
 
     assert vendor.packaged_wheels() == []  # this checkout: no wheels
     assert not bpy.ops.img2mesh.unpack_dependencies.poll()
-    assert vendor.status().startswith("No bundled dependencies")
+    assert vendor.status().startswith("No bundled packages: Blender's own Python needs")
