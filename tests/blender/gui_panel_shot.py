@@ -1,14 +1,18 @@
 """Screenshot of the panel after a run, in a real windowed Blender (under Xvfb):
 
-    xvfb-run -a -s "-screen 0 1600x900x24" blender --factory-startup SCENE.blend \
+    xvfb-run -a -s "-screen 0 1600x1300x24" blender --factory-startup SCENE.blend \
         -P tests/blender/gui_panel_shot.py -- PHOTO MODELS_DIR SHOT.png
 
 Depth *Auto*, offline, with an empty models folder: the panel says before the run that
 silhouette inflation will be used, and after it shows the result line and the warning.
+Shots: SHOT_before.png (the settings), SHOT_progress.png (a run), SHOT.png (after it),
+SHOT_picker.png (the photo's image browser).  Blender 3.x cannot pick a sidebar tab: the
+panels move to the Item tab, under its Transform panel (a 1600x1300 screen shows both).
 """
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -46,7 +50,8 @@ def step():
     if state["phase"] == "start":
         show_sidebar()
         s = bpy.context.scene.img2mesh
-        s.filepath, s.remove_background, s.max_size = PHOTO, False, 256
+        s.filepath, s.remove_background, s.max_size = PHOTO, False, 384
+        s.back = "flat"  # a closed back: Resolution and Surface Detail both shown
         s.models_dir, s.offline = MODELS, True
         state["phase"] = "before"
         return 1.0
@@ -58,14 +63,34 @@ def step():
         state["phase"] = "run"
         return 0.1
     if state["phase"] == "run":
-        if jobs.current is None:
+        runner = jobs.current
+        if runner is None:
             state["phase"] = "after"
             return 1.0
-        return 0.1
-    with bpy.context.temp_override(**override()):
-        bpy.ops.screen.screenshot(filepath=SHOT)
-    ui = next(r for r in override()["area"].regions if r.type == "UI")
-    print("SIDEBAR_WIDTH", ui.width, bpy.context.preferences.view.ui_scale)
+        if runner.fraction > 0.05:  # the shot a moment later: the panels have moved
+            state.setdefault("progress", time.monotonic())
+            if 0 < time.monotonic() - state["progress"] > 0.4 and not state.get("shot"):
+                state["shot"] = True
+                print("PROGRESS_SHOT", runner.fraction, runner.message, flush=True)
+                with bpy.context.temp_override(**override()):
+                    bpy.ops.screen.screenshot(filepath=SHOT.replace(".png", "_progress.png"))
+        return 0.05
+    if state["phase"] == "after":
+        with bpy.context.temp_override(**override()):
+            bpy.ops.screen.screenshot(filepath=SHOT)
+            bpy.ops.img2mesh.pick_image("INVOKE_DEFAULT")
+        ui = next(r for r in override()["area"].regions if r.type == "UI")
+        print("SIDEBAR_WIDTH", ui.width, bpy.context.preferences.view.ui_scale)
+        state["phase"] = "picker"
+        return 4.0
+    win = bpy.context.window_manager.windows[-1]  # the file browser's window
+    params = win.screen.areas[0].spaces[0].params
+    print("PICKER", params.directory.decode() if isinstance(params.directory, bytes)
+          else params.directory, params.display_type, params.use_filter,
+          params.use_filter_image, params.use_filter_folder, params.use_filter_blender,
+          flush=True)
+    with bpy.context.temp_override(window=win, screen=win.screen, area=win.screen.areas[0]):
+        bpy.ops.screen.screenshot(filepath=SHOT.replace(".png", "_picker.png"))
     worker_client.release()
     bpy.ops.wm.quit_blender()
     return None
