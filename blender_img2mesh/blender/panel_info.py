@@ -7,7 +7,7 @@ import bpy
 from ..pipeline.models import downloads_allowed
 from . import depth_plan
 from .addon_prefs import get_prefs, online_access
-from .ui_text import wrap
+from .ui_text import BOX_INSET, wrap
 
 #: the last finished Generate: name, vertices, faces, seconds, depth, warnings
 last_result = None
@@ -72,8 +72,8 @@ def draw_last_result(layout, context):
         return
     box = layout.box()
     if "error" in info:
-        wrap(box, context, info["error"], icon="CANCEL")
+        wrap(box, context, info["error"], icon="CANCEL", inset=BOX_INSET)
         return
-    wrap(box, context, result_text(info), icon="INFO")
+    wrap(box, context, result_text(info), icon="INFO", inset=BOX_INSET)
     for warning in info["warnings"]:
-        wrap(box, context, warning, icon="ERROR")
+        wrap(box, context, warning, icon="ERROR", inset=BOX_INSET)

@@ -115,7 +115,6 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
             layout.separator()
         elif s.source == "FILE":  # the whole path (typed or pasted; the panel shows the name)
             layout.prop(s, "filepath", text="Path")
-        draw_custom_model(layout, s, "Depth Model")
         for name, text in ADVANCED:
             layout.prop(s, name, text=text)
         layout.column(heading="Network").prop(s, "offline", text="Offline")

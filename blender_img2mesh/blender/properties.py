@@ -29,7 +29,8 @@ DEPTH_MODELS = (
     ("inflate", "Inflate", "No neural network: inflate the silhouette (instant, no weights)"),
     ("depth-anything-v2-small", "Depth Anything V2 Small", "Relative depth, Apache-2.0"),
     ("glpn-nyu", "GLPN NYU", "Metric indoor depth"),
-    ("CUSTOM", "Custom", "A hub id (org/name) or a local model folder, set under Advanced"),
+    ("CUSTOM", "Custom", "A hub id (org/name) typed in, or a local model folder (the "
+     "folder button beside it)"),
 )
 BACKS = (
     ("open", "Open", "Visible surface only"),

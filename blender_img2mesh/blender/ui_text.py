@@ -3,7 +3,6 @@ the first sentence of an error for its popup, a file's name instead of its path.
 
 import os
 import re
-import textwrap
 
 #: the end of a sentence: . ! or ? then a space (not "e.g. ", "i.e. ", "etc. ")
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)[.!?](?=\s+\S)")
@@ -22,22 +21,68 @@ def file_name(path):
     return os.path.basename(path.rstrip("/\\").replace("\\", "/")) if path else ""
 
 
-def chars_per_line(context):
-    """About how many characters a label line of the region holds (nothing cut)."""
+def _scale(context):
+    view = getattr(getattr(context, "preferences", None), "view", None)
+    return getattr(view, "ui_scale", 1.0) or 1.0
+
+
+def text_width(context):
+    """How wide a label's text may be in the region, in px: the region less the panel's
+    and a box's margins and an icon."""
     region = getattr(context, "region", None)
-    scale = getattr(getattr(context, "preferences", None), "view", None)
-    scale = getattr(scale, "ui_scale", 1.0) or 1.0
-    width = getattr(region, "width", 0) or 300
-    # about 7 px a character of mixed text at scale 1 (capitals are wider: a margin is
-    # kept), less the icon and the panel's margins
-    return max(16, int((width - 56 * scale) / (7.0 * scale)))
+    return (getattr(region, "width", 0) or 300) - 64 * _scale(context)
 
 
-def wrap(layout, context, text, icon="NONE", first_icon_only=True):
-    """``text`` as as many label lines as the region's width needs (nothing cut)."""
+#: about how wide characters are in Blender's UI font at 11 pt, scale 1, in px (a little
+#: more than they are: a line that fits here fits the label)
+_NARROW, _WIDE = set("iljtfr.,:;'|!()[]/ -"), set("ABCDEFGHKMNOPQRUVWXYZmw@%&")
+
+
+def char_px(char):
+    return 4.0 if char in _NARROW else 9.0 if char in _WIDE else 7.0
+
+
+def text_px(text):
+    """About how wide ``text`` is in a label at scale 1, in px."""
+    return sum(char_px(c) for c in text)
+
+
+def lines_for(text, width, measure_px=text_px):
+    """``text`` in lines no wider than ``width`` px (as ``measure_px`` tells): at spaces,
+    and a word wider than a line (a path, a hub id) cut where it must."""
+    lines, line = [], ""
+    for word in " ".join(str(text).split()).split(" "):
+        candidate = f"{line} {word}" if line else word
+        if measure_px(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        if measure_px(word) <= width:
+            line = word
+            continue
+        # a word longer than a line (a path, a hub id): after a - or /, else anywhere
+        for part in re.findall(r"[^-/]+[-/]*|[-/]+", word):
+            pieces = [part] if measure_px(part) <= width else list(part)
+            for piece in pieces:
+                if line and measure_px(line + piece) > width:
+                    lines.append(line)
+                    line = ""
+                line += piece
+    return lines + [line] if line or not lines else lines
+
+
+#: how much narrower a label in a box is than one in the panel (the box's margins), px
+BOX_INSET = 40
+
+
+def wrap(layout, context, text, icon="NONE", first_icon_only=True, inset=0):
+    """``text`` as as many label lines as the region's width needs (nothing cut);
+    ``inset``: px less than a panel's line (:data:`BOX_INSET` in a box)."""
     col = layout.column(align=True)
-    lines = textwrap.wrap(text, chars_per_line(context), break_on_hyphens=False) or [""]
-    for i, line in enumerate(lines):
+    scale = _scale(context)
+    for i, line in enumerate(lines_for(text, text_width(context) / scale - inset)):
         col.label(text=line, icon=icon if (i == 0 or not first_icon_only) else "BLANK1")
 
 

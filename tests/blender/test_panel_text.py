@@ -16,9 +16,9 @@ from blender_img2mesh.blender import (jobs, panel_info, panels, pickers, propert
                                       ui_text, worker_client)
 
 #: the default sidebar is 229 px wide at UI scale 1 (tests/blender/gui_panel_shot.py
-#: prints it); a split row gives its label 40% of that, less margins: about 82 px, which
-#: holds 12 characters of Blender's font (the screenshots in docs/ show it)
-SPLIT_LABEL_CHARS = 12
+#: prints it); a split row gives its label 40% of that, less margins: about 75 px, which
+#: holds "Background" but cuts "Depth Model" (the screenshots in docs/ show it)
+SPLIT_LABEL_CHARS = 10
 
 
 class Layout:
@@ -293,3 +293,16 @@ def test_error_popup_has_the_first_sentence_log_and_panel_all(scene, fake_worker
     Op.reports = []
     ui_text.report_error(Op(), "one short sentence")
     assert Op.reports == [({"ERROR"}, "Img2Mesh: one short sentence")]
+
+
+def test_wrapped_lines_keep_all_text_within_the_width():
+    text = ("depth model depth-anything-v2-small is not available (depth-anything/Depth-"
+            "Anything-V2-Small-hf); put the model at /tmp/models/depth-anything--Depth-"
+            "Anything-V2-Small-hf")
+    for width in (90, 125, 165, 400):
+        lines = ui_text.lines_for(text, width)
+        assert all(ui_text.text_px(line) <= width for line in lines)
+        assert "".join("".join(lines).split()) == "".join(text.split())
+    # a long hub id breaks after its dashes and slashes, not inside a word
+    assert ui_text.lines_for("depth-anything/Depth-Anything-V2-Small-hf", 125) == [
+        "depth-anything/", "Depth-Anything-V2-", "Small-hf"]
