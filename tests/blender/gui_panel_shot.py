@@ -114,15 +114,23 @@ def step():
             bpy.ops.img2mesh.pick_image("INVOKE_DEFAULT")
         ui = next(r for r in override()["area"].regions if r.type == "UI")
         print("SIDEBAR_WIDTH", ui.width, bpy.context.preferences.view.ui_scale)
-        state["phase"] = "picker"
-        return 4.0
+        state["phase"] = "listing"
+        return 2.0
     win = bpy.context.window_manager.windows[-1]  # the file browser's window
+    if state["phase"] == "listing":  # read the folder (no mouse moves under Xvfb)
+        area = win.screen.areas[0]
+        with bpy.context.temp_override(window=win, screen=win.screen, area=area):
+            bpy.ops.file.refresh()
+            bpy.ops.wm.redraw_timer(type="DRAW_WIN_SWAP", iterations=3)
+        state["phase"] = "picker"
+        return 5.0
     params = win.screen.areas[0].spaces[0].params
     print("PICKER", params.directory.decode() if isinstance(params.directory, bytes)
           else params.directory, params.display_type, params.use_filter,
           params.use_filter_image, params.use_filter_folder, params.use_filter_blender,
           flush=True)
     with bpy.context.temp_override(window=win, screen=win.screen, area=win.screen.areas[0]):
+        bpy.ops.wm.redraw_timer(type="DRAW_WIN_SWAP", iterations=3)
         bpy.ops.screen.screenshot(filepath=SHOT.replace(".png", "_picker.png"))
     worker_client.release()
     bpy.ops.wm.quit_blender()
