@@ -7,7 +7,7 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 import bpy
 
 from . import (batch_ops, dependency_check, downloads, drop, jobs, operators, panels,
-               preferences, properties, worker_ahead, worker_client)
+               pickers, preferences, properties, worker_ahead, worker_client)
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -19,6 +19,7 @@ classes = (
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
     batch_ops.IMG2MESH_OT_batch,
+    *pickers.CLASSES,  # the photo's image browser, the custom model's folder
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,
     panels.IMG2MESH_PT_batch,

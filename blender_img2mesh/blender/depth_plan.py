@@ -67,7 +67,7 @@ def plan(depth_model, custom="", depth_map="", models_dir="", offline=False):
     name = custom.strip() if depth_model == "CUSTOM" else depth_model
     if depth_model == "CUSTOM":
         if not name:
-            return Plan("Depth: Custom - no hub id or folder set (Advanced)", ok=False)
+            return Plan("Depth: Custom - no hub id or folder set (Model)", ok=False)
         expanded = os.path.expanduser(name)
         if os.path.isdir(expanded) or name.startswith(("/", ".", "~", "//")):
             if os.path.isfile(os.path.join(expanded, "config.json")):

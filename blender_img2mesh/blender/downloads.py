@@ -12,6 +12,7 @@ from ..pipeline.models import default_models_dir, download_folder, partial_folde
 from . import interpreter, jobs, model_files
 from .addon_prefs import get_prefs, online_access, python_for
 from .progress_ui import draw_progress
+from .ui_text import report_error
 from .runner_ops import RunnerOperator
 
 #: what the preferences offer to download (name, label, what it is)
@@ -56,7 +57,7 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
         try:
             python = python_for(prefs)
         except interpreter.InterpreterError as exc:
-            self.report({"ERROR"}, f"Img2Mesh: {exc}")
+            report_error(self, str(exc))
             return False
         keep = getattr(prefs, "keep_worker", True) if prefs else True
         # Cancel kills the worker mid-download: its .partial folder is removed after it
@@ -67,9 +68,11 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
 
     def _finish(self, context):
         runner = self._runner
-        if runner.error:
-            self.report({"WARNING"} if runner.error == "cancelled" else {"ERROR"},
-                        f"Img2Mesh: {runner.error}")
+        if runner.error == "cancelled":
+            self.report({"WARNING"}, "Img2Mesh: cancelled")
+            return {"CANCELLED"}
+        if runner.error:  # the first sentence in the popup, all of it in the Info log
+            report_error(self, runner.error)
             return {"CANCELLED"}
         self.report({"INFO"}, f"Img2Mesh: {self.name} is ready: {runner.result['path']}")
         return {"FINISHED"}

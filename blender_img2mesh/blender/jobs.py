@@ -55,8 +55,11 @@ def remove_stale_temp_dirs(folder=None):
 
 
 class Runner:
-    def __init__(self, python, args, temp_dir, keep_worker=True, leftovers=()):
+    def __init__(self, python, args, temp_dir, keep_worker=True, leftovers=(), title=""):
         self.python, self.args, self.temp_dir = python, list(args), temp_dir
+        #: what is being made, for the progress line: the photo's file name (never its
+        #: path), the Blender image's name, the prompt
+        self.title = title
         #: what the job may leave behind when it is killed (a download's ``.partial``
         #: folder): removed with the temp folder after Cancel
         self.leftovers = list(leftovers)

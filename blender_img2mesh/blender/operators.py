@@ -6,9 +6,12 @@ import shutil
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import image_source, interpreter, jobs, mesh_import, panel_info, properties
+from . import image_source, interpreter, jobs, mesh_import, panel_info, properties, ui_text
 from .addon_prefs import get_prefs, python_for
 from .runner_ops import RunnerOperator
+
+#: where an error's whole text is (its popup has the first sentence)
+PANEL_AND_LOG = "the Img2Mesh panel and the Info log"
 
 
 class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.Operator):
@@ -55,6 +58,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
             if text:  # the worker generates the picture (saved beside the mesh)
                 src = None
                 self._name = self.prompt.strip()[:60] or "Img2Mesh"
+                title = self._name
             elif self.source == "IMAGE" or (self.source == "AUTO" and self.image_name):
                 if not self.image_name:
                     raise image_source.SourceError("no Blender image chosen")
@@ -63,16 +67,18 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                     raise image_source.SourceError(f"no image named '{self.image_name}'")
                 src = image_source.from_image(image, temp_dir)
                 self._name = mesh_import.object_name(self.image_name)
+                title = self.image_name
             else:
                 src = image_source.from_file(self.filepath)
                 self._name = mesh_import.object_name(src)
+                title = ui_text.file_name(src)
             out = f"{temp_dir}/{image_source._safe_stem(self._name)}.ply"
             args = properties.cli_args(self, src, out, prefs)
         except Exception:
             shutil.rmtree(temp_dir, ignore_errors=True)
             raise
         keep = getattr(prefs, "keep_worker", True) if prefs else True
-        return jobs.Runner(python, args, temp_dir, keep_worker=keep)
+        return jobs.Runner(python, args, temp_dir, keep_worker=keep, title=title)
 
     def _start(self, context):
         try:
@@ -80,7 +86,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
         except (image_source.SourceError, interpreter.InterpreterError, ValueError,
                 OSError) as exc:
             panel_info.record_error(str(exc))
-            self.report({"ERROR"}, f"Img2Mesh: {exc}")
+            ui_text.report_error(self, str(exc), PANEL_AND_LOG)
             return False
         return True
 
@@ -91,7 +97,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
             if runner.error:
                 if runner.error != "cancelled":
                     panel_info.record_error(runner.error)
-                    self.report({"ERROR"}, f"Img2Mesh: {runner.error}")
+                    ui_text.report_error(self, runner.error, PANEL_AND_LOG)
                 else:
                     self.report({"WARNING"}, "Img2Mesh: cancelled")
                 return {"CANCELLED"}
@@ -110,7 +116,8 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                 image_source.keep_generated_image(runner.result, obj.name)
                 properties.set_last_result(context, obj)
             except (ValueError, OSError, RuntimeError) as exc:
-                self.report({"ERROR"}, f"Img2Mesh: cannot import {path}: {exc}")
+                panel_info.record_error(f"cannot import {path}: {exc}")
+                ui_text.report_error(self, f"cannot import {path}: {exc}", PANEL_AND_LOG)
                 return {"CANCELLED"}
             panel_info.record(obj, runner, notes)
             for warning in runner.warnings + notes:

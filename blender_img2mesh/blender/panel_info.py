@@ -2,13 +2,12 @@
 the last result with its warnings (after it) -- in the panel itself, not only in the
 Info log."""
 
-import textwrap
-
 import bpy
 
 from ..pipeline.models import downloads_allowed
 from . import depth_plan
 from .addon_prefs import get_prefs, online_access
+from .ui_text import BOX_INSET, wrap
 
 #: the last finished Generate: name, vertices, faces, seconds, depth, warnings
 last_result = None
@@ -58,19 +57,6 @@ def settings_plan(s, context=None):
         offline)
 
 
-def wrap(layout, context, text, icon="NONE", first_icon_only=True):
-    """``text`` as as many label lines as the region's width needs (nothing cut)."""
-    region = getattr(context, "region", None)
-    scale = getattr(getattr(context, "preferences", None), "view", None)
-    scale = getattr(scale, "ui_scale", 1.0) or 1.0
-    width = getattr(region, "width", 0) or 300
-    # at most about 9 px a character (capitals) at scale 1, less the icon and margins
-    chars = max(16, int((width - 44 * scale) / (9.0 * scale)))
-    col = layout.column(align=True)
-    for i, line in enumerate(textwrap.wrap(text, chars, break_on_hyphens=False) or [""]):
-        col.label(text=line, icon=icon if (i == 0 or not first_icon_only) else "BLANK1")
-
-
 def draw_depth(layout, context, s):
     plan = settings_plan(s, context)
     row = layout.column()
@@ -86,8 +72,8 @@ def draw_last_result(layout, context):
         return
     box = layout.box()
     if "error" in info:
-        wrap(box, context, info["error"], icon="CANCEL")
+        wrap(box, context, info["error"], icon="CANCEL", inset=BOX_INSET)
         return
-    wrap(box, context, result_text(info), icon="INFO")
+    wrap(box, context, result_text(info), icon="INFO", inset=BOX_INSET)
     for warning in info["warnings"]:
-        wrap(box, context, warning, icon="ERROR")
+        wrap(box, context, warning, icon="ERROR", inset=BOX_INSET)

@@ -3,7 +3,7 @@ Advanced, Generate / progress."""
 
 import bpy
 
-from . import jobs, panel_info, properties, worker_ahead
+from . import jobs, panel_info, pickers, properties, worker_ahead
 from .progress_ui import draw_progress
 
 
@@ -11,6 +11,45 @@ class _Base:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Img2Mesh"
+
+
+def uses_poisson(s):
+    """Whether the settings ``s`` make a Poisson surface (where *Surface Detail* counts)."""
+    return s.mesher == "poisson" or (s.mesher == "auto" and s.back != "open")
+
+
+def draw_source(layout, s):
+    """File / Image / Text, then the photo's file name (a button opening the image
+    browser; the whole path in its tooltip and under Advanced), the image or the prompt."""
+    row = layout.row()
+    row.use_property_split = False
+    row.prop(s, "source", expand=True)
+    if s.source == "FILE":
+        layout.operator("img2mesh.pick_image", text=pickers.photo_label(s), icon="FILE_IMAGE")
+    elif s.source == "TEXT":  # the whole width: prompts are long
+        row = layout.row()
+        row.use_property_split = False
+        row.prop(s, "prompt", text="", icon="TEXT")
+    else:
+        layout.template_ID(s, "image", open="image.open")
+
+
+def draw_custom_model(layout, s, text):
+    """The custom depth model: a hub id or a folder typed in, or a folder picked."""
+    row = layout.row(align=True)
+    row.prop(s, "depth_model_custom", text=text)
+    row.operator("img2mesh.pick_model_folder", text="", icon="FILE_FOLDER")
+
+
+def draw_detail(layout, s):
+    """The two settings "Detail" used to hide: *Resolution* (px, the working image: the
+    open surface's grid) and, for a closed surface, *Surface Detail* (Poisson's octree
+    depth).  Full-width fields, their names inside: they fit the default sidebar."""
+    col = layout.column(align=True)
+    col.use_property_split = False
+    col.prop(s, "max_size")
+    if uses_poisson(s):
+        col.prop(s, "poisson_depth")
 
 
 class IMG2MESH_PT_main(_Base, bpy.types.Panel):
@@ -22,36 +61,27 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
-        layout.prop(s, "source", expand=True)
-        if s.source == "FILE":
-            layout.prop(s, "filepath")
-        elif s.source == "TEXT":  # the whole width: prompts are long
-            row = layout.row()
-            row.use_property_split = False
-            row.prop(s, "prompt", text="", icon="TEXT")
-        else:
-            layout.template_ID(s, "image", open="image.open")
-        col = layout.column()
-        col.prop(s, "remove_background")
+        draw_source(layout, s)
+        col = layout.column(heading="Background")  # short labels: the sidebar is narrow
+        col.prop(s, "remove_background", text="Remove")
         sub = col.column()
         sub.active = s.remove_background and not s.mask_path
-        sub.prop(s, "segmenter")
+        sub.prop(s, "segmenter", text="Model")
+        col = layout.column()
         col.prop(s, "depth_model")
         if s.depth_model == "CUSTOM":
-            col.prop(s, "depth_model_custom", text="Model")
+            draw_custom_model(col, s, "Model")
         col.prop(s, "back")
-        if s.mesher == "poisson" or (s.mesher == "auto" and s.back != "open"):
-            col.prop(s, "poisson_depth")
-        else:
-            col.prop(s, "max_size", text="Detail")
+        draw_detail(layout, s)
+        col = layout.column()
         col.prop(s, "size")
         col.prop(s, "color")
-        col.prop(s, "add_camera")
-        col.prop(s, "replace_last")
+        col.column(heading="Camera").prop(s, "add_camera", text="Add")
+        col.column(heading="Result").prop(s, "replace_last", text="Replace Last")
         panel_info.draw_depth(layout, context, s)  # what will really run
         runner = jobs.current
         if runner is not None and not runner.finished:
-            draw_progress(layout.column(), runner)
+            draw_progress(layout.column(), runner, context)
         else:
             row = layout.row()
             row.scale_y = 1.5
@@ -61,6 +91,14 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
             for name, value in properties.operator_settings(s).items():
                 setattr(op, name, value)
             panel_info.draw_last_result(layout, context)  # the last run, its warnings
+
+
+#: Advanced: (property, the short label that fits the default sidebar width)
+#: (Resolution and Surface Detail are above, where they count)
+ADVANCED = (("mask_path", "Mask"), ("depth_map_path", "Depth Map"), ("mesher", "Surface"),
+            ("fov", "FOV"), ("thickness", "Thickness"),
+            ("target_faces", "Faces"), ("texture_size", "Texture"), ("frame", "Frame"),
+            ("device", "Device"), ("models_dir", "Models"))
 
 
 class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
@@ -74,13 +112,15 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
         layout.use_property_split = True
         layout.use_property_decorate = False
         if s.source == "TEXT":  # the text-to-image settings
-            for name in ("seed", "steps", "negative_prompt", "t2i_model"):
-                layout.prop(s, name)
+            for name, text in (("seed", "Seed"), ("steps", "Steps"),
+                               ("negative_prompt", "Negative"), ("t2i_model", "Model")):
+                layout.prop(s, name, text=text)
             layout.separator()
-        for name in ("mask_path", "depth_map_path", "depth_model_custom", "mesher",
-                     "poisson_depth", "max_size", "fov", "thickness", "target_faces",
-                     "texture_size", "frame", "device", "models_dir", "offline"):
-            layout.prop(s, name)
+        elif s.source == "FILE":  # the whole path (typed or pasted; the panel shows the name)
+            layout.prop(s, "filepath", text="Path")
+        for name, text in ADVANCED:
+            layout.prop(s, name, text=text)
+        layout.column(heading="Network").prop(s, "offline", text="Offline")
 
 
 class IMG2MESH_PT_batch(_Base, bpy.types.Panel):

@@ -1,17 +1,24 @@
-"""The progress of a worker job drawn in a layout (the sidebar, the preferences)."""
+"""The progress of a worker job drawn in a layout (the sidebar, the preferences): a bar
+with the percentage, one line of text for the stage (wrapped, never cut), what is being
+made (the photo's file name), Cancel."""
+
+from .ui_text import wrap
+
+#: the text bar's length on Blender 3.x (fits the default sidebar beside "100%")
+BAR = 20
 
 
-def draw_progress(layout, runner):
-    """A progress bar (``layout.progress``, Blender 4.0+) or a text bar, and Cancel."""
+def draw_progress(layout, runner, context=None):
+    """A progress bar (``layout.progress``, Blender 4.0+) or a text bar, the stage's line
+    (the worker's message: the phase of a model being loaded too), the photo, Cancel."""
     pct = int(runner.fraction * 100 + 0.5)
-    text = f"{runner.label} {pct}%"
-    if hasattr(layout, "progress"):
-        layout.progress(factor=runner.fraction, type="BAR", text=text)
-    else:  # Blender 3.x: the stage on one line, a text bar under it
-        filled = int(runner.fraction * 24 + 0.5)
-        layout.label(text=f"{pct}% {runner.label}", icon="TIME")  # the number survives
-        # truncation in a narrow sidebar
-        layout.label(text="|" * filled + "." * (24 - filled))
-    if runner.message and runner.message != runner.label:
-        layout.label(text=runner.message)
+    col = layout.column(align=True)
+    if hasattr(col, "progress"):
+        col.progress(factor=runner.fraction, type="BAR", text=f"{pct}%")
+    else:  # Blender 3.x: the number and a text bar, no words (they are on the next line)
+        filled = int(runner.fraction * BAR + 0.5)
+        col.label(text=f"{pct}%  " + "|" * filled + "." * (BAR - filled))
+    wrap(col, context, runner.message or runner.label, icon="TIME")
+    if getattr(runner, "title", ""):
+        col.label(text=runner.title, icon="IMAGE_DATA")
     layout.operator("img2mesh.cancel", icon="CANCEL")

@@ -29,7 +29,8 @@ DEPTH_MODELS = (
     ("inflate", "Inflate", "No neural network: inflate the silhouette (instant, no weights)"),
     ("depth-anything-v2-small", "Depth Anything V2 Small", "Relative depth, Apache-2.0"),
     ("glpn-nyu", "GLPN NYU", "Metric indoor depth"),
-    ("CUSTOM", "Custom", "A hub id (org/name) or a local model folder, set under Advanced"),
+    ("CUSTOM", "Custom", "A hub id (org/name) typed in, or a local model folder (the "
+     "folder button beside it)"),
 )
 BACKS = (
     ("open", "Open", "Visible surface only"),
@@ -97,8 +98,10 @@ class SettingsMixin:
         description="Hub id (org/name) or local model folder, for depth model Custom")
     mesher: EnumProperty(name="Surface", items=MESHERS, default="auto",
                          description="How the surface is made from the depth")
-    poisson_depth: IntProperty(name="Detail", default=8, min=5, max=12,
-                               description="Poisson surface detail (octree depth)")
+    poisson_depth: IntProperty(name="Surface Detail", default=8, min=5, max=12,
+                               description="How fine the closed (Poisson) surface is: the "
+                               "octree depth, each step about twice the detail along each "
+                               "axis and four times the faces (used for a closed back)")
     back: EnumProperty(name="Back", items=BACKS, default="open",
                        description="What the unseen back of the object becomes")
     size: FloatProperty(name="Size", default=2.0, min=0.001, soft_max=100.0, unit="LENGTH",
@@ -114,9 +117,10 @@ class SettingsMixin:
                              description="Depth relative to width (0: default 0.5)")
     target_faces: IntProperty(name="Target Faces", default=0, min=0,
                               description="Decimate to about this many triangles (0: off)")
-    max_size: IntProperty(name="Working Size", default=512, min=32, soft_max=2048,
-                          subtype="PIXEL", description="Longer side of the working image: "
-                          "the depth grid's resolution, so the surface detail of Depth Grid")
+    max_size: IntProperty(name="Resolution", default=512, min=32, soft_max=2048,
+                          subtype="PIXEL", description="Longer side of the working image the "
+                          "mask and depth are made at: the open surface's vertex grid, and "
+                          "the points a closed surface is made from")
     frame: EnumProperty(name="Frame", items=FRAMES, default="blender")
     offline: BoolProperty(name="Offline", default=False,
                           description="Never download a model")

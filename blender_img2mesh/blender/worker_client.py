@@ -279,10 +279,14 @@ class Job:
 
 
 def error_text(event):
-    """One line for an error event: message, file, hint."""
-    text = event.get("message") or "unknown error"
+    """One line for an error event: the message (and file) as its first sentence, the
+    hint -- what to do -- as the next (the popup shows the first, the panel and the
+    Info log all of it)."""
+    text = (event.get("message") or "unknown error").rstrip(". ")
     if event.get("file") and event["file"] not in text:
         text += f" ({event['file']})"
-    if event.get("hint"):
-        text += f": {event['hint']}"
-    return text
+    hint = str(event.get("hint") or "").strip()
+    if not hint:
+        return text
+    hint = hint[0].upper() + hint[1:]
+    return f"{text}. {hint}" if hint.endswith((".", "!", "?")) else f"{text}. {hint}."

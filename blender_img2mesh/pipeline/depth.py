@@ -108,16 +108,27 @@ class DepthEstimator:
 def load_estimator(folder, device="auto", backend="auto", models_dir=None, reporter=None):
     """The depth model of ``folder`` on ONNX Runtime (exported once, see
     :mod:`.onnx_depth`) or on PyTorch: ``backend`` auto (ONNX Runtime when the model can
-    be exported, else PyTorch with a warning), onnx (else an error) or torch."""
-    if backend == "torch":
+    be exported, else PyTorch with a warning), onnx (else an error) or torch.  Each step
+    that takes time is a ``build`` phase of the ``model`` stage on ``reporter``."""
+    name = os.path.basename(os.path.normpath(folder))
+
+    def phase(fraction, message):
+        if reporter is not None:
+            reporter.update(fraction, message, phase="build")
+
+    def torch_model():
+        phase(0.55, f"Building the network with PyTorch ({name})")
         return DepthEstimator(folder, device)
+
+    if backend == "torch":
+        return torch_model()
     from . import depth_prep, onnx_depth
 
     def give_up(why, hint="use --depth-backend auto or torch"):
         if backend == "onnx":
             raise Img2MeshError(f"--depth-backend onnx: {why}", file=folder, hint=hint,
                                 kind="model")
-        return DepthEstimator(folder, device)
+        return torch_model()
 
     try:
         depth_prep.read_config(folder)
@@ -133,14 +144,13 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
                        "--device cpu")
     if backend == "auto" and device == "auto" and \
             onnx_depth.nvidia_gpu_for_torch_only(provider_list):
-        return DepthEstimator(folder, device)
+        return torch_model()
     path = onnx_depth.onnx_path(folder, models_dir)
     reason, est = onnx_depth.failure(path), None
     if reason is None and not os.path.isfile(path) and not _writable(os.path.dirname(path)):
         reason = f"cannot write to {os.path.dirname(path)}"
     elif reason is None and not os.path.isfile(path):
-        if reporter is not None:
-            reporter.update(0.0, "Preparing the depth model for this machine (once)")
+        phase(0.55, "Preparing the depth model for this machine (once)")
         from . import onnx_export
 
         est = DepthEstimator(folder, "cpu")
@@ -154,7 +164,8 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
             reporter.warn(f"depth model not prepared for ONNX Runtime ({reason}); used "
                           f"PyTorch{again}")
         return est if est is not None and est.device == select_device(device) else \
-            DepthEstimator(folder, device)
+            torch_model()
+    phase(0.8, f"Creating the ONNX Runtime session ({name})")
     return onnx_depth.OnnxDepthEstimator(folder, path, provider_list)
 
 

@@ -57,7 +57,7 @@ def warm_up(session, estimator, reporter):
 
     from . import segment
 
-    reporter.update(0.9, "Warming up the models")
+    reporter.update(0.9, "Warming up the models (their first run)", phase="first_run")
     rgb = np.full((240, 320, 3), 96, np.uint8)
     rgb[60:180, 100:220] = 200
     if session is not None:

@@ -3,7 +3,8 @@
 Every event is a dict with an ``"event"`` key (see ``docs/protocol.md``):
 
 ``start``     protocol and version, sent once
-``progress``  ``stage``, ``fraction`` (0..1 of the whole job), ``message``
+``progress``  ``stage``, ``fraction`` (0..1 of the whole job), ``message`` (and ``phase``
+              while a model loads: ``read``, ``build``, ``first_run``)
 ``warning``   ``message``
 ``result``    where the outputs are and what they hold
 ``error``     ``message``, ``file``, ``hint``, ``kind``
@@ -36,6 +37,11 @@ STAGES = (
     ("export", 0.04),
     ("preview", 0.04),
 )
+#: the phases of loading a model (``progress`` events of the ``model`` stage): finding and
+#: reading (or downloading) its files, building the network (PyTorch) or its ONNX Runtime
+#: session (exporting it first, once), its first run on a blank picture (a preload)
+PHASES = ("read", "build", "first_run")
+
 _START = {}
 _acc = 0.0
 for _name, _share in STAGES:
@@ -82,10 +88,12 @@ class Reporter:
         self._t0 = time.perf_counter()
         self.update(0.0, message)
 
-    def update(self, fraction, message=None):
+    def update(self, fraction, message=None, phase=None):
         """Progress inside the current stage, ``fraction`` from 0 to 1.  The job's
         overall fraction never goes below one already sent (a stage that reports less
-        than before -- a download whose total grows as files start -- holds the bar)."""
+        than before -- a download whose total grows as files start -- holds the bar).
+        ``phase``: which part of loading a model this is (:data:`PHASES`), sent as the
+        event's ``phase`` (absent otherwise)."""
         with self._lock:
             name = self.current
             fraction = float(fraction)
@@ -93,8 +101,11 @@ class Reporter:
             overall = (self._start[name] + self._share[name] * fraction) / self._total
             overall = max(round(overall, 4), self._done)
             self._done = overall
-            self._emit({"event": "progress", "stage": name, "fraction": overall,
-                        "stage_fraction": round(fraction, 4), "message": message or ""})
+            event = {"event": "progress", "stage": name, "fraction": overall,
+                     "stage_fraction": round(fraction, 4), "message": message or ""}
+            if phase is not None:
+                event["phase"] = phase
+            self._emit(event)
 
     def warn(self, message):
         self._emit({"event": "warning", "message": message})

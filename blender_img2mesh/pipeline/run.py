@@ -100,16 +100,25 @@ def _predict(estimator, rgb, cache, photo, reused):
                    lambda: est.predict(rgb), reused)
 
 
+def _is_path(name):
+    """A model given as a folder (not an alias or a hub id ``org/name``)."""
+    name = os.path.expanduser(name)
+    return os.path.isabs(name) or name.startswith(".") or os.path.isdir(name)
+
+
 def _estimator(args, reporter, cache, models_dir, allow):
     """The depth model to use, or None for inflation (with a warning when ``auto``)."""
     name = args.depth_model
     if name == "inflate":
         return None, "inflate"
     wanted = models.DEFAULT_DEPTH_MODEL if name == "auto" else name
-    reporter.stage("model", f"Loading depth model ({wanted})")
-    try:
+    short = os.path.basename(os.path.normpath(wanted)) if _is_path(wanted) else wanted
+    reporter.stage("model", f"Loading depth model ({short})")
+    reporter.update(0.0, f"Reading the depth model's files ({short})", phase="read")
+    try:  # a download moves the first half of the stage
         folder, hub_id = models.resolve_depth_model(
-            wanted, models_dir, allow, progress=lambda fr, msg: reporter.update(fr, msg))
+            wanted, models_dir, allow,
+            progress=lambda fr, msg: reporter.update(0.5 * fr, msg, phase="read"))
     except ModelUnavailable as err:
         if name != "auto":
             raise

@@ -12,50 +12,26 @@
 """
 
 import glob
-import json
 import os
 import sys
 import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gui_window  # noqa: E402  (registers the add-on)
 
 import bpy  # noqa: E402
 
-import blender_img2mesh  # noqa: E402
-
-blender_img2mesh.register()
 from blender_img2mesh.blender import jobs, worker_client  # noqa: E402
+from gui_window import override  # noqa: E402
 
-PHOTO, OUT, SHOT = sys.argv[sys.argv.index("--") + 1:][:3]
+PHOTO, OUT, SHOT = gui_window.script_args()[:3]
 report = {"ticks_while_running": 0, "errors": []}
-state = {"phase": "start", "t0": time.monotonic()}
+state = {"phase": "start"}
 
 
 def temp_dirs():
     return sorted(glob.glob(os.path.join(tempfile.gettempdir(), "img2mesh-*")))
-
-
-def override():
-    win = bpy.context.window_manager.windows[0]
-    area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-    region = next(r for r in area.regions if r.type == "WINDOW")
-    return dict(window=win, screen=win.screen, area=area, region=region)
-
-
-def show_sidebar():
-    """Open the sidebar on our panel.  Blender 3.x has no API to pick a sidebar tab, so
-    for the screenshot only, the panels move to the "Item" tab (shown by default)."""
-    from blender_img2mesh.blender import panels
-
-    area = override()["area"]
-    area.spaces[0].show_region_ui = True
-    for cls in (panels.IMG2MESH_PT_advanced, panels.IMG2MESH_PT_main):
-        bpy.utils.unregister_class(cls)
-    panels.IMG2MESH_PT_main.bl_category = panels.IMG2MESH_PT_advanced.bl_category = "Item"
-    for cls in (panels.IMG2MESH_PT_main, panels.IMG2MESH_PT_advanced):
-        bpy.utils.register_class(cls)
 
 
 def invoke():
@@ -68,31 +44,10 @@ def invoke():
         return bpy.ops.img2mesh.generate("INVOKE_DEFAULT", **properties.operator_settings(s))
 
 
-def finish():
-    report["temp_dirs_left"] = temp_dirs()
-    with open(OUT, "w") as f:
-        json.dump(report, f)
-    worker_client.release()
-    bpy.ops.wm.quit_blender()
-
-
 def step():
-    try:
-        return _step()
-    except Exception as exc:  # record and stop
-        report["errors"].append(f"{type(exc).__name__}: {exc}")
-        finish()
-        return None
-
-
-def _step():
     phase = state["phase"]
-    if time.monotonic() - state["t0"] > 240:
-        report["errors"].append(f"timeout in phase {phase}")
-        finish()
-        return None
     if phase == "start":
-        show_sidebar()  # its first draw starts the worker ahead (worker_ahead.py)
+        gui_window.show_sidebar()  # its first draw starts the worker ahead (worker_ahead.py)
         state["phase"] = "ahead"
     elif phase == "ahead":
         warm = worker_client.warm_worker()
@@ -107,8 +62,7 @@ def _step():
         if runner is not None:
             report["ticks_while_running"] += 1  # Blender's loop runs during the job
             if runner.fraction > 0.3 and "screenshot" not in report:
-                with bpy.context.temp_override(**override()):
-                    bpy.ops.screen.screenshot(filepath=SHOT)
+                gui_window.screenshot(SHOT)
                 report["screenshot"] = SHOT
                 report["progress_seen"] = [runner.stage, runner.fraction]
         else:
@@ -127,16 +81,14 @@ def _step():
             state["phase"] = "cancelling"
     elif phase == "cancelling":
         if jobs.current is None:
-            pid = report["cancel_pid"]
-            report["cancelled_worker_alive"] = os.path.exists(f"/proc/{pid}") and \
-                "State:\tZ" not in open(f"/proc/{pid}/status").read()
+            report["cancelled_worker_alive"] = gui_window.process_alive(report["cancel_pid"])
             report["cancel_temp_exists"] = os.path.exists(report["cancel_temp"])
             report["objects"] = len([o for o in bpy.data.objects if o.type == "MESH"])
             report["heavy"] = [m for m in ("torch", "open3d", "transformers", "rembg")
                                if m in sys.modules]
-            finish()
+            report["temp_dirs_left"] = temp_dirs()
             return None
     return 0.05
 
 
-bpy.app.timers.register(step, first_interval=1.0)
+gui_window.run_phases(step, report, OUT, timeout=240)

@@ -261,3 +261,23 @@ def glb_json(path):
     length, kind = struct.unpack("<I4s", data[12:20])
     assert data[:4] == b"glTF" and kind == b"JSON", f"{path} is not a binary glTF"
     return json.loads(data[20:20 + length])
+
+
+def run_in_window(script, args, tmp_path, timeout=400, screen="1600x900"):
+    """Run ``script`` (a tests/blender/gui_*.py, see gui_window.py) in a real, windowed
+    Blender under Xvfb, on a saved startup scene (opening a .blend keeps the splash
+    screen away); the CompletedProcess.  Needs Debian's ``blender`` and ``xvfb-run``."""
+    import shutil
+    import subprocess
+
+    blender, xvfb = shutil.which("blender"), shutil.which("xvfb-run")
+    assert blender and xvfb, "needs the blender binary and xvfb-run (apt-get install blender xvfb)"
+    env = dict(os.environ, IMG2MESH_PYTHON=PIPELINE_PYTHON)
+    start = os.path.join(str(tmp_path), "start.blend")
+    subprocess.run([blender, "-b", "--factory-startup", "--python-expr",
+                    f"import bpy; bpy.ops.wm.save_as_mainfile(filepath={start!r})"],
+                   check=True, capture_output=True, timeout=120, env=env)
+    return subprocess.run(
+        [xvfb, "-a", "-s", f"-screen 0 {screen}x24", blender, "--factory-startup", start,
+         "-P", os.path.join(HERE, script), "--", *[str(a) for a in args]],
+        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)

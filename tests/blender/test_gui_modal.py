@@ -3,28 +3,15 @@ Generate runs without blocking Blender, the panel shows progress, Cancel kills t
 Needs: apt-get install -y blender xvfb."""
 
 import json
-import os
 import shutil
-import subprocess
 
 import helpers
 
-CHECK = os.path.join(helpers.HERE, "gui_check.py")
-
 
 def test_modal_generate_and_cancel_in_windowed_blender(tmp_path):
-    blender, xvfb = shutil.which("blender"), shutil.which("xvfb-run")
-    assert blender and xvfb, "needs the blender binary and xvfb-run (apt-get install blender xvfb)"
-    env = dict(os.environ, IMG2MESH_PYTHON=helpers.PIPELINE_PYTHON)
-    start = tmp_path / "start.blend"  # opening a file keeps the splash screen away
-    subprocess.run([blender, "-b", "--factory-startup", "--python-expr",
-                    f"import bpy; bpy.ops.wm.save_as_mainfile(filepath={str(start)!r})"],
-                   check=True, capture_output=True, timeout=120, env=env)
     out, shot = tmp_path / "gui.json", tmp_path / "panel.png"
-    proc = subprocess.run(
-        [xvfb, "-a", "-s", "-screen 0 1600x900x24", blender, "--factory-startup", str(start),
-         "-P", CHECK, "--", helpers.photo("astronaut.png"), str(out), str(shot)],
-        capture_output=True, text=True, timeout=400, env=env, stdin=subprocess.DEVNULL)
+    proc = helpers.run_in_window("gui_check.py", [helpers.photo("astronaut.png"), out, shot],
+                                 tmp_path)
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     assert r["errors"] == []
@@ -42,23 +29,12 @@ def test_modal_generate_and_cancel_in_windowed_blender(tmp_path):
 
 
 def test_modal_batch_and_cancel_keeps_finished_in_windowed_blender(tmp_path):
-    blender, xvfb = shutil.which("blender"), shutil.which("xvfb-run")
-    assert blender and xvfb, "needs the blender binary and xvfb-run (apt-get install blender xvfb)"
-    env = dict(os.environ, IMG2MESH_PYTHON=helpers.PIPELINE_PYTHON)
     folder = tmp_path / "photos"
     folder.mkdir()
     for name in ("astronaut.png", "chelsea.png", "coffee.png"):
         shutil.copy(helpers.photo(name), folder / name)
-    start = tmp_path / "start.blend"
-    subprocess.run([blender, "-b", "--factory-startup", "--python-expr",
-                    f"import bpy; bpy.ops.wm.save_as_mainfile(filepath={str(start)!r})"],
-                   check=True, capture_output=True, timeout=120, env=env)
     out, shot = tmp_path / "gui.json", tmp_path / "batch.png"
-    proc = subprocess.run(
-        [xvfb, "-a", "-s", "-screen 0 1600x900x24", blender, "--factory-startup", str(start),
-         "-P", os.path.join(helpers.HERE, "gui_batch_check.py"), "--", str(folder), str(out),
-         str(shot)], capture_output=True, text=True, timeout=400, env=env,
-        stdin=subprocess.DEVNULL)
+    proc = helpers.run_in_window("gui_batch_check.py", [folder, out, shot], tmp_path)
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     assert r["errors"] == []
@@ -68,3 +44,23 @@ def test_modal_batch_and_cancel_keeps_finished_in_windowed_blender(tmp_path):
     assert r["xs"] == [i * 2.5 for i in range(len(r["kept"]))]
     assert r["cancelled_worker_alive"] is False and r["cancel_temp_exists"] is False
     assert shot.stat().st_size > 10000
+
+
+def test_panel_shots_and_the_image_browser_in_windowed_blender(tmp_path):
+    """gui_panel_shot.py: the sidebar's shots at its default width, and the photo's
+    button opening Blender's file browser in the photo's folder, images only, as
+    thumbnails (Blender 3.4 under Xvfb)."""
+    photos, models = tmp_path / "photos", tmp_path / "models"
+    photos.mkdir()
+    models.mkdir()
+    shutil.copy(helpers.photo("chelsea.png"), photos / "chelsea.png")
+    shot = tmp_path / "panel.png"
+    proc = helpers.run_in_window("gui_panel_shot.py", [photos / "chelsea.png", models, shot],
+                                 tmp_path, screen="1600x1800")
+    lines = proc.stdout.splitlines()
+    picker = [line.split() for line in lines if line.startswith("PICKER ")]
+    assert picker == [["PICKER", f"{photos}/", "THUMBNAIL", "True", "True", "True", "False"]], \
+        proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "SIDEBAR_WIDTH 229 1.0" in lines  # the default width the labels are made for
+    for name in ("panel.png", "panel_before.png", "panel_picker.png"):
+        assert (tmp_path / name).stat().st_size > 10000

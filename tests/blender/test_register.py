@@ -52,18 +52,31 @@ def test_panel_draws_in_every_state(addon, fake_worker):
                 return self
             return call
 
-    runner = jobs.Runner("python", [], None)
-    runner.stage, runner.fraction = "depth", 0.42
+    runner = jobs.Runner("python", [], None, title="photo.jpg")
+    runner.stage, runner.fraction, runner.message = "depth", 0.42, "Estimating depth"
     layout = Layout()
     panels.draw_progress(layout, runner)
     names = [c[0] for c in layout.calls]
     assert "progress" in names and "operator" in names
     text = [c[2].get("text") for c in layout.calls if c[0] == "progress"][0]
-    assert text == "Estimating depth 42%"
+    assert text == "42%"  # the words are on their own line, once
+    labels = [c[2].get("text") for c in layout.calls if c[0] == "label"]
+    assert labels == ["Estimating depth", "photo.jpg"]
     del Layout.__getattr__  # no `progress` attribute: the 3.x text fallback
-    layout = type("Old", (), {"calls": []})()
-    layout.label = lambda **kw: layout.calls.append(("label", kw))
-    layout.operator = lambda *a, **kw: layout.calls.append(("operator", a))
+
+    class Old:
+        calls = []
+
+        def column(self, **kw):
+            return self
+
+        def label(self, **kw):
+            self.calls.append(("label", kw))
+
+        def operator(self, *a, **kw):
+            self.calls.append(("operator", a))
+
+    layout = Old()
     panels.draw_progress(layout, runner)
-    assert layout.calls[0][1]["text"] == "42% Estimating depth"
-    assert layout.calls[1][1]["text"] == "|" * 10 + "." * 14
+    assert [c[1]["text"] for c in layout.calls[:3]] == [
+        "42%  " + "|" * 8 + "." * 12, "Estimating depth", "photo.jpg"]
