@@ -254,8 +254,9 @@ def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
     import argparse
     import io
 
-    from blender_img2mesh.pipeline.batch import plan, record
+    from blender_img2mesh.pipeline.batch import plan
     from blender_img2mesh.pipeline.batch_display import Display
+    from blender_img2mesh.pipeline.batch_photo import record
 
     class Tty(io.StringIO):
         def isatty(self):

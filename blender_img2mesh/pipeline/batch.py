@@ -12,16 +12,17 @@ photos), 130 interrupted (SIGINT), 143 terminated (SIGTERM), 129 hang-up (SIGHUP
 """
 
 import contextlib
-import datetime
 import json
 import os
 import signal
 import sys
 import threading
-import time
 
 from . import batch_plan
+from .arguments import check_args
 from .batch_display import Display
+from .batch_photo import convert, record
+from .console import refuse, stdout_for_events, wants_json
 from .errors import Img2MeshError
 from .progress import Reporter
 
@@ -82,40 +83,6 @@ class Manifest:
 
     def close(self):
         os.close(self.fd)
-
-
-def record(job, status, result=None, error=None, seconds=None, outputs=(), **extra):
-    """One manifest line."""
-    result = result or {}
-    return {"photo": job["index"], "input": job["photo"], "name": job["stem"],
-            "status": status, "outputs": list(result.get("outputs", outputs)),
-            "error": error, "timings": result.get("timings", {}), "seconds": seconds,
-            "settings": job["key"], "node": None, "pid": os.getpid(), "attempts": 1,
-            "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            **extra}
-
-
-def error_dict(exc):
-    if isinstance(exc, Img2MeshError):
-        return exc.as_dict()
-    return Img2MeshError(f"internal error: {type(exc).__name__}: {exc}", kind="internal",
-                         hint="run this photo alone with --verbose for details").as_dict()
-
-
-def convert(job, cache, sink=None):
-    """One photo through the pipeline: ``(status, result, error, seconds)``."""
-    from .run import run
-
-    reporter = Reporter(sink)
-    t0 = time.perf_counter()
-    try:
-        result = run(job["args"], reporter, cache=cache)
-        return "ok", result, None, round(time.perf_counter() - t0, 3)
-    except Exception as exc:  # noqa: BLE001 -- every failure is that photo's, the batch goes on
-        err = exc if isinstance(exc, Img2MeshError) else Img2MeshError(
-            error_dict(exc)["message"], kind="internal", hint=error_dict(exc)["hint"])
-        reporter.error(err)
-        return "failed", None, err.as_dict(), round(time.perf_counter() - t0, 3)
 
 
 def _local(todo, finish, display):
@@ -233,8 +200,6 @@ def run_batch(args, out):
 
 def main(argv=None):
     """``img2mesh`` with several inputs, a folder or a glob (dispatched from :mod:`cli`)."""
-    from .cli import check_args, refuse, stdout_for_events, wants_json
-
     argv = sys.argv[1:] if argv is None else list(argv)
     p = batch_plan.build_parser()
     try:

@@ -1,10 +1,10 @@
 """The batch on a Ray cluster (``--ray [ADDRESS]``): the same runs, on actors.
 
 Each actor is a process that keeps its own model ``cache`` (models load once per actor)
-and calls the same :func:`batch.convert` -> :func:`run.run` as the local batch, writing
-its result straight into the output folder (a path every node must reach) with the same
-all-or-nothing commit (:mod:`outputs`).  The driver hands a photo to an actor whenever it
-is free (a slow photo never holds up the rest), writes the manifest and the display.  A
+and calls the same :func:`batch_photo.convert` -> :func:`run.run` as the local batch,
+writing its result straight into the output folder (a path every node must reach) with the
+same all-or-nothing commit (:mod:`outputs`).  The driver hands a photo to an actor whenever
+it is free (a slow photo never holds up the rest), writes the manifest and the display.  A
 photo whose actor died (a crash, out of memory, a lost node) is tried once more on a fresh
 actor, then reported as failed like any other failure.
 
@@ -16,6 +16,7 @@ import logging
 import os
 import time
 
+from .batch_photo import convert, record
 from .errors import Img2MeshError
 from .outputs import clean_stale
 
@@ -43,8 +44,6 @@ class PhotoWorker:
         self.cache = {}
 
     def convert(self, job):
-        from .batch import convert
-
         _test_crash(job["photo"])
         status, result, error, seconds = convert(job, self.cache)
         import ray
@@ -98,8 +97,6 @@ def actor_options(args, resources):
 
 def run(args, jobs, finish, display):
     """Convert ``jobs`` on Ray actors; ``finish(job, record)`` for each as it ends."""
-    from .batch import record
-
     ray = import_ray()
     started = _connect(ray, args.ray)
     actors = []
