@@ -20,11 +20,11 @@ import threading
 
 from . import batch_plan
 from .arguments import check_args
+from .batch_ahead import Ahead
 from .batch_display import Display
 from .batch_photo import convert, record
 from .console import refuse, stdout_for_events, wants_json
 from .errors import Img2MeshError
-from .progress import Reporter
 
 MANIFEST = "manifest.jsonl"
 
@@ -86,57 +86,20 @@ class Manifest:
 
 
 def _local(todo, finish, display):
-    """Photo after photo, one model cache.  The next photo is read and its background
-    removed on a thread while the current one is meshed and written (its result then
-    says ``"reused": ["mask"]``): 0.86x the batch's time on 2 shared cores
-    (scripts/bench_batch.py); ``IMG2MESH_BATCH_OVERLAP=0`` turns it off."""
+    """Photo after photo, one model cache; the next photo's mask is made on a second
+    thread while the current one finishes (:mod:`batch_ahead`)."""
     cache = {}
-    overlap = os.environ.get("IMG2MESH_BATCH_OVERLAP", "1") != "0"
-    for i, job in enumerate(todo):
-        display.photo_start(job)
-        sink = display.photo_sink(job)
-        if overlap and i + 1 < len(todo):
-            sink = _prefetching(sink, todo[i + 1], cache)
-        status, result, error, seconds = convert(job, cache, sink)
-        if overlap and getattr(sink, "future", None):
-            sink.future.result()
-        finish(job, record(job, status, result, error, seconds))
-
-
-def _prefetching(sink, upcoming, cache):
-    """A sink that, once the current photo is past its mask (stage ``depth``), starts
-    making ``upcoming``'s mask into the cache slot :func:`run.run` looks in."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def wrapped(event):
-        if event.get("stage") == "depth" and wrapped.future is None:
-            pool = ThreadPoolExecutor(1)
-            wrapped.future = pool.submit(_mask_ahead, upcoming["args"], cache)
-            pool.shutdown(wait=False)
-        sink(event)
-
-    wrapped.future = None
-    return wrapped
-
-
-def _mask_ahead(ns, cache):
-    from . import image_io, models, run as run_mod
-
+    ahead = Ahead(cache)
     try:
-        if ns.keep_background:
-            return
-        rgb_full, alpha = image_io.load_photo(ns.input)
-        if alpha is not None:
-            return
-        rgb = image_io.resize_rgb(rgb_full, ns.max_size)
-        models_dir = os.path.abspath(os.path.expanduser(ns.models_dir)) if ns.models_dir \
-            else models.default_models_dir()
-        session = run_mod._segmenter(ns, alpha, Reporter(), cache, models_dir,
-                                     models.downloads_allowed(ns.offline))
-        run_mod._reused(cache, "mask", (run_mod._photo_key(ns, rgb), ns.segmenter),
-                        lambda: run_mod._mask(ns, rgb, alpha, session), [])
-    except Exception:  # noqa: BLE001 -- the photo's own run meets (and reports) it again
-        return
+        for i, job in enumerate(todo):
+            display.photo_start(job)
+            sink = ahead.sink(display.photo_sink(job), todo[i + 1] if i + 1 < len(todo)
+                              else None)
+            status, result, error, seconds = convert(job, cache, sink)
+            finish(job, record(job, status, result, error, seconds))
+            ahead.wait()
+    finally:
+        ahead.close()
 
 
 def plan(args):

@@ -105,10 +105,12 @@ class DepthEstimator:
         return depth.astype(np.float32), fov
 
 
-def load_estimator(folder, device="auto", backend="auto", models_dir=None, reporter=None):
+def load_estimator(folder, device="auto", backend="auto", models_dir=None, reporter=None,
+                   spin=True):
     """The depth model of ``folder`` on ONNX Runtime (exported once, see
-    :mod:`.onnx_depth`) or on PyTorch: ``backend`` auto (ONNX Runtime when the model can
-    be exported, else PyTorch with a warning), onnx (else an error) or torch."""
+    :mod:`.onnx_depth`; ``spin`` as :func:`onnx_depth.session`'s) or on PyTorch:
+    ``backend`` auto (ONNX Runtime when the model can be exported, else PyTorch with a
+    warning), onnx (else an error) or torch."""
     if backend == "torch":
         return DepthEstimator(folder, device)
     from . import depth_prep, onnx_depth
@@ -155,7 +157,7 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
                           f"PyTorch{again}")
         return est if est is not None and est.device == select_device(device) else \
             DepthEstimator(folder, device)
-    return onnx_depth.OnnxDepthEstimator(folder, path, provider_list)
+    return onnx_depth.OnnxDepthEstimator(folder, path, provider_list, spin)
 
 
 def _writable(folder):
