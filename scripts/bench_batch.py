@@ -2,14 +2,14 @@
 20 separate command-line runs and a Ray batch on this machine, all in one run.
 
     .venv/bin/python scripts/bench_batch.py [--photos 20] [--repeat 3] [--no-ray]
-                                            [--overlap] [--fast]
+                                            [--overlap] [--spin] [--fast | --glpn]
 
 Photos: scikit-image's colour photos and matplotlib's grace_hopper, repeated under
 distinct names (so no run reuses another's mask or depth) in a temporary folder.
 Settings: the defaults (u2netp background removal, the grid mesher, texture + vertex
 colours, .ply) with our default depth model's architecture, Depth Anything V2 Small, with
-random weights (no download here; speed does not depend on the weights) -- or with
-``--fast`` silhouette inflation.
+random weights (no download here; speed does not depend on the weights) -- or GLPN-NYU's
+(MiT-b4, ``--glpn``), or with ``--fast`` silhouette inflation.
 
 Measured, in each repetition (figures are medians over repetitions):
 
@@ -23,9 +23,16 @@ Measured, in each repetition (figures are medians over repetitions):
 * Ray: ``--ray`` (a Ray started on this machine: actors = CPUs, one CPU each) and
   ``--ray --ray-actors 1``, wall time against the local batch's (Ray's start, actors'
   imports and model loads, scheduling);
-* ``--overlap``: the local batch again without stage overlap (``IMG2MESH_BATCH_OVERLAP=0``;
-  the default makes the next photo's mask while the current one is meshed): the
-  ``overlap`` rows are then the batch *without* it.
+* ``--overlap``: the local batch again with the other stage overlaps
+  (``IMG2MESH_BATCH_OVERLAP`` = ``0``: none, ``depth``: the next photo's depth network
+  too while the current one is meshed; the default ``mask``: the next photo's mask
+  only): rows ``batch[0]``, ``batch[depth]``;
+* ``--spin``: the local batch again with onnxruntime's threads spinning between operators
+  (``IMG2MESH_ORT_SPIN=1``, onnxruntime's default; the batch turns it off when it overlaps
+  stages): row ``batch[spin]``.
+
+The variants of one repetition run one after the other, in an order rotated by
+repetition (so none always runs first or last on a machine whose load changes).
 
 The machine may be shared: the figures are medians, their spread is printed too.
 """
@@ -95,22 +102,36 @@ def main(argv=None):
     p.add_argument("--no-separate", action="store_true",
                    help="skip the N separate command-line runs")
     p.add_argument("--overlap", action="store_true")
+    p.add_argument("--spin", action="store_true")
     p.add_argument("--fast", action="store_true", help="silhouette inflation, no network")
+    p.add_argument("--glpn", action="store_true", help="GLPN-NYU's architecture (MiT-b4)")
     a = p.parse_args(argv)
     py = sys.executable
+    load0 = f"{os.getloadavg()[0]:.1f}"
     tmp = tempfile.mkdtemp(prefix="bench_batch_")
     photos = make_photos(os.path.join(tmp, "photos"), a.photos)
     opts = ["--offline"]
     if a.fast:
         opts += ["--depth-model", "inflate"]
     else:
-        from bench_inputs import make_default_network
+        from bench_inputs import make_default_network, make_network
 
-        net = os.path.join(tmp, "da-v2-small")
-        make_default_network(net)
+        net = os.path.join(tmp, "depth-net")
+        (make_network if a.glpn else make_default_network)(net)
         opts += ["--depth-model", net]
-    rows = {k: [] for k in ("batch_total", "batch_per", "worker_per", "separate_total",
-                            "ray_total", "ray1_total", "overlap_total", "overlap_per")}
+        # the ONNX export (once per model, cached) before any measured run
+        subprocess.run([py, "-m", "blender_img2mesh", photos[0], "-o",
+                        os.path.join(tmp, "warm.ply"), "-q", *opts], check=True, cwd=ROOT,
+                       stderr=subprocess.DEVNULL)
+    variants = {"batch": {}}
+    if a.overlap:
+        variants.update({"batch[0]": {"IMG2MESH_BATCH_OVERLAP": "0"},
+                         "batch[depth]": {"IMG2MESH_BATCH_OVERLAP": "depth"}})
+    if a.spin:
+        variants["batch[spin]"] = {"IMG2MESH_ORT_SPIN": "1"}
+    rows = {k: [] for k in ("worker_per", "separate_total", "ray_total", "ray1_total")}
+    for v in variants:
+        rows[f"{v}_total"], rows[f"{v}_per"] = [], []
 
     def batch(tag, extra=(), env=None):
         ends = []
@@ -122,9 +143,11 @@ def main(argv=None):
         return wall, ends
 
     for r in range(a.repeat):
-        wall, ends = batch("batch")
-        rows["batch_total"].append(wall)
-        rows["batch_per"].append(gaps(ends))
+        names = list(variants)
+        for v in names[r % len(names):] + names[:r % len(names)]:
+            wall, ends = batch("batch", env=variants[v])
+            rows[f"{v}_total"].append(wall)
+            rows[f"{v}_per"].append(gaps(ends))
         out = os.path.join(tmp, "worker")
         os.makedirs(out, exist_ok=True)
         requests = "".join(json.dumps({"id": i, "args": [ph, "-o", os.path.join(
@@ -134,10 +157,6 @@ def main(argv=None):
                lambda e, t: ends.append(t) if e["event"] == "result" else None,
                stdin=requests)
         rows["worker_per"].append(gaps(ends))
-        if a.overlap:
-            wall, ends = batch("overlap", env={"IMG2MESH_BATCH_OVERLAP": "0"})
-            rows["overlap_total"].append(wall)
-            rows["overlap_per"].append(gaps(ends))
         if not a.no_ray:
             rows["ray_total"].append(batch("ray", ["--ray"])[0])
             rows["ray1_total"].append(batch("ray1", ["--ray", "--ray-actors", "1"])[0])
@@ -153,8 +172,10 @@ def main(argv=None):
 
     med = {k: statistics.median(v) for k, v in rows.items() if v}
     spread = {k: f"{min(v):.2f}-{max(v):.2f}" for k, v in rows.items() if v}
-    print(f"\n{a.photos} photos, {'inflation' if a.fast else 'Depth Anything V2 Small'}, "
-          f"medians of {a.repeat} (range):")
+    net = "inflation" if a.fast else "GLPN-NYU (MiT-b4)" if a.glpn else \
+        "Depth Anything V2 Small"
+    print(f"\n{a.photos} photos, {net}, medians of {a.repeat} (range); load average before "
+          f"{load0}, after {os.getloadavg()[0]:.1f}:")
     for k in med:
         print(f"  {k:<15} {med[k]:7.2f} s  ({spread[k]})")
     print(f"  batch per photo / warm worker per photo: "
@@ -166,9 +187,12 @@ def main(argv=None):
         print(f"  Ray ({os.cpu_count()} actors) total / local batch total: "
               f"{med['ray_total'] / med['batch_total']:.2f}x; Ray 1 actor / local: "
               f"{med['ray1_total'] / med['batch_total']:.2f}x")
-    if "overlap_total" in med:
-        print(f"  batch without overlap total / batch total: "
-              f"{med['overlap_total'] / med['batch_total']:.2f}x")
+    for v in variants:
+        if v != "batch":
+            paired = [b / x for b, x in zip(rows["batch_total"], rows[f"{v}_total"])]
+            print(f"  batch (default) total / {v} total: "
+                  f"{med['batch_total'] / med[f'{v}_total']:.2f}x; paired by repetition "
+                  + ", ".join(f"{x:.2f}" for x in paired))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

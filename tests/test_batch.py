@@ -229,23 +229,33 @@ def test_ray_is_an_extra_never_vendored_into_the_blender_zips():
         assert "ray[default]==" in fh.read()
 
 
-def test_stage_overlap_gives_the_same_meshes(tmp_path, photo, u2netp_dir, cli):
-    """The next photo's background is removed while the current one is meshed: the
-    results are the ones made without the overlap, the mask counted as reused."""
+def test_stage_overlap_gives_the_same_meshes(tmp_path, photo, models_dir_with_u2netp,
+                                            tiny_models, cli):
+    """The next photo's background is removed while the current one is at its depth (and
+    with IMG2MESH_BATCH_OVERLAP=depth its depth network runs while the current one is
+    meshed): the results are the ones made without the overlap, what was made ahead
+    counted as reused (batch_ahead.py)."""
     for name in ("coffee.png", "chelsea.png", "astronaut.png"):
         shutil.copy(photo(name), tmp_path / name)
     args = [tmp_path / "astronaut.png", tmp_path / "chelsea.png", tmp_path / "coffee.png",
-            "--depth-model", "inflate", "--max-size", "128", "--models-dir", u2netp_dir,
-            "--offline"]
-    on = cli([*args, "-o", tmp_path / "on"])
-    off = cli([*args, "-o", tmp_path / "off"], env={"IMG2MESH_BATCH_OVERLAP": "0"})
-    assert on.returncode == 0 and off.returncode == 0, on.stderr + off.stderr
+            "--depth-model", tiny_models["glpn"], "--max-size", "128", "--models-dir",
+            models_dir_with_u2netp, "--offline"]
+    runs = {mode: cli([*args, "-o", tmp_path / mode], env={"IMG2MESH_BATCH_OVERLAP": mode})
+            for mode in ("0", "mask", "depth")}
+    assert all(r.returncode == 0 for r in runs.values()), [r.stderr for r in runs.values()]
     for i, name in enumerate(("astronaut", "chelsea", "coffee")):
-        assert (tmp_path / "on" / f"{name}.ply").read_bytes() == \
-            (tmp_path / "off" / f"{name}.ply").read_bytes()
-        reused = [json.loads((tmp_path / d / f"{name}.json").read_text())["reused"]
-                  for d in ("on", "off")]
-        assert reused == [["mask"] if i else [], []]
+        for mode in ("mask", "depth"):
+            assert (tmp_path / mode / f"{name}.ply").read_bytes() == \
+                (tmp_path / "0" / f"{name}.ply").read_bytes()
+        reused = {mode: json.loads((tmp_path / mode / f"{name}.json").read_text())["reused"]
+                  for mode in runs}
+        assert reused == {"0": [], "mask": ["mask"] if i else [],
+                          "depth": ["depth", "mask"] if i else []}
+    # the default is the mask's overlap
+    default = cli([*args, "-o", tmp_path / "default"])
+    assert default.returncode == 0, default.stderr
+    assert json.loads((tmp_path / "default" / "coffee.json").read_text())["reused"] == \
+        ["mask"]
 
 
 def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
@@ -254,8 +264,9 @@ def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
     import argparse
     import io
 
-    from blender_img2mesh.pipeline.batch import plan, record
+    from blender_img2mesh.pipeline.batch import plan
     from blender_img2mesh.pipeline.batch_display import Display
+    from blender_img2mesh.pipeline.batch_photo import record
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -283,3 +294,35 @@ def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
     assert "\r[0/2]" in text and "chelsea.png: Inflating the silhouette" in text
     assert " left" in text  # half a photo done: an estimate
     assert "[1/2] ok chelsea.png -> chelsea.ply in 1.5 s" in text
+
+
+def test_batch_onnx_sessions_sleep_between_operators(tmp_path, photo, tiny_models,
+                                                     models_dir_with_u2netp, run_job):
+    """While a batch runs two stages side by side, its onnxruntime sessions (the depth
+    model's and rembg's) do not spin-wait between operators; a single run keeps
+    onnxruntime's default (spinning)."""
+    from blender_img2mesh.pipeline.batch_ahead import Ahead
+
+    def spinning(cache):
+        sessions = [v.session if k[0] == "depth" else v.inner_session
+                    for k, v in cache.items() if isinstance(k, tuple)]
+        assert len(sessions) == 2, cache.keys()
+        return [_config(s.get_session_options(), "session.intra_op.allow_spinning")
+                for s in sessions]
+
+    argv = [photo("coffee.png"), "-o", tmp_path / "c.ply", "--depth-model",
+            tiny_models["glpn"], "--max-size", "64", "--models-dir", models_dir_with_u2netp,
+            "--offline"]
+    batch, single = {}, {}
+    Ahead(batch, "depth").close()
+    run_job(argv, cache=batch)
+    run_job(argv, cache=single)
+    assert spinning(batch) == ["0", "0"]
+    assert spinning(single) == [None, None]  # unset: onnxruntime's default
+
+
+def _config(options, key):
+    try:
+        return options.get_session_config_entry(key)
+    except RuntimeError:  # not set
+        return None

@@ -63,11 +63,21 @@ def _manifest(folder):
         return [json.loads(line) for line in fh]
 
 
+def _stages(events):
+    """The stages a photo's progress events went through, in order."""
+    out = []
+    for e in events:
+        if e["event"] == "progress" and (not out or out[-1] != e["stage"]):
+            out.append(e["stage"])
+    return out
+
+
 def test_two_nodes_same_results_and_a_dead_worker_loses_nothing(cluster, crash_marker,
                                                                   photos, cli, mesh_reader):
     local, remote = photos.parent / "local", photos.parent / "remote"
-    proc = cli([photos, "-o", local, *FAST])
+    proc = cli([photos, "-o", local, "--json", *FAST])
     assert proc.returncode == 0, proc.stderr
+    local_events = json_lines(proc.stdout)
     proc = cli([photos, "-o", remote, "--ray", cluster.address, "--json", *FAST])
     assert proc.returncode == 0, proc.stderr
     lines = _manifest(remote)
@@ -94,6 +104,19 @@ def test_two_nodes_same_results_and_a_dead_worker_loses_nothing(cluster, crash_m
     events = json_lines(proc.stdout)
     assert sorted(e["input"] for e in events if e["event"] == "photo") == \
         sorted(r["input"] for r in lines)
+    # the actors' per-stage events reach the driver, tagged like the local batch's, each
+    # before its photo's end
+    for name in NAMES:
+        path = next(str(p) for p in photos.iterdir() if p.stem == name)
+        mine = [e for e in events if e.get("input") == path]
+        theirs = [e for e in local_events if e.get("input") == path]
+        assert [e["event"] for e in mine][-2:] == ["result", "photo"]
+        assert _stages(mine) == _stages(theirs)
+        assert {"load", "depth", "surface", "export"} <= set(_stages(mine))
+        assert {e["photo"] for e in mine} == {e["photo"] for e in theirs}
+        assert [e["fraction"] for e in mine if e["event"] == "progress"] == \
+            sorted(e["fraction"] for e in mine if e["event"] == "progress")
+        assert set(mine[-2]) == set(theirs[-2])  # the result: the same fields
     assert events[-1]["event"] == "batch" and events[-1]["ok"] == len(NAMES)
     # run again on the cluster: everything is there already
     again = cli([photos, "-o", remote, "--ray", cluster.address, *FAST])

@@ -1,8 +1,8 @@
 """Geometry with known answers: depth maps of a plane and a sphere seen by a known camera
-must give meshes on that plane / sphere, with the right colors, frames and file formats."""
+must give meshes on that plane / sphere, with the right colors and frames (the file
+formats: test_mesh_formats.py; the scenes: geometry_scenes.py)."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -12,26 +12,10 @@ from scipy import ndimage
 from blender_img2mesh.pipeline import camera
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
-W, H, FOV = 160, 120, 60.0
-# the quadrant colors of the test photo: top-left, top-right, bottom-left, bottom-right
-QUADS = np.array([[220, 30, 30], [30, 40, 220], [30, 200, 40], [230, 220, 30]], float)
-SPHERE_C, SPHERE_R = (0.1, -0.05, 2.5), 0.5
+import geometry_scenes as scenes
+from geometry_scenes import FOV, QUADS, SPHERE_C, SPHERE_R, H, W, pixels, sphere_args
 
-
-@pytest.fixture(scope="module")
-def quad_photo(tmp_path_factory, photo):
-    """A 2x-size photo (320x240): four flat color quadrants with a real photo's texture
-    (+-12 levels) on top, so colors are distinct but the picture is a real one."""
-    folder = tmp_path_factory.mktemp("quad")
-    tex = np.asarray(Image.open(photo("coffee.png")).convert("L").resize((2 * W, 2 * H)),
-                     float)
-    tex = (tex - tex.mean()) / (tex.std() + 1e-9) * 6.0
-    img = np.empty((2 * H, 2 * W, 3), float)
-    img[:H, :W], img[:H, W:], img[H:, :W], img[H:, W:] = QUADS
-    img = np.clip(img + np.clip(tex, -12, 12)[..., None], 0, 255).astype(np.uint8)
-    path = folder / "quads.png"
-    Image.fromarray(img).save(path)
-    return str(path)
+quad_photo, sphere_map = scenes.quad_photo, scenes.sphere_map  # the shared fixtures
 
 
 @pytest.fixture(scope="module")
@@ -43,27 +27,6 @@ def plane_map(tmp_path_factory, scene):
     path = tmp_path_factory.mktemp("plane") / "plane.npy"
     np.save(path, z.astype(np.float32))
     return str(path), z
-
-
-@pytest.fixture(scope="module")
-def sphere_map(tmp_path_factory, scene):
-    folder = tmp_path_factory.mktemp("sphere")
-    z, hit = scene.sphere_depth(W, H, FOV, SPHERE_C, SPHERE_R)
-    np.save(folder / "sphere.npy", z)
-    Image.fromarray(hit.astype(np.uint8) * 255).save(folder / "sphere_mask.png")
-    return str(folder / "sphere.npy"), str(folder / "sphere_mask.png"), z, hit
-
-
-def _pixels(V, w=W, h=H, fov=FOV):
-    uv = camera.project(V, camera.focal_px(w, h, fov), w, h)
-    return (np.clip(np.floor(uv[:, 0]).astype(int), 0, w - 1),
-            np.clip(np.floor(uv[:, 1]).astype(int), 0, h - 1), uv)
-
-
-def _sphere_args(quad_photo, sphere_map, out, *extra):
-    npy, mask, _, _ = sphere_map
-    return [quad_photo, "-o", out, "--depth-map", npy, "--mask", mask, "--fov", FOV,
-            "--max-size", W, "--poisson-depth", 7, *extra]
 
 
 # ---------------------------------------------------------------- plane
@@ -87,7 +50,7 @@ def test_plane_vertices_lie_on_the_plane(tmp_path, run_job, quad_photo, plane_ma
     x_half = 0.5 * W / camera.focal_px(W, H, FOV) * 2.0
     assert np.ptp(V[:, 0]) > 0.9 * 2 * x_half
     # the outline reprojects into the picture
-    _, _, uv = _pixels(V)
+    _, _, uv = pixels(V)
     assert (uv > -1).all() and (uv[:, 0] < W + 1).all() and (uv[:, 1] < H + 1).all()
 
 
@@ -97,7 +60,7 @@ def test_colors_match_the_photo(tmp_path, run_job, quad_photo, plane_map, mesh_r
     run_job([quad_photo, "-o", out, "--depth-map", npy, "--keep-background", "--frame",
              "camera", "--fov", FOV, "--max-size", W, "--poisson-depth", 6])
     V, _, C = mesh_reader(out)
-    _, _, uv = _pixels(V)
+    _, _, uv = pixels(V)
     margin = 3.0  # pixels of the working image around the quadrant borders
     left, right = uv[:, 0] < W / 2 - margin, uv[:, 0] > W / 2 + margin
     top, bottom = uv[:, 1] < H / 2 - margin, uv[:, 1] > H / 2 + margin
@@ -165,7 +128,7 @@ def test_sphere_open_back(tmp_path, run_job, quad_photo, sphere_map, mesh_reader
                           tolerance):
     _, _, zmap, hit = sphere_map
     out = tmp_path / "sphere.ply"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
+    result, _ = run_job(sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
                                      "--mesher", mesher))
     assert result["mask"] == "mask" and result["back"] == "open"
     assert result["mesher"] == mesher
@@ -187,7 +150,7 @@ def test_sphere_open_back(tmp_path, run_job, quad_photo, sphere_map, mesh_reader
     # Poisson smooths
     assert np.percentile(off[inner], 95) < tolerance * size, "the mesh is not on the sphere"
     assert off[inner].max() < 5 * tolerance * size
-    ui, vi, _ = _pixels(V)
+    ui, vi, _ = pixels(V)
     # the outline stays inside the (slightly dilated) mask
     assert ndimage.binary_dilation(hit, iterations=2)[vi, ui].all()
     # no bubble: nothing behind the observed surface (the outline's vertices sit on the
@@ -205,11 +168,11 @@ def test_sphere_mirror_back_is_watertight(tmp_path, run_job, quad_photo, sphere_
                                           mesh_reader):
     _, _, zmap, hit = sphere_map
     out = tmp_path / "sphere.ply"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
+    result, _ = run_job(sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
                                      "--back", "mirror"))
     V, T, _ = mesh_reader(out)
     # the mesh really has a back now (the test could tell an open one)
-    ui, vi, _ = _pixels(V)
+    ui, vi, _ = pixels(V)
     assert (V[:, 2] - zmap[vi, ui] > 0.2 * SPHERE_R).sum() > 0.2 * len(V)
     # vertices on the seam between seen and unseen faces are split (their UVs differ):
     # welded at their positions the surface is closed
@@ -226,7 +189,7 @@ def test_sphere_mirror_back_is_watertight(tmp_path, run_job, quad_photo, sphere_
 
 def test_flat_back_is_closed(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
     out = tmp_path / "sphere.ply"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
+    result, _ = run_job(sphere_args(quad_photo, sphere_map, out, "--frame", "camera",
                                      "--back", "flat"))
     assert result["watertight"] is True
     V, _, _ = mesh_reader(out)
@@ -238,7 +201,7 @@ def test_flat_back_is_closed(tmp_path, run_job, quad_photo, sphere_map, mesh_rea
 
 
 def test_open_back_is_not_watertight(tmp_path, run_job, quad_photo, sphere_map):
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "s.ply",
+    result, _ = run_job(sphere_args(quad_photo, sphere_map, tmp_path / "s.ply",
                                      "--frame", "camera"))
     assert result["watertight"] is False
 
@@ -246,7 +209,7 @@ def test_open_back_is_not_watertight(tmp_path, run_job, quad_photo, sphere_map):
 def test_blender_frame(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
     out = tmp_path / "sphere.ply"
     size = 3.0
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--size", size))
+    result, _ = run_job(sphere_args(quad_photo, sphere_map, out, "--size", size))
     assert result["frame"] == "blender" and result["size"] == size
     V, _, C = mesh_reader(out)
     lo, hi = V.min(axis=0), V.max(axis=0)
@@ -272,8 +235,8 @@ def test_blender_frame(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
 def test_blender_frame_is_the_camera_frame_rotated(tmp_path, run_job, quad_photo, sphere_map,
                                                    mesh_reader):
     """Same job in both frames: Blender X = x, Y = z, Z = -y, up to scale and shift."""
-    run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "cam.ply", "--frame", "camera"))
-    run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "bl.ply", "--size", 2.0))
+    run_job(sphere_args(quad_photo, sphere_map, tmp_path / "cam.ply", "--frame", "camera"))
+    run_job(sphere_args(quad_photo, sphere_map, tmp_path / "bl.ply", "--size", 2.0))
     Vc, _, _ = mesh_reader(tmp_path / "cam.ply")
     Vb, _, _ = mesh_reader(tmp_path / "bl.ply")
     want = np.stack([Vc[:, 0], Vc[:, 2], -Vc[:, 1]], axis=1)
@@ -297,13 +260,13 @@ def test_camera_location_sees_the_mesh_as_the_photo(tmp_path, run_job, quad_phot
     """A camera at ``camera_location`` looking along +Y (Z up) with the result's fov
     projects the Blender-frame mesh onto the pixels its colors were taken from."""
     out = tmp_path / "sphere.ply"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out, "--size", 2.0))
+    result, _ = run_job(sphere_args(quad_photo, sphere_map, out, "--size", 2.0))
     V, _, _ = mesh_reader(out)
     cam = np.asarray(result["camera_location"])
     assert cam[1] < V[:, 1].min(), "the camera must be in front (-Y) of the mesh"
     rel = V - cam  # back to the camera's axes: x = X, y = -Z, z = Y
     in_cam = np.stack([rel[:, 0], -rel[:, 2], rel[:, 1]], axis=1)
-    _, _, uv = _pixels(in_cam, fov=result["fov_deg"])
+    _, _, uv = pixels(in_cam, fov=result["fov_deg"])
     _, mask_path, _, _ = sphere_map
     mask = np.asarray(Image.open(mask_path).convert("L")) >= 128
     ui = np.clip(uv[:, 0].astype(int), 0, W - 1)
@@ -312,57 +275,14 @@ def test_camera_location_sees_the_mesh_as_the_photo(tmp_path, run_job, quad_phot
     assert near_mask[vi, ui].mean() > 0.99
     # and not trivially: a camera 20% farther away sees a smaller object
     far = np.stack([rel[:, 0], -rel[:, 2], rel[:, 1] * 1.2 + 0.5], axis=1)
-    _, _, uv2 = _pixels(far, fov=result["fov_deg"])
+    _, _, uv2 = pixels(far, fov=result["fov_deg"])
     assert np.ptp(uv2[:, 0]) < 0.9 * np.ptp(uv[:, 0])
 
 
-@pytest.mark.parametrize("ext", [".obj", ".glb"])
-def test_obj_and_glb_outputs(tmp_path, run_job, quad_photo, sphere_map, read_any_mesh, ext):
-    out = tmp_path / f"sphere{ext}"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out))
-    assert result["mesh"] == str(out) and out.is_file()
-    V, T, C = read_any_mesh(out)
-    assert len(T) == result["faces"] and len(T) > 500
-    assert len(V) >= result["vertices"] * 0.99
-    if ext == ".glb":  # the texture, no COLOR_0 (glTF would multiply them)
-        assert len(C) == 0 and result["color"] == "texture"
-    else:
-        assert len(C) == len(V) and C.max() > 0.5
-    ext_ = np.ptp(V, axis=0)
-    assert ext_.max() == pytest.approx(2.0, rel=1e-3)
-    if ext == ".glb":
-        # glTF is Y-up: the Blender Z (resting on 0) became glTF Y, Blender -Y became +Z
-        assert V[:, 1].min() == pytest.approx(0.0, abs=1e-3)
-    else:
-        assert V[:, 2].min() == pytest.approx(0.0, abs=1e-3)
-
-
-@pytest.mark.parametrize("ext", [".obj", ".glb"])
-def test_obj_and_glb_readable_by_open3d(tmp_path, run_job, quad_photo, sphere_map,
-                                        mesh_reader, ext):
-    out = tmp_path / f"sphere{ext}"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out))
-    V, T, C = mesh_reader(out)
-    assert len(T) == result["faces"], f"open3d reads {len(T)} triangles from {out.name}"
-    assert len(V) > 0 and len(C) == (0 if ext == ".glb" else len(V))
-
-
-def test_glb_colors_are_linear(tmp_path, run_job, sphere_map, mesh_reader, read_any_mesh):
-    """glTF vertex colors are linear: an sRGB mid-gray of 128 is stored as ~0.216."""
-    gray = tmp_path / "gray.png"
-    Image.new("RGB", (2 * W, 2 * H), (128, 128, 128)).save(gray)
-    run_job(_sphere_args(str(gray), sphere_map, tmp_path / "g.glb"))
-    run_job(_sphere_args(str(gray), sphere_map, tmp_path / "g.ply"))
-    _, _, Cg = read_any_mesh(tmp_path / "g.glb")
-    _, _, Cp = mesh_reader(tmp_path / "g.ply")
-    assert np.allclose(Cp, 128 / 255, atol=1e-3)
-    assert np.allclose(Cg, ((128 / 255 + 0.055) / 1.055) ** 2.4, atol=2e-3)
-
-
 def test_target_faces_decimates(tmp_path, run_job, quad_photo, sphere_map, mesh_reader):
-    full, _ = run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "full.ply"))
+    full, _ = run_job(sphere_args(quad_photo, sphere_map, tmp_path / "full.ply"))
     target = full["faces"] // 4
-    small, _ = run_job(_sphere_args(quad_photo, sphere_map, tmp_path / "small.ply",
+    small, _ = run_job(sphere_args(quad_photo, sphere_map, tmp_path / "small.ply",
                                     "--target-faces", target, "--frame", "camera"))
     assert small["faces"] <= target * 1.05
     assert small["faces"] >= target * 0.5
@@ -371,17 +291,6 @@ def test_target_faces_decimates(tmp_path, run_job, quad_photo, sphere_map, mesh_
     # still the sphere
     off = np.abs(np.linalg.norm(V - np.array(SPHERE_C), axis=1) - SPHERE_R)
     assert np.percentile(off, 95) < 0.02 * SPHERE_R * 2
-
-
-def test_sidecar_matches_result(tmp_path, run_job, quad_photo, sphere_map):
-    out = tmp_path / "s.ply"
-    result, _ = run_job(_sphere_args(quad_photo, sphere_map, out))
-    side = json.loads((tmp_path / "s.json").read_text())
-    for key in ("mesh", "vertices", "faces", "watertight", "fov_deg", "depth_model", "bounds"):
-        assert side[key] == result[key], key
-    assert sorted(os.listdir(tmp_path)) == ["s.json", "s.ply", "s_texture.jpg"]
-    assert result["outputs"] == [str(out), str(tmp_path / "s_texture.jpg"),
-                                 str(tmp_path / "s.json")]
 
 
 def test_mirror_reflects_about_the_outline_depth():

@@ -12,18 +12,19 @@ photos), 130 interrupted (SIGINT), 143 terminated (SIGTERM), 129 hang-up (SIGHUP
 """
 
 import contextlib
-import datetime
 import json
 import os
 import signal
 import sys
 import threading
-import time
 
 from . import batch_plan
+from .arguments import check_args
+from .batch_ahead import Ahead
 from .batch_display import Display
+from .batch_photo import convert, record
+from .console import refuse, stdout_for_events, wants_json
 from .errors import Img2MeshError
-from .progress import Reporter
 
 MANIFEST = "manifest.jsonl"
 
@@ -84,92 +85,21 @@ class Manifest:
         os.close(self.fd)
 
 
-def record(job, status, result=None, error=None, seconds=None, outputs=(), **extra):
-    """One manifest line."""
-    result = result or {}
-    return {"photo": job["index"], "input": job["photo"], "name": job["stem"],
-            "status": status, "outputs": list(result.get("outputs", outputs)),
-            "error": error, "timings": result.get("timings", {}), "seconds": seconds,
-            "settings": job["key"], "node": None, "pid": os.getpid(), "attempts": 1,
-            "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            **extra}
-
-
-def error_dict(exc):
-    if isinstance(exc, Img2MeshError):
-        return exc.as_dict()
-    return Img2MeshError(f"internal error: {type(exc).__name__}: {exc}", kind="internal",
-                         hint="run this photo alone with --verbose for details").as_dict()
-
-
-def convert(job, cache, sink=None):
-    """One photo through the pipeline: ``(status, result, error, seconds)``."""
-    from .run import run
-
-    reporter = Reporter(sink)
-    t0 = time.perf_counter()
-    try:
-        result = run(job["args"], reporter, cache=cache)
-        return "ok", result, None, round(time.perf_counter() - t0, 3)
-    except Exception as exc:  # noqa: BLE001 -- every failure is that photo's, the batch goes on
-        err = exc if isinstance(exc, Img2MeshError) else Img2MeshError(
-            error_dict(exc)["message"], kind="internal", hint=error_dict(exc)["hint"])
-        reporter.error(err)
-        return "failed", None, err.as_dict(), round(time.perf_counter() - t0, 3)
-
-
 def _local(todo, finish, display):
-    """Photo after photo, one model cache.  The next photo is read and its background
-    removed on a thread while the current one is meshed and written (its result then
-    says ``"reused": ["mask"]``): 0.86x the batch's time on 2 shared cores
-    (scripts/bench_batch.py); ``IMG2MESH_BATCH_OVERLAP=0`` turns it off."""
+    """Photo after photo, one model cache; the next photo's mask is made on a second
+    thread while the current one finishes (:mod:`batch_ahead`)."""
     cache = {}
-    overlap = os.environ.get("IMG2MESH_BATCH_OVERLAP", "1") != "0"
-    for i, job in enumerate(todo):
-        display.photo_start(job)
-        sink = display.photo_sink(job)
-        if overlap and i + 1 < len(todo):
-            sink = _prefetching(sink, todo[i + 1], cache)
-        status, result, error, seconds = convert(job, cache, sink)
-        if overlap and getattr(sink, "future", None):
-            sink.future.result()
-        finish(job, record(job, status, result, error, seconds))
-
-
-def _prefetching(sink, upcoming, cache):
-    """A sink that, once the current photo is past its mask (stage ``depth``), starts
-    making ``upcoming``'s mask into the cache slot :func:`run.run` looks in."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def wrapped(event):
-        if event.get("stage") == "depth" and wrapped.future is None:
-            pool = ThreadPoolExecutor(1)
-            wrapped.future = pool.submit(_mask_ahead, upcoming["args"], cache)
-            pool.shutdown(wait=False)
-        sink(event)
-
-    wrapped.future = None
-    return wrapped
-
-
-def _mask_ahead(ns, cache):
-    from . import image_io, models, run as run_mod
-
+    ahead = Ahead(cache)
     try:
-        if ns.keep_background:
-            return
-        rgb_full, alpha = image_io.load_photo(ns.input)
-        if alpha is not None:
-            return
-        rgb = image_io.resize_rgb(rgb_full, ns.max_size)
-        models_dir = os.path.abspath(os.path.expanduser(ns.models_dir)) if ns.models_dir \
-            else models.default_models_dir()
-        session = run_mod._segmenter(ns, alpha, Reporter(), cache, models_dir,
-                                     models.downloads_allowed(ns.offline))
-        run_mod._reused(cache, "mask", (run_mod._photo_key(ns, rgb), ns.segmenter),
-                        lambda: run_mod._mask(ns, rgb, alpha, session), [])
-    except Exception:  # noqa: BLE001 -- the photo's own run meets (and reports) it again
-        return
+        for i, job in enumerate(todo):
+            display.photo_start(job)
+            sink = ahead.sink(display.photo_sink(job), todo[i + 1] if i + 1 < len(todo)
+                              else None)
+            status, result, error, seconds = convert(job, cache, sink)
+            finish(job, record(job, status, result, error, seconds))
+            ahead.wait()
+    finally:
+        ahead.close()
 
 
 def plan(args):
@@ -233,8 +163,6 @@ def run_batch(args, out):
 
 def main(argv=None):
     """``img2mesh`` with several inputs, a folder or a glob (dispatched from :mod:`cli`)."""
-    from .cli import check_args, refuse, stdout_for_events, wants_json
-
     argv = sys.argv[1:] if argv is None else list(argv)
     p = batch_plan.build_parser()
     try:

@@ -91,8 +91,9 @@ class Display:
             if self.json:
                 self._emit({**event, **tag})
                 return
-            if event["event"] == "progress":
-                self.fraction, self.stage = event["fraction"], event["message"]
+            if event["event"] == "progress":  # (Ray: the photo whose event came last)
+                self.current, self.fraction, self.stage = job, event["fraction"], \
+                    event["message"]
                 self._draw()
             elif event["event"] == "warning" and not self.quiet:
                 self._write(f"warning: {os.path.basename(job['photo'])}: {event['message']}")

@@ -15,6 +15,7 @@ import json
 import os
 
 from .. import __version__
+from .arguments import build_parser as single_parser
 from .errors import Img2MeshError
 
 #: image files a folder contributes (any file named explicitly or by a glob is tried)
@@ -29,8 +30,6 @@ _BATCH_ONLY = ("--ray", "--ray-actors", "--overwrite", "--format", "--recursive"
 
 def build_parser():
     """The single run's parser with several inputs and the batch's options."""
-    from .cli import build_parser as single_parser
-
     p = single_parser()
     p.usage = ("img2mesh PHOTO|FOLDER|GLOB [...] -o FOLDER [options]\n"
                "       img2mesh INPUT -o OUT.ply [options]  (one photo)\n"

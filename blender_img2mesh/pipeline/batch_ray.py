@@ -1,12 +1,15 @@
 """The batch on a Ray cluster (``--ray [ADDRESS]``): the same runs, on actors.
 
 Each actor is a process that keeps its own model ``cache`` (models load once per actor)
-and calls the same :func:`batch.convert` -> :func:`run.run` as the local batch, writing
-its result straight into the output folder (a path every node must reach) with the same
-all-or-nothing commit (:mod:`outputs`).  The driver hands a photo to an actor whenever it
-is free (a slow photo never holds up the rest), writes the manifest and the display.  A
-photo whose actor died (a crash, out of memory, a lost node) is tried once more on a fresh
-actor, then reported as failed like any other failure.
+and calls the same :func:`batch_photo.convert` -> :func:`run.run` as the local batch,
+writing its result straight into the output folder (a path every node must reach) with the
+same all-or-nothing commit (:mod:`outputs`).  The driver hands a photo to an actor whenever
+it is free (a slow photo never holds up the rest), writes the manifest and the display.
+An actor sends its photo's events (stages, warnings, the result) to a small
+:class:`EventBox` actor that the driver empties while it waits, so the display and
+``--json`` show each running photo's stage as the local batch does.  A photo whose actor
+died (a crash, out of memory, a lost node) is tried once more on a fresh actor, then
+reported as failed like any other failure.
 
 Ray is optional (``pip install "blender-img2mesh[ray]"``); this module imports it only
 when ``--ray`` is given.  Every node needs this package installed (the same version).
@@ -16,6 +19,7 @@ import logging
 import os
 import time
 
+from .batch_photo import convert, record
 from .errors import Img2MeshError
 from .outputs import clean_stale
 
@@ -36,19 +40,41 @@ def import_ray():
     return ray
 
 
-class PhotoWorker:
-    """The actor: one model cache for every photo it converts."""
+#: seconds the driver waits for a photo to finish before it shows the events it got
+POLL = 0.2
+
+
+class EventBox:
+    """The actor that holds the photos' events until the driver takes them."""
 
     def __init__(self):
-        self.cache = {}
+        self.events = []
+
+    def put(self, index, event):
+        self.events.append((index, event))
+
+    def take(self):
+        events, self.events = self.events, []
+        return events
+
+
+class PhotoWorker:
+    """The actor: one model cache for every photo it converts; its photos' events go to
+    ``box`` (an :class:`EventBox`)."""
+
+    def __init__(self, box=None):
+        self.cache, self.box = {}, box
 
     def convert(self, job):
-        from .batch import convert
-
-        _test_crash(job["photo"])
-        status, result, error, seconds = convert(job, self.cache)
         import ray
 
+        _test_crash(job["photo"])
+        sent = []
+        sink = None if self.box is None else \
+            lambda event: sent.append(self.box.put.remote(job["index"], event))
+        status, result, error, seconds = convert(job, self.cache, sink)
+        if sent:  # the box runs one caller's calls in order: the last one there = all
+            ray.get(sent[-1])
         return {"status": status, "result": result, "error": error, "seconds": seconds,
                 "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
@@ -98,8 +124,6 @@ def actor_options(args, resources):
 
 def run(args, jobs, finish, display):
     """Convert ``jobs`` on Ray actors; ``finish(job, record)`` for each as it ends."""
-    from .batch import record
-
     ray = import_ray()
     started = _connect(ray, args.ray)
     actors = []
@@ -108,20 +132,29 @@ def run(args, jobs, finish, display):
             return
         n, options = actor_options(args, ray.cluster_resources())
         n = min(n, len(jobs))
-        make = ray.remote(**options, max_restarts=0)(PhotoWorker).remote
+        box = ray.remote(num_cpus=0)(EventBox).remote()
+        actors.append(box)  # stopped with the workers
+        worker = ray.remote(**options, max_restarts=0)(PhotoWorker)
+
+        def make():
+            return worker.remote(box)
+
         display.stage = f"on {n} Ray actor{'s' * (n > 1)}"
         queue = list(jobs)
         attempts = {j["index"]: 0 for j in jobs}
         running = {}  # object ref -> (actor, job, start time)
-        actors = [make() for _ in range(n)]
-        idle = list(actors)
+        sinks = {j["index"]: display.photo_sink(j) for j in jobs}
+        idle = [make() for _ in range(n)]
+        actors.extend(idle)
         while queue or running:
             while queue and idle:
                 actor, job = idle.pop(), queue.pop(0)
                 attempts[job["index"]] += 1
                 running[actor.convert.remote(job)] = (actor, job, time.perf_counter())
                 display.photo_start(job, display.stage)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL)
+            for index, event in ray.get(box.take.remote()):  # before the photos' ends
+                sinks[index](event)
             for ref in ready:
                 actor, job, t0 = running.pop(ref)
                 tries = attempts[job["index"]]

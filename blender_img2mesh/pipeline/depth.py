@@ -105,11 +105,13 @@ class DepthEstimator:
         return depth.astype(np.float32), fov
 
 
-def load_estimator(folder, device="auto", backend="auto", models_dir=None, reporter=None):
+def load_estimator(folder, device="auto", backend="auto", models_dir=None, reporter=None,
+                   spin=True):
     """The depth model of ``folder`` on ONNX Runtime (exported once, see
-    :mod:`.onnx_depth`) or on PyTorch: ``backend`` auto (ONNX Runtime when the model can
-    be exported, else PyTorch with a warning), onnx (else an error) or torch.  Each step
-    that takes time is a ``build`` phase of the ``model`` stage on ``reporter``."""
+    :mod:`.onnx_depth`; ``spin`` as :func:`onnx_depth.session`'s) or on PyTorch:
+    ``backend`` auto (ONNX Runtime when the model can be exported, else PyTorch with a
+    warning), onnx (else an error) or torch.  Each step that takes time is a ``build``
+    phase of the ``model`` stage on ``reporter``."""
     name = os.path.basename(os.path.normpath(folder))
 
     def phase(fraction, message):
@@ -166,7 +168,7 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
         return est if est is not None and est.device == select_device(device) else \
             torch_model()
     phase(0.8, f"Creating the ONNX Runtime session ({name})")
-    return onnx_depth.OnnxDepthEstimator(folder, path, provider_list)
+    return onnx_depth.OnnxDepthEstimator(folder, path, provider_list, spin)
 
 
 def _writable(folder):

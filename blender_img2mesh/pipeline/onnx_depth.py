@@ -104,9 +104,12 @@ def nvidia_gpu_for_torch_only(provider_list):
         bool(os.listdir(gpus))
 
 
-def session(path, provider_list, optimized=False):
-    """An onnxruntime session of the exported network ``path``; ``optimized``: on the CPU
-    provider, load its saved optimised form (:mod:`.onnx_cache`), made now if missing."""
+def session(path, provider_list, optimized=False, spin=True):
+    """An onnxruntime session of the exported network ``path`` on every core.
+    ``optimized``: on the CPU provider, load its saved optimised form
+    (:mod:`.onnx_cache`), made now if missing.  ``spin=False``: its threads sleep between
+    operators instead of spin-waiting (onnxruntime's default, the fastest for a network
+    alone on the cores), leaving the cores to work that runs beside it."""
     import onnxruntime as ort
 
     from . import onnx_cache
@@ -114,6 +117,8 @@ def session(path, provider_list, optimized=False):
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, os.cpu_count() or 1)
     options.log_severity_level = 3
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if optimized and list(provider_list) == ["CPUExecutionProvider"]:
         ready = onnx_cache.optimized_path(path)
         if os.path.isfile(ready) or onnx_cache.write_optimized(path):
@@ -132,13 +137,13 @@ class OnnxDepthEstimator:
 
     backend = "onnx"
 
-    def __init__(self, folder, path, provider_list):
+    def __init__(self, folder, path, provider_list, spin=True):
         self.model_type, self.kind, self.proc = depth_prep.read_config(folder)
         self.path = path
         from . import onnx_cache
 
         onnx_cache.record_source(path, folder)  # files made before it was recorded
-        self.session = session(path, provider_list, optimized=True)
+        self.session = session(path, provider_list, optimized=True, spin=spin)
         used = self.session.get_providers()[0]
         self.device = LABELS.get(used, used)
         self.input = self.session.get_inputs()[0].name

@@ -21,6 +21,10 @@ DEFAULT_THICKNESS = 0.5
 #: the text-to-image stage's share of the progress bar (the rest of the job weighs 1):
 #: sd-turbo on 2 CPU cores takes ~60 s, the photo pipeline after it a few seconds
 PROMPT_SHARE = 4.0
+#: a ``cache`` entry: False makes the onnxruntime sessions made for that cache sleep
+#: between operators (:func:`onnx_depth.session`): the local batch's, which runs two
+#: stages side by side (:mod:`batch_ahead`)
+ORT_SPIN = "ort_spin"
 
 
 def model_places(args):
@@ -67,7 +71,8 @@ def _segmenter(args, alpha, reporter, cache, models_dir, allow):
     home = segment.rembg_home(args.segmenter, models_dir, allow)  # a bad name fails at once
     segment.import_runtime(args.segmenter, home)
     return lambda: _cached(cache, ("rembg", args.segmenter, models_dir),
-                           lambda: segment.rembg_session(args.segmenter, models_dir, allow))
+                           lambda: segment.rembg_session(args.segmenter, models_dir, allow,
+                                                         cache.get(ORT_SPIN, True)))
 
 
 def _mask(args, rgb, alpha, session):
@@ -128,7 +133,8 @@ def _estimator(args, reporter, cache, models_dir, allow):
         return None, "inflate"
     est = _cached(cache, ("depth", folder, args.device, args.depth_backend),
                   lambda: depth_mod.load_estimator(folder, args.device, args.depth_backend,
-                                                   models_dir, reporter))
+                                                   models_dir, reporter,
+                                                   cache.get(ORT_SPIN, True)))
     return est, hub_id or folder
 
 

@@ -23,8 +23,9 @@ from .models import (BUNDLED_MODELS_DIR, DISCARD, REMBG_MODELS, download_failure
                      partial_folder)
 
 
-def rembg_session(name, models_dir=None, allow_download=True):
-    """A rembg session for model ``name``; weights from ``models_dir`` when there."""
+def rembg_session(name, models_dir=None, allow_download=True, spin=True):
+    """A rembg session for model ``name``; weights from ``models_dir`` when there;
+    ``spin``: as :func:`onnx_depth.session`'s."""
     home = rembg_home(name, models_dir, allow_download)
     weights = os.path.join(home, f"{name}.onnx")
     if not os.path.isfile(weights) and allow_download and models_dir:
@@ -33,10 +34,16 @@ def rembg_session(name, models_dir=None, allow_download=True):
     os.environ["U2NET_HOME"] = home  # for rembg, and where the weights are (fetch.py)
     try:
         if uses_rembg(name, weights):
-            return import_rembg().new_session(name)
+            if spin:
+                return import_rembg().new_session(name)
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            return import_rembg().new_session(name, sess_opts=opts)
         from .u2net import U2NetSession
 
-        return U2NetSession(name, weights)
+        return U2NetSession(name, weights, spin)
     except Exception as exc:
         raise ModelUnavailable(
             f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",

@@ -33,13 +33,15 @@ def providers():
 class U2NetSession:
     """A session of a U²-Net model file; ``predict(PIL image) -> [mask]`` as rembg's."""
 
-    def __init__(self, name, weights):
+    def __init__(self, name, weights, spin=True):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         threads = os.environ.get("OMP_NUM_THREADS")  # as rembg's new_session
         if threads:
             options.inter_op_num_threads = options.intra_op_num_threads = int(threads)
+        if not spin:  # see onnx_depth.session
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.model_name = name
         self.inner_session = ort.InferenceSession(weights, sess_options=options,

@@ -20,7 +20,9 @@ from . import parent_watch
 
 try:  # Ctrl-C or SIGTERM while the libraries load: no traceback
     from . import signals
-    from .cli import build_parser, check_args, run_cli, stdout_for_events
+    from .arguments import build_parser, check_args
+    from .cli import run_cli
+    from .console import stdout_for_events
     from .errors import Img2MeshError
     from .preload import serve_preload
     from .progress import Reporter, json_sink

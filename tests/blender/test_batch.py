@@ -93,3 +93,34 @@ def test_several_files_then_cancel_keeps_the_finished(addon, tmp_path):
     assert runner.error == "cancelled" and runner.done == files[:1]
     assert not jobs.running() and not helpers.pid_alive(pid)
     assert not os.path.exists(runner.inner.temp_dir)
+
+
+def test_files_picked_in_the_file_browser(addon, tmp_path):
+    """*Choose Files...*: the file browser hands the operator ``directory`` (with its
+    trailing separator) and ``files`` (the picked names, the folder's other photos not
+    picked); invoked like that (INVOKE_DEFAULT, which in background mode runs execute)
+    and executed like that, each makes one object per picked photo in a new collection."""
+    worker_client.release()
+    folder = _folder(tmp_path, 4)
+    picked = ["rocket.jpg", "chelsea.png"]  # in the order the browser lists them
+    for how in ("INVOKE_DEFAULT", "EXEC_DEFAULT"):
+        before = {c.name for c in bpy.data.collections}
+        result = bpy.ops.img2mesh.batch(how, directory=str(folder) + os.sep,
+                                        files=[{"name": n} for n in picked], **FAST)
+        assert result == {"FINISHED"}, how
+        new = [c for c in bpy.data.collections if c.name not in before]
+        assert len(new) == 1 and new[0].name.startswith("Img2Mesh Batch")
+        assert new[0].name in bpy.context.scene.collection.children
+        objs = sorted(new[0].objects, key=lambda o: o.location.x)
+        assert [o["img2mesh_source"] for o in objs] == [str(folder / n) for n in picked]
+        assert [o.location.x for o in objs] == [0.0, 2.5]
+        assert all(len(o.data.polygons) > 100 for o in objs)
+    # the browser with nothing picked (one empty name): the whole folder
+    before = {c.name for c in bpy.data.collections}
+    assert bpy.ops.img2mesh.batch(directory=str(folder) + os.sep, files=[{"name": ""}],
+                                  **FAST) == {"FINISHED"}
+    new = [c for c in bpy.data.collections if c.name not in before][0]
+    assert sorted(o["img2mesh_source"] for o in new.objects) == \
+        sorted(str(folder / n) for n in ("astronaut.png", "chelsea.png", "coffee.png",
+                                         "rocket.jpg"))
+    worker_client.release()
