@@ -155,16 +155,6 @@ def run_prototype(view_dir, out_npz):
                      "levels": extra["levels"]}
 
 
-def load_mesh(path):
-    if path.endswith(".npz"):
-        data = np.load(path)
-        return data["vertices"].astype(np.float64), data["triangles"].astype(np.int64)
-    import open3d as o3d
-
-    mesh = o3d.io.read_triangle_mesh(path)
-    return np.asarray(mesh.vertices), np.asarray(mesh.triangles)
-
-
 # ---------------------------------------------------------------------------- scoring
 
 def evaluate(V, T, gt, info, metric, n_samples, seed=0):
@@ -206,7 +196,7 @@ def bench(scenes, methods, work, n_samples, log=print):
             row = {"view": key, "method": name, **run}
             row["seconds"] = sum(run.get("timings", {}).values())
             if mesh is not None:
-                row.update(evaluate(*load_mesh(mesh), gt, info, metric, n_samples))
+                row.update(evaluate(*bm.load_mesh(mesh), gt, info, metric, n_samples))
                 row["mesh"] = mesh
                 log(f"{key:<11} {name:<20} visible F@1% {row['visible']['f@0.01']:.3f} "
                     f"whole F@1% {row['whole']['f@0.01']:.3f}  fit s={row['fit'][0]:.4g} "

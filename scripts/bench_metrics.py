@@ -21,6 +21,18 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 
+def load_mesh(path):
+    """(vertices float64 Nx3, triangles int64 Mx3) of a mesh file or an ``.npz`` with
+    ``vertices`` and ``triangles``."""
+    if path.endswith(".npz"):
+        data = np.load(path)
+        return data["vertices"].astype(np.float64), data["triangles"].astype(np.int64)
+    import open3d as o3d
+
+    mesh = o3d.io.read_triangle_mesh(path)
+    return np.asarray(mesh.vertices), np.asarray(mesh.triangles)
+
+
 def sample_mesh(vertices, triangles, n, seed=0):
     """``n`` points uniformly by area on a triangle mesh, with unit face normals (by the
     triangles' winding).  Returns (points Nx3, normals Nx3)."""

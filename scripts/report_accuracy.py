@@ -189,7 +189,6 @@ def overlay(path, rows, scenes, view, samples=60000):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import bench_accuracy as ba
     import bench_metrics as bm
 
     gt = np.load(os.path.join(scenes, view, "gt.npz"))
@@ -206,7 +205,7 @@ def overlay(path, rows, scenes, view, samples=60000):
     fig, axes = plt.subplots(1, len(mine), figsize=(3.2 * len(mine), 3.4), squeeze=False)
     tw = cut(gt["whole_points"])
     for ax, r in zip(axes[0], mine):
-        V, T = ba.load_mesh(r["mesh"])
+        V, T = bm.load_mesh(r["mesh"])
         P, _ = bm.sample_mesh(V, T, samples)
         P = cut(bm.apply_scale_shift(P, *r["fit"]) if r["aligned"] else P)
         ax.scatter(tw[:, 0], tw[:, 2], s=0.3, c="0.6", label="true (whole)")

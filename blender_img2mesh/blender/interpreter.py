@@ -10,11 +10,12 @@ import os
 import subprocess
 import sys
 
+from . import vendor
+
 #: the top-level package folder (``.../blender_img2mesh``) and its parent
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
 #: vendored site-packages folders, looked for inside the package folder (first found wins)
-VENDOR_DIRS = ("vendor/site-packages", "site-packages", "vendor")
 
 HEAVY_MODULES = ("torch", "open3d", "transformers", "rembg")
 
@@ -105,24 +106,6 @@ def in_use(preference=""):
         return None, origin, str(exc)
 
 
-def vendor_dir():
-    for rel in VENDOR_DIRS:
-        path = os.path.join(PACKAGE_DIR, *rel.split("/"))
-        if os.path.isdir(path):
-            return path
-    return None
-
-
-def vendor_site_dirs():
-    """Where Blender installed this extension's wheels (4.2+); for a legacy install of a
-    vendored zip, its wheels are unpacked into ``vendor/site-packages`` first (once)."""
-    try:
-        from . import vendor
-    except ImportError:  # only this module copied somewhere, as some tests do
-        return []
-    return vendor.site_dirs()
-
-
 def _clean_env():
     env = dict(os.environ)
     for key in ("PYTHONHOME", "PYTHONEXECUTABLE", "PYTHONSTARTUP"):
@@ -135,10 +118,10 @@ def child_env():
     PYTHONPATH -- for the child only; Blender's own ``sys.path`` is never touched."""
     env = _clean_env()
     paths = [PACKAGE_PARENT]
-    paths += vendor_site_dirs()  # Blender's extension site-packages; unpacks a legacy zip's
-    vendor = vendor_dir()
-    if vendor:
-        paths.append(vendor)
+    paths += vendor.site_dirs()  # Blender's extension site-packages; unpacks a legacy zip's
+    folder = vendor.vendor_dir()
+    if folder:
+        paths.append(folder)
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)

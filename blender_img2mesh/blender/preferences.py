@@ -27,7 +27,7 @@ def interpreter_text(preference):
     else:
         ver = "%d.%d" % sys.version_info[:2]
         why = f"Blender's own Python {ver}"
-        if vendor.packaged_wheels() or interpreter.vendor_dir():
+        if vendor.packaged_wheels() or vendor.vendor_dir():
             why += " + the bundled packages"
     return "CONSOLE", f"In use: {exe} ({why})", origin
 

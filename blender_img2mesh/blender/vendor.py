@@ -144,15 +144,26 @@ def site_dirs(unpack_missing=True):
     return dirs
 
 
+#: folders of a package with its dependencies copied in (a hand-made install)
+VENDOR_DIRS = ("vendor/site-packages", "site-packages", "vendor")
+
+
+def vendor_dir():
+    """The first of :data:`VENDOR_DIRS` in the package, or None."""
+    for rel in VENDOR_DIRS:
+        path = os.path.join(PACKAGE_DIR, *rel.split("/"))
+        if os.path.isdir(path):
+            return path
+    return None
+
+
 def status(origin="blender"):
     """One line about the packaged dependencies, for the preferences; ``origin``: where
     the worker's interpreter comes from (``interpreter.in_use``), ``"blender"`` when it
     is Blender's own Python (the only one that needs bundled packages)."""
     wheels = packaged_wheels()
     if not wheels:
-        from . import interpreter
-
-        folder = interpreter.vendor_dir()
+        folder = vendor_dir()
         if folder:
             return f"Bundled packages in {folder}"
         if origin != "blender":

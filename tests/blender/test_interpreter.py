@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import helpers
-from blender_img2mesh.blender import interpreter
+from blender_img2mesh.blender import interpreter, vendor
 
 
 def test_resolution_order(monkeypatch, tmp_path):
@@ -44,7 +44,7 @@ def test_child_env_keeps_blender_clean():
 def test_vendored_site_packages_goes_on_child_path_only(monkeypatch, tmp_path):
     pkg = tmp_path / "blender_img2mesh"
     (pkg / "vendor" / "site-packages").mkdir(parents=True)
-    monkeypatch.setattr(interpreter, "PACKAGE_DIR", str(pkg))
+    monkeypatch.setattr(vendor, "PACKAGE_DIR", str(pkg))
     parts = interpreter.child_env()["PYTHONPATH"].split(os.pathsep)
     assert str(pkg / "vendor" / "site-packages") in parts
     assert str(pkg / "vendor" / "site-packages") not in sys.path
