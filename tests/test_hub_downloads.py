@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from blender_img2mesh.pipeline import models
+from blender_img2mesh.pipeline import models, onnx_cache
 from blender_img2mesh.pipeline.progress import Reporter
 
 FAST = ["--max-size", "64", "--poisson-depth", "6", "--keep-background"]
@@ -85,12 +85,13 @@ def test_run_downloads_its_depth_model_on_first_use(tmp_path, hub, cli, parse_js
     result = [e for e in events if e["event"] == "result"][0]
     assert result["depth_kind"] == "relative" and os.path.getsize(out) > 0
     _same_files(tiny_models["depth_anything"], m / "tiny-org--tiny-depth-anything")
-    # the model's folder, and its ONNX Runtime export made on first use (--depth-backend
-    # auto), nothing else: no .partial folder
+    # the model's folder, its ONNX Runtime export made on first use (--depth-backend
+    # auto) and that export's optimised graph, nothing else: no .partial folder
     names = sorted(os.listdir(m))
-    assert names[0] == "tiny-org--tiny-depth-anything" and len(names) == 2
+    assert names[0] == "tiny-org--tiny-depth-anything" and len(names) == 3
     assert names[1].startswith("tiny-org--tiny-depth-anything.depth-") and \
         names[1].endswith(".onnx") and result["depth_backend"] == "onnx"
+    assert names[2] == os.path.basename(onnx_cache.optimized_path(str(m / names[1])))
 
 
 def test_text_to_image_model_download_then_offline_use(tmp_path, hub, cli,
