@@ -12,31 +12,19 @@ through Blender's own file browser:
 3. when the batch is over, writes the batch collection's objects to OUT.json and quits.
 """
 
-import json
 import os
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gui_window  # noqa: E402  (the repository first on sys.path, the add-on registered)
 import bpy  # noqa: E402
 
-import blender_img2mesh  # noqa: E402
+from blender_img2mesh.blender import jobs, properties  # noqa: E402
 
-blender_img2mesh.register()
-from blender_img2mesh.blender import jobs, properties, worker_client  # noqa: E402
-
-FOLDER, OUT = sys.argv[sys.argv.index("--") + 1:][:2]
+FOLDER, OUT = gui_window.script_args()[:2]
 report = {"errors": [], "ticks_while_running": 0}
 state = {"phase": "start", "t0": time.monotonic()}
-
-
-def finish():
-    with open(OUT, "w") as f:
-        json.dump(report, f)
-    worker_client.release()
-    bpy.ops.wm.quit_blender()
 
 
 def browser():
@@ -50,28 +38,12 @@ def browser():
 
 
 def step():
-    try:
-        return _step()
-    except Exception as exc:  # record and stop
-        report["errors"].append(f"{type(exc).__name__}: {exc}")
-        finish()
-        return None
-
-
-def _step():
     phase = state["phase"]
-    if time.monotonic() - state["t0"] > 300:
-        report["errors"].append(f"timeout in phase {phase}")
-        finish()
-        return None
     if phase == "start":
         s = bpy.context.scene.img2mesh
         s.depth_model, s.remove_background, s.max_size = "inflate", False, 256
-        win = bpy.context.window_manager.windows[0]
-        area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-        region = next(r for r in area.regions if r.type == "WINDOW")
         settings = properties.operator_settings(s)  # what the panel's button passes
-        with bpy.context.temp_override(window=win, area=area, region=region):
+        with bpy.context.temp_override(**gui_window.override()):
             report["invoke"] = sorted(bpy.ops.img2mesh.batch("INVOKE_DEFAULT", **{
                 n: settings[n] for n in properties.SETTING_NAMES}))
         state["phase"] = "browsing"
@@ -116,9 +88,8 @@ def _step():
         report["objects"] = sorted((o.name, round(o.location.x, 4), len(o.data.polygons),
                                     o.get("img2mesh_source"))
                                    for c in colls for o in c.objects)
-        finish()
-        return None
+        return None  # run_phases writes the report and quits
     return 0.1
 
 
-bpy.app.timers.register(step, first_interval=1.0)
+gui_window.run_phases(step, report, OUT, timeout=300.0)
