@@ -13,6 +13,13 @@ class _Base:
     bl_category = "Img2Mesh"
 
 
+def split(layout):
+    """``layout`` with labels left of their fields and no animation decorators."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout
+
+
 def uses_poisson(s):
     """Whether the settings ``s`` make a Poisson surface (where *Surface Detail* counts)."""
     return s.mesher == "poisson" or (s.mesher == "auto" and s.back != "open")
@@ -58,9 +65,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.img2mesh
         worker_ahead.panel_drawn()  # the first draw: start the worker (a timer, at once)
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = split(self.layout)
         draw_source(layout, s)
         col = layout.column(heading="Background")  # short labels: the sidebar is narrow
         col.prop(s, "remove_background", text="Remove")
@@ -108,9 +113,7 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
 
     def draw(self, context):
         s = context.scene.img2mesh
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = split(self.layout)
         if s.source == "TEXT":  # the text-to-image settings
             for name, text in (("seed", "Seed"), ("steps", "Steps"),
                                ("negative_prompt", "Negative"), ("t2i_model", "Model")):
@@ -133,9 +136,7 @@ class IMG2MESH_PT_batch(_Base, bpy.types.Panel):
 
     def draw(self, context):
         s = context.scene.img2mesh
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = split(self.layout)
         layout.prop(s, "batch_folder")
         if jobs.running():
             return  # the progress ("7 / 20") and Cancel are drawn above
