@@ -13,27 +13,24 @@
 4. writes what it saw to OUT.json and quits.
 """
 
-import json
 import os
 import sys
-import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 import addon_utils  # noqa: E402
 import bpy  # noqa: E402
 
-PHOTO, OUT, FAKE = sys.argv[sys.argv.index("--") + 1:][:3]
+# enabled as a user would (its preferences exist), before gui_window would register it
+assert addon_utils.enable("blender_img2mesh", default_set=True, handle_error=None)
+import gui_window  # noqa: E402
+from gui_window import override  # noqa: E402
+
+PHOTO, OUT, FAKE = gui_window.script_args()[:3]
 report = {"errors": [], "check_ticks": 0}
-state = {"phase": "start", "t0": time.monotonic(), "queue": []}
-
-
-def override():
-    win = bpy.context.window_manager.windows[0]
-    area = next(a for a in win.screen.areas if a.type == "VIEW_3D")
-    region = next(r for r in area.regions if r.type == "WINDOW")
-    return dict(window=win, screen=win.screen, area=area, region=region)
+state = {"phase": "start", "queue": []}
 
 
 def results():
@@ -73,36 +70,11 @@ def undo():
         return sorted(bpy.ops.ed.undo())
 
 
-def finish():
-    with open(OUT, "w") as f:
-        json.dump(report, f)
-    from blender_img2mesh.blender import worker_client
-
-    worker_client.release()
-    bpy.ops.wm.quit_blender()
-
-
 def step():
-    try:
-        return _step()
-    except Exception as exc:  # record and stop
-        import traceback
-
-        report["errors"].append(f"{type(exc).__name__}: {exc} {traceback.format_exc()}")
-        finish()
-        return None
-
-
-def _step():
     from blender_img2mesh.blender import dependency_check, jobs
 
     phase = state["phase"]
-    if time.monotonic() - state["t0"] > 300:
-        report["errors"].append(f"timeout in phase {phase}")
-        finish()
-        return None
     if phase == "start":
-        assert addon_utils.enable("blender_img2mesh", default_set=True, handle_error=None)
         prefs = bpy.context.preferences.addons["blender_img2mesh"].preferences
         prefs.dependency_status = "not checked"
         with bpy.context.temp_override(**override()):
@@ -152,9 +124,8 @@ def _step():
         with bpy.context.temp_override(**override()):  # a registered operator, to compare
             bpy.ops.mesh.primitive_cube_add("EXEC_DEFAULT", True)  # True: as from the UI
         report["redo_after_cube"] = redo_possible()
-        finish()
-        return None
+        return None  # run_phases writes the report and quits
     return 0.05
 
 
-bpy.app.timers.register(step, first_interval=1.0)
+gui_window.run_phases(step, report, OUT, timeout=300.0)

@@ -1,6 +1,5 @@
 """What the windowed checks (gui_check.py, gui_batch_check.py, gui_browse_check.py,
-gui_panel_shot.py) share:
-they run inside a real Blender window under Xvfb (``blender -P SCRIPT -- ARGS``), step
+gui_replace_check.py, gui_panel_shot.py) share: they run inside a real Blender window under Xvfb (``blender -P SCRIPT -- ARGS``), step
 through phases on a timer, look at the 3D viewport's sidebar and quit.
 
 Each script starts with::
@@ -25,7 +24,8 @@ import bpy  # noqa: E402
 
 import blender_img2mesh  # noqa: E402
 
-blender_img2mesh.register()
+if not hasattr(bpy.types.Scene, "img2mesh"):  # unless enabled as an add-on before
+    blender_img2mesh.register()
 from blender_img2mesh.blender import panels, worker_client  # noqa: E402
 
 

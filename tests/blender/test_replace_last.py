@@ -93,23 +93,11 @@ def test_undo_check_and_replace_in_windowed_blender(tmp_path):
     its timer; Undo removes a Generate's result and steps back through replacements; no
     redo panel; one result and one camera of its own after three Generates."""
     import json
-    import os
-    import shutil
-    import subprocess
 
-    blender, xvfb = shutil.which("blender"), shutil.which("xvfb-run")
-    assert blender and xvfb, "needs the blender binary and xvfb-run (apt-get install blender xvfb)"
-    env = dict(os.environ, IMG2MESH_PYTHON=helpers.PIPELINE_PYTHON)
-    start = tmp_path / "start.blend"  # opening a file keeps the splash screen away
-    subprocess.run([blender, "-b", "--factory-startup", "--python-expr",
-                    f"import bpy; bpy.ops.wm.save_as_mainfile(filepath={str(start)!r})"],
-                   check=True, capture_output=True, timeout=120, env=env)
     out = tmp_path / "gui.json"
-    proc = subprocess.run(
-        [xvfb, "-a", "-s", "-screen 0 1280x800x24", blender, "--factory-startup", str(start),
-         "-P", os.path.join(helpers.HERE, "gui_replace_check.py"), "--", helpers.photo(),
-         str(out), helpers.FAKE_PYTHON], capture_output=True, text=True, timeout=400,
-        env=env, stdin=subprocess.DEVNULL)
+    proc = helpers.run_in_window("gui_replace_check.py",
+                                 [helpers.photo(), out, helpers.FAKE_PYTHON], tmp_path,
+                                 screen="1280x800")
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     assert r["errors"] == []
