@@ -1,6 +1,7 @@
 """What the windowed checks (gui_check.py, gui_batch_check.py, gui_browse_check.py,
-gui_replace_check.py, gui_panel_shot.py) share: they run inside a real Blender window under Xvfb (``blender -P SCRIPT -- ARGS``), step
-through phases on a timer, look at the 3D viewport's sidebar and quit.
+gui_replace_check.py, gui_panel_shot.py) share: they run inside a real Blender window
+under Xvfb (``blender -P SCRIPT -- ARGS``), step through phases on a timer, look at the
+3D viewport's sidebar and quit.
 
 Each script starts with::
 
