@@ -52,6 +52,8 @@ def optimized_path(path):
 def write_optimized(path):
     """Save onnxruntime's optimised form of ``path`` (see the module doc); returns its
     path, or None when it could not be made (sessions then load ``path`` itself)."""
+    if not os.access(os.path.dirname(path) or ".", os.W_OK):
+        return None  # a read-only models folder: not an optimisation pass per run for naught
     import onnxruntime as ort
 
     target = optimized_path(path)
