@@ -23,7 +23,7 @@ if REPO not in sys.path:
 import bpy  # noqa: E402
 
 import blender_img2mesh  # noqa: E402
-from blender_img2mesh.blender import material  # noqa: E402
+from blender_img2mesh.blender.scene import material  # noqa: E402
 
 
 def parse(argv):
@@ -71,7 +71,7 @@ def parse(argv):
 
 
 def operator_kwargs(a):
-    depth_ids = {item[0] for item in blender_img2mesh.blender.properties.DEPTH_MODELS}
+    depth_ids = {item[0] for item in blender_img2mesh.blender.ui.properties.DEPTH_MODELS}
     kw = dict(segmenter=a.segmenter,
               remove_background=not a.keep_background, mask_path=a.mask or "",
               depth_map_path=a.depth_map or "", fov=a.fov, thickness=a.thickness,
@@ -180,7 +180,7 @@ def _batch_done(a):
     if a.save:
         bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(a.save))
         print(f"img2mesh: saved {os.path.abspath(a.save)}", flush=True)
-    wanted = len(blender_img2mesh.blender.batch_jobs.photos_in(a.input))
+    wanted = len(blender_img2mesh.blender.client.batch_jobs.photos_in(a.input))
     return 0 if len(coll.objects) == wanted else 1
 
 
@@ -221,5 +221,5 @@ def main():
 
 if __name__ == "__main__":
     code = main()
-    blender_img2mesh.blender.worker_client.release()
+    blender_img2mesh.blender.client.worker_client.release()
     sys.exit(code)

@@ -283,7 +283,7 @@ def check_batch(code, stdout, stderr, before, after, as_json):
 
 
 def run_case(world, argv, runner):
-    from blender_img2mesh.pipeline import batch_plan
+    from blender_img2mesh.pipeline.batch import plan as batch_plan
 
     src, out = world / "in", fresh_out(world)
     argv = fill(argv, src, out)

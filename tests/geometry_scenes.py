@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blender_img2mesh.pipeline import camera
+from blender_img2mesh.pipeline.geometry import camera
 
 W, H, FOV = 160, 120, 60.0
 # the quadrant colors of the test photo: top-left, top-right, bottom-left, bottom-right

@@ -129,7 +129,7 @@ def test_depth_map_without_depth_names_the_file(place, cli_in_process, name):
 
 
 def test_image_size_limit_and_hint_agree(place, cli_in_process):
-    from blender_img2mesh.pipeline import image_io
+    from blender_img2mesh.pipeline.source import image_io
 
     src, out = place
     Image.new("RGB", (15, 40), (200, 10, 10)).save(src / "thin.png")
@@ -185,7 +185,7 @@ def test_refused_before_heavy_imports(place, tmp_path, case):
 def test_device_that_nothing_uses_is_a_warning(place, cli_in_process, monkeypatch):
     """On a machine with CUDA, --device cuda with inflation runs and says the option has
     no effect (nothing else would tell the user)."""
-    from blender_img2mesh.pipeline import checks
+    from blender_img2mesh.pipeline.command import checks
 
     monkeypatch.setattr(checks, "_torch_build", lambda: (True, True))
     monkeypatch.setattr(checks, "_gpu_driver", lambda: True)
@@ -197,7 +197,7 @@ def test_device_that_nothing_uses_is_a_warning(place, cli_in_process, monkeypatc
 
 
 def test_device_check_reads_the_torch_build(monkeypatch):
-    from blender_img2mesh.pipeline import checks
+    from blender_img2mesh.pipeline.command import checks
 
     installed, gpu = checks._torch_build()
     import torch
@@ -212,7 +212,8 @@ def test_device_check_reads_the_torch_build(monkeypatch):
 def test_surface_with_invalid_points_is_an_error(f):
     """A focal length of 0 or NaN (a model's broken field of view) would put vertices at
     infinity or NaN: an error naming what to check, before any file or JSON is written."""
-    from blender_img2mesh.pipeline import cli, reconstruct
+    from blender_img2mesh.pipeline import cli
+    from blender_img2mesh.pipeline.geometry import reconstruct
     from blender_img2mesh.pipeline.errors import Img2MeshError
     from blender_img2mesh.pipeline.progress import Reporter
 

@@ -203,7 +203,7 @@ def test_interrupted_batch_leaves_whole_results_and_finishes_on_rerun(photos, si
 
 
 def test_stems_keep_clashing_names_apart():
-    from blender_img2mesh.pipeline.batch_plan import stems
+    from blender_img2mesh.pipeline.batch.plan import stems
 
     assert stems(["/x/a.jpg", "/x/a.png", "/y/a.jpg", "/x/a_png.jpg", "/x/B.jpg", "/x/b.png"]) \
         == ["a", "a_png", "a_jpg", "a_png_jpg", "B", "b_png"]
@@ -264,9 +264,9 @@ def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
     import argparse
     import io
 
-    from blender_img2mesh.pipeline.batch import plan
-    from blender_img2mesh.pipeline.batch_display import Display
-    from blender_img2mesh.pipeline.batch_photo import record
+    from blender_img2mesh.pipeline.batch.local import plan
+    from blender_img2mesh.pipeline.batch.display import Display
+    from blender_img2mesh.pipeline.batch.photo import record
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -274,7 +274,7 @@ def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
 
     for name in ("coffee.png", "chelsea.png"):
         shutil.copy(photo(name), tmp_path / name)
-    from blender_img2mesh.pipeline.batch_plan import build_parser
+    from blender_img2mesh.pipeline.batch.plan import build_parser
 
     args = build_parser().parse_intermixed_args([str(tmp_path), "-o", str(tmp_path / "out"),
                                                  *FAST])
@@ -301,7 +301,7 @@ def test_batch_onnx_sessions_sleep_between_operators(tmp_path, photo, tiny_model
     """While a batch runs two stages side by side, its onnxruntime sessions (the depth
     model's and rembg's) do not spin-wait between operators; a single run keeps
     onnxruntime's default (spinning)."""
-    from blender_img2mesh.pipeline.batch_ahead import Ahead
+    from blender_img2mesh.pipeline.batch.ahead import Ahead
 
     def spinning(cache):
         sessions = [v.session if k[0] == "depth" else v.inner_session

@@ -27,7 +27,7 @@ def cluster(crash_marker):
     import ray
     from ray.cluster_utils import Cluster
 
-    from blender_img2mesh.pipeline.batch_ray import CRASH_ENV
+    from blender_img2mesh.pipeline.batch.on_ray import CRASH_ENV
 
     saved = os.environ.get(CRASH_ENV)
     os.environ[CRASH_ENV] = f"chelsea.png:{crash_marker},doomed.png"

@@ -1,17 +1,13 @@
-"""The accuracy benchmark's metrics (scripts/bench_metrics.py) on cases with known answers,
+"""The accuracy benchmark's metrics (benchmarks/metrics.py) on cases with known answers,
 and the pipeline on an exact depth map: the benchmark's target (visible-surface
 F-score@1% >= 0.95) on an analytic sphere, and a ring whose hole must stay open."""
-
-import os
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts"))
-import bench_metrics as bm  # noqa: E402
+from benchmarks import metrics as bm
 
 
 def plane_points(n=60, z=0.0):

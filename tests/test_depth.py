@@ -7,8 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from blender_img2mesh.pipeline import camera, depth, models
-from blender_img2mesh.pipeline.depth import DepthEstimator
+from blender_img2mesh.pipeline.geometry import camera
+from blender_img2mesh.pipeline.depth import convert
+from blender_img2mesh.pipeline import models
+from blender_img2mesh.pipeline.depth.estimate import DepthEstimator
 from blender_img2mesh.pipeline.errors import Img2MeshError, ModelUnavailable
 
 FAST = ["--max-size", "128", "--poisson-depth", "6", "--offline"]
@@ -160,12 +162,12 @@ def _sphere_disparity(scene, w=160, h=120, fov=50.0):
 def test_relative_to_depth_near_and_far(scene):
     disp, mask, f = _sphere_disparity(scene)
     thickness = 0.5
-    z = depth.relative_to_depth(disp * 7.0 + 3.0, mask, f, thickness)  # any scale and shift
+    z = convert.relative_to_depth(disp * 7.0 + 3.0, mask, f, thickness)  # any scale and shift
     ys, xs = np.nonzero(mask)
     size_px = max(np.ptp(xs), np.ptp(ys)) + 1
-    z_far = depth.Z_NEAR + thickness * size_px * depth.Z_NEAR / f
+    z_far = convert.Z_NEAR + thickness * size_px * convert.Z_NEAR / f
     near, far = np.percentile(z[mask], [1.0, 99.0])
-    assert near == pytest.approx(depth.Z_NEAR, rel=0.01)
+    assert near == pytest.approx(convert.Z_NEAR, rel=0.01)
     assert far == pytest.approx(z_far, rel=0.01)
     # inverse depth is an affine function of the disparity (all that it may change)
     sel = mask & (disp >= np.percentile(disp[mask], 1)) & (disp <= np.percentile(disp[mask], 99))
@@ -174,16 +176,16 @@ def test_relative_to_depth_near_and_far(scene):
     assert np.abs(A @ coef - 1.0 / z[sel]).max() < 1e-4
     assert coef[0] > 0  # larger disparity = nearer
     # twice the thickness, twice the depth range
-    z2 = depth.relative_to_depth(disp, mask, f, 2 * thickness)
+    z2 = convert.relative_to_depth(disp, mask, f, 2 * thickness)
     far2 = np.percentile(z2[mask], 99.0)
-    assert far2 - depth.Z_NEAR == pytest.approx(2 * (z_far - depth.Z_NEAR), rel=0.02)
+    assert far2 - convert.Z_NEAR == pytest.approx(2 * (z_far - convert.Z_NEAR), rel=0.02)
 
 
 def test_relative_to_depth_constant_input():
     mask = np.zeros((50, 60), bool)
     mask[10:40, 10:50] = True
-    z = depth.relative_to_depth(np.full((50, 60), 0.7, np.float32), mask, 100.0, 0.5)
-    assert np.allclose(z, depth.Z_NEAR)
+    z = convert.relative_to_depth(np.full((50, 60), 0.7, np.float32), mask, 100.0, 0.5)
+    assert np.allclose(z, convert.Z_NEAR)
 
 
 def test_inflate_depth_disc_is_a_hemisphere():
@@ -193,13 +195,13 @@ def test_inflate_depth_disc_is_a_hemisphere():
     r = np.hypot(xx - 100, yy - 100)
     disc = r < R
     f = 300.0
-    z = depth.inflate_depth(disc, f, thickness=0.5)
-    assert z[disc].min() == pytest.approx(depth.Z_NEAR, abs=1e-3)
-    assert z[100, 100] == pytest.approx(depth.Z_NEAR, abs=2e-3)  # the centre is nearest
+    z = convert.inflate_depth(disc, f, thickness=0.5)
+    assert z[disc].min() == pytest.approx(convert.Z_NEAR, abs=1e-3)
+    assert z[100, 100] == pytest.approx(convert.Z_NEAR, abs=2e-3)  # the centre is nearest
     # the visible depth is thickness x the disc's width: 0.5 makes it exactly as deep as
     # its radius (in scene units at the near distance) -- a hemisphere
-    radius_units = R * depth.Z_NEAR / f
-    height = (depth.Z_NEAR + radius_units - z) / radius_units
+    radius_units = R * convert.Z_NEAR / f
+    height = (convert.Z_NEAR + radius_units - z) / radius_units
     # the profile is a circle's: height = sqrt(R^2 - r^2) / R
     inner = disc & (r < 0.95 * R)
     want = np.sqrt(1.0 - (r[inner] / R) ** 2)
@@ -208,8 +210,8 @@ def test_inflate_depth_disc_is_a_hemisphere():
     rim = disc & (r >= 0.95 * R)
     assert np.abs(height[rim] - np.sqrt(1.0 - (r[rim] / R) ** 2)).mean() < 0.06
     # a thicker setting deepens it proportionally
-    z2 = depth.inflate_depth(disc, f, thickness=1.0)
-    assert (z2 - depth.Z_NEAR)[disc].max() == pytest.approx(2 * (z - depth.Z_NEAR)[disc].max(),
+    z2 = convert.inflate_depth(disc, f, thickness=1.0)
+    assert (z2 - convert.Z_NEAR)[disc].max() == pytest.approx(2 * (z - convert.Z_NEAR)[disc].max(),
                                                             rel=1e-3)
 
 
@@ -219,7 +221,7 @@ def test_rescale_metric_sets_thickness():
     yy, xx = np.mgrid[:100, :100]
     z = (2.0 + 0.01 * xx).astype(np.float32)
     f = 100.0
-    out = depth.rescale_metric(z, mask, f, 0.4)
+    out = convert.rescale_metric(z, mask, f, 0.4)
     near, far = np.percentile(out[mask], [1.0, 99.0])
     assert near == pytest.approx(np.percentile(z[mask], 1.0), rel=1e-4)
-    assert far - near == pytest.approx(0.4 * depth.object_extent(mask, f, near), rel=1e-3)
+    assert far - near == pytest.approx(0.4 * convert.object_extent(mask, f, near), rel=1e-3)

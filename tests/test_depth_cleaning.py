@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from blender_img2mesh.pipeline import camera
+from blender_img2mesh.pipeline.geometry import camera
 
 
 def test_depth_edges_keep_a_grazing_surface_and_cut_a_jump():

@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from blender_img2mesh.pipeline import camera, image_io, segment
+from blender_img2mesh.pipeline.geometry import camera
+from blender_img2mesh.pipeline.source import image_io
+from blender_img2mesh.pipeline.mask import segment
 
 FAST = ["--max-size", "192", "--poisson-depth", "6", "--offline"]
 

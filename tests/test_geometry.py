@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from blender_img2mesh.pipeline import camera
+from blender_img2mesh.pipeline.geometry import camera
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
 import geometry_scenes as scenes
@@ -297,7 +297,7 @@ def test_mirror_reflects_about_the_outline_depth():
     """A hemisphere (the visible half of a sphere) reflected about its outline's depth is
     the whole sphere; a point seen behind that plane (through a hole) is kept, not
     reflected in front of the object."""
-    from blender_img2mesh.pipeline import surface
+    from blender_img2mesh.pipeline.geometry import surface
 
     rng = np.random.default_rng(0)
     d = rng.normal(size=(2000, 3))

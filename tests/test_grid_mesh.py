@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from blender_img2mesh.pipeline import camera, outline, surface
-from blender_img2mesh.pipeline.meshfiles import write_ply
+from blender_img2mesh.pipeline.geometry import camera, outline, surface
+from blender_img2mesh.pipeline.output.mesh_files import write_ply
 
 
 def test_full_grid_two_triangles_per_quad_facing_the_camera():
@@ -159,7 +159,7 @@ def test_both_surfaces_reach_a_depth_jump(step_mesh):
     """At a jump only the triangles spanning it go: the near plane's edge and the far
     one's meet at the jump (the pixel boundary), so seen through the photo's camera the
     mesh covers the whole picture, with no gap at the jump."""
-    from blender_img2mesh.pipeline import render
+    from blender_img2mesh.pipeline.output import render
 
     result, V, T = step_mesh
     h, w = STEP_H, STEP_W

@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from blender_img2mesh.pipeline import models, onnx_cache
+from blender_img2mesh.pipeline import models
+from blender_img2mesh.pipeline.depth import onnx_cache
 from blender_img2mesh.pipeline.progress import Reporter
 
 FAST = ["--max-size", "64", "--poisson-depth", "6", "--keep-background"]

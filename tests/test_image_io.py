@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blender_img2mesh.pipeline import image_io
+from blender_img2mesh.pipeline.source import image_io
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
 

@@ -5,7 +5,9 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from blender_img2mesh.pipeline import camera, image_io, segment
+from blender_img2mesh.pipeline.geometry import camera
+from blender_img2mesh.pipeline.source import image_io
+from blender_img2mesh.pipeline.mask import segment
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
 

@@ -1,4 +1,4 @@
-"""The files the ONNX backend keeps (pipeline/onnx_cache.py): the optimised network that
+"""The files the ONNX backend keeps (pipeline/depth/onnx_cache.py): the optimised network that
 later sessions load (same output), a damaged one replaced, and the clean-up of other
 versions, of models whose folder is gone, and of dead processes' temporary files."""
 
@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from blender_img2mesh.pipeline import depth, depth_prep, onnx_cache, onnx_depth
+from blender_img2mesh.pipeline.depth import (estimate as depth, prep as depth_prep, onnx_cache, onnx_run as onnx_depth)
 
 
 @pytest.fixture

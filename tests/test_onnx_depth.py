@@ -1,4 +1,4 @@
-"""The ONNX Runtime depth backend (pipeline/onnx_depth.py, onnx_export.py, depth_prep.py):
+"""The ONNX Runtime depth backend (pipeline/depth/onnx_run.py, onnx_export.py, depth_prep.py):
 the same depth as PyTorch on the same weights for GLPN, DPT, Depth Anything V2 and ZoeDepth
 (tiny random models), one exported file for every photo size, the numpy processing equal
 to transformers', the fallback to PyTorch (remembered), and a run that imports neither
@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from blender_img2mesh.pipeline import depth, depth_prep, onnx_cache, onnx_depth, onnx_export
+from blender_img2mesh.pipeline.depth import (convert, estimate as depth, prep as depth_prep, onnx_cache, onnx_run as onnx_depth, onnx_export)
 from blender_img2mesh.pipeline.errors import Img2MeshError
 from blender_img2mesh.pipeline.progress import Reporter
 
@@ -66,7 +66,7 @@ def final_depth(est, rgb, mask):
     """Depth as run.py makes it from the model's output (relative or metric)."""
     raw, _ = est.predict(rgb)
     if est.kind == "relative":
-        return depth.relative_to_depth(raw, mask, 120.0, 0.5), raw
+        return convert.relative_to_depth(raw, mask, 120.0, 0.5), raw
     return np.maximum(raw, 1e-3), raw
 
 

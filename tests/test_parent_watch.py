@@ -1,5 +1,5 @@
 """The worker started by the add-on (``IMG2MESH_PARENT_PID``) ends when its parent is
-gone, also in the middle of a job (pipeline/parent_watch.py); without it, it does not."""
+gone, also in the middle of a job (pipeline/command/parent_watch.py); without it, it does not."""
 
 import json
 import os

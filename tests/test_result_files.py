@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from blender_img2mesh.pipeline import meshfiles, outputs
+from blender_img2mesh.pipeline.output import mesh_files as meshfiles, result_files as outputs
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

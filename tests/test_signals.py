@@ -26,7 +26,7 @@ from conftest import REPO
 #: the temporary mesh file (the handler raises right there, inside the write)
 INJECT = """
 import os, signal, sys
-from blender_img2mesh.pipeline import meshfiles as export
+from blender_img2mesh.pipeline.output import mesh_files as export
 real = export.write_ply
 def write_ply(path, *args):
     real(path, *args)
@@ -201,7 +201,8 @@ def test_bad_arguments_keep_file_and_kind(place):
 def test_a_bug_in_the_checks_is_answered_not_fatal(place, monkeypatch, capsys):
     """Should a check itself fail, the worker answers with an internal error and goes on,
     and the command line says so in one line (exit 1), without a traceback."""
-    from blender_img2mesh.pipeline import checks, cli
+    from blender_img2mesh.pipeline.command import checks
+    from blender_img2mesh.pipeline import cli
 
     photo, out = place
     monkeypatch.setattr(checks, "numbers", lambda args: 1 / 0)

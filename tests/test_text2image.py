@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blender_img2mesh.pipeline import text2image
-from blender_img2mesh.pipeline.checks import UsageError
+from blender_img2mesh.pipeline.source import text2image
+from blender_img2mesh.pipeline.command.checks import UsageError
 from blender_img2mesh.pipeline.cli import parse_args, run_cli
 from blender_img2mesh.pipeline.errors import Img2MeshError
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blender_img2mesh.pipeline import texture
-from blender_img2mesh.pipeline.image_io import load_photo
+from blender_img2mesh.pipeline.output import texture
+from blender_img2mesh.pipeline.source.image_io import load_photo
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

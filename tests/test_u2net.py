@@ -1,4 +1,4 @@
-"""u2netp without rembg (pipeline/u2net.py): the same mask as rembg's own session on real
+"""u2netp without rembg (pipeline/mask/u2net.py): the same mask as rembg's own session on real
 photos, and a run with the default background removal that never imports rembg."""
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blender_img2mesh.pipeline import segment, u2net
+from blender_img2mesh.pipeline.mask import segment, u2net
 
 PHOTOS = ["coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg"]
 

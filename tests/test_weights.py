@@ -1,4 +1,4 @@
-"""The fast weight loader (pipeline/weights.py): the same model as ``from_pretrained``
+"""The fast weight loader (pipeline/depth/weights.py): the same model as ``from_pretrained``
 where a checkpoint's keys are exactly the model's, and ``from_pretrained`` otherwise."""
 
 import os
@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForDepthEstimation
 
-from blender_img2mesh.pipeline import weights
-from blender_img2mesh.pipeline.depth import DepthEstimator
+from blender_img2mesh.pipeline.depth import weights
+from blender_img2mesh.pipeline.depth.estimate import DepthEstimator
 
 NAMES = ["glpn", "depth_anything", "depth_anything_metric", "dpt"]
 

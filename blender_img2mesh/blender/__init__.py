@@ -6,8 +6,11 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 
 import bpy
 
-from . import (batch_ops, dependency_check, downloads, drop, jobs, operators, panels,
-               pickers, preferences, properties, worker_ahead, worker_client)
+from .client import jobs, worker_client
+from .ops import batch as batch_ops
+from .ops import dependency_check, downloads, drop, worker_ahead
+from .ops import generate as operators
+from .ui import panels, pickers, preferences, properties
 
 classes = (
     properties.IMG2MESH_PG_settings,

@@ -4,7 +4,7 @@ module of its own, so that those modules import it instead of each other)."""
 
 import bpy
 
-from . import interpreter
+from .client import interpreter
 
 #: the add-on's module name ("blender_img2mesh", or "bl_ext.<repo>.blender_img2mesh")
 ADDON_NAME = __package__.rpartition(".")[0]

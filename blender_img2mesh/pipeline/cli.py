@@ -11,9 +11,10 @@ import sys
 import traceback
 
 try:  # Ctrl-C while numpy/scipy load (the first half second): no traceback
-    from . import batch_plan, checks, signals
-    from .arguments import build_parser, check_args, parse_args  # noqa: F401 -- callers' names
-    from .console import refuse, stdout_for_events, wants_json
+    from .batch import plan as batch_plan
+    from .command import checks, signals
+    from .command.arguments import build_parser, check_args, parse_args  # noqa: F401 -- callers' names
+    from .command.console import refuse, stdout_for_events, wants_json
     from .errors import Img2MeshError
     from .progress import Reporter, json_sink, terminal_sink
 except KeyboardInterrupt:
@@ -22,7 +23,7 @@ except KeyboardInterrupt:
 
 def run_cli(args, out, cache=None):
     """Run one job, printing events to ``out`` (JSON) or stderr; returns the exit code."""
-    from .fetch import fetch
+    from .command.fetch import fetch
     from .run import run
 
     sink = json_sink(out) if args.json else terminal_sink(quiet=args.quiet)
@@ -63,8 +64,8 @@ def run_cli(args, out, cache=None):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    if batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch.py
-        from .batch import main as batch_main
+    if batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch/local.py
+        from .batch.local import main as batch_main
 
         return batch_main(argv)
     with signals.handled():

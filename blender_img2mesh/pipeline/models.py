@@ -10,38 +10,9 @@ import os
 import shutil
 import threading
 
+from .catalog import DEFAULT_DEPTH_MODEL, DEPTH_MODELS, REMBG_MODELS, T2I_MODELS, looks_like_path  # noqa: F401
 from .errors import Img2MeshError, ModelUnavailable
 
-#: text-to-image models (text2image.py): alias -> (hub id, license)
-_SAI_NC = "Stability AI Non-Commercial Research Community License (see the model card)"
-T2I_MODELS = {
-    "sd-turbo": ("stabilityai/sd-turbo", _SAI_NC),
-    "sdxl-turbo": ("stabilityai/sdxl-turbo", _SAI_NC),
-}
-
-#: alias -> (hub id, license, what it outputs)
-DEPTH_MODELS = {
-    "depth-anything-v2-small": ("depth-anything/Depth-Anything-V2-Small-hf", "Apache-2.0",
-                                "relative"),
-    "depth-anything-v2-base": ("depth-anything/Depth-Anything-V2-Base-hf", "CC-BY-NC-4.0",
-                               "relative"),
-    "depth-anything-v2-large": ("depth-anything/Depth-Anything-V2-Large-hf", "CC-BY-NC-4.0",
-                                "relative"),
-    "depth-anything-v2-metric-indoor-small": (
-        "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", "Apache-2.0", "metric"),
-    "glpn-nyu": ("vinvino02/glpn-nyu", "Apache-2.0", "metric"),
-    "glpn-kitti": ("vinvino02/glpn-kitti", "Apache-2.0", "metric"),
-    "dpt-hybrid": ("Intel/dpt-hybrid-midas", "Apache-2.0", "relative"),
-    "dpt-large": ("Intel/dpt-large", "Apache-2.0", "relative"),
-    "zoedepth-nyu-kitti": ("Intel/zoedepth-nyu-kitti", "MIT", "metric"),
-    "depth-pro": ("apple/DepthPro-hf", "Apple sample code license", "metric"),
-}
-DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
-#: rembg's background-removal models (rembg downloads them; see segment.py)
-REMBG_MODELS = ("u2netp", "u2net", "u2net_human_seg", "u2net_cloth_seg", "silueta",
-                "isnet-general-use", "isnet-anime", "sam", "birefnet-general",
-                "birefnet-general-lite", "birefnet-portrait", "birefnet-dis", "birefnet-hrsod",
-                "birefnet-cod", "birefnet-massive", "bria-rmbg")
 #: files a depth model needs; weights only as safetensors (never pickles)
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt"]
 
@@ -70,10 +41,6 @@ def downloads_allowed(offline_flag=False):
             return False
     return True
 
-
-def _looks_like_path(name):
-    return name.startswith((".", "~", "/")) or os.sep in name.replace("/", "") or (
-        os.altsep is not None and os.altsep in name) or name.count("/") > 1
 
 
 def _is_model_dir(path):
@@ -108,7 +75,7 @@ def resolve(source, name, models_dir, allow_download, progress=None):
             raise Img2MeshError(f"{source.what} folder has no {source.marker}: {expanded}",
                                 file=expanded, hint=source.folder_hint, kind="model")
         return os.path.abspath(expanded), None
-    if _looks_like_path(name):
+    if looks_like_path(name):
         raise Img2MeshError(f"{source.what} folder not found: {expanded}", file=expanded,
                             hint="check the path, or use a model name such as "
                             f"{next(iter(source.aliases))}", kind="model")
@@ -178,7 +145,7 @@ def download_folder(name, models_dir):
         return os.path.join(models_dir, name)
     aliases = {**DEPTH_MODELS, **T2I_MODELS}
     repo_id = aliases[name][0] if name in aliases else name
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")) or _looks_like_path(repo_id):
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")) or looks_like_path(repo_id):
         return None
     return os.path.join(models_dir, local_name(repo_id))
 

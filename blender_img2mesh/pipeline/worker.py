@@ -16,15 +16,15 @@ import json
 import math
 import sys
 
-from . import parent_watch
+from .command import parent_watch
 
 try:  # Ctrl-C or SIGTERM while the libraries load: no traceback
-    from . import signals
-    from .arguments import build_parser, check_args
     from .cli import run_cli
-    from .console import stdout_for_events
+    from .command import signals
+    from .command.arguments import build_parser, check_args
+    from .command.console import stdout_for_events
+    from .command.preload import serve_preload
     from .errors import Img2MeshError
-    from .preload import serve_preload
     from .progress import Reporter, json_sink
 except KeyboardInterrupt:
     raise SystemExit(130) from None
@@ -110,7 +110,7 @@ def serve(stdin, out):
         if cmd is not None:
             if cmd == "shutdown":
                 break
-            if cmd == "preload":  # load a job's models, run nothing (pipeline/preload.py)
+            if cmd == "preload":  # load a job's models, run nothing (pipeline/command/preload.py)
                 args = request.get("args", [])
                 if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
                     _reply_error(out, job_id, "preload has no 'args' list of strings")

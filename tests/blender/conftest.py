@@ -37,7 +37,7 @@ def addon():
 @pytest.fixture
 def fake_worker(monkeypatch, tmp_path):
     """Point the add-on at tests/blender/fake_python; returns a mode setter."""
-    from blender_img2mesh.blender import worker_client
+    from blender_img2mesh.blender.client import worker_client
 
     worker_client.release()
     monkeypatch.setenv("IMG2MESH_PYTHON", helpers.FAKE_PYTHON)

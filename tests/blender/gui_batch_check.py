@@ -18,7 +18,8 @@ import gui_window  # noqa: E402  (registers the add-on)
 
 import bpy  # noqa: E402
 
-from blender_img2mesh.blender import jobs, properties  # noqa: E402
+from blender_img2mesh.blender.client import jobs
+from blender_img2mesh.blender.ui import properties  # noqa: E402
 from gui_window import override  # noqa: E402
 
 FOLDER, OUT, SHOT = gui_window.script_args()[:3]

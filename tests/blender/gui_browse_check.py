@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gui_window  # noqa: E402  (the repository first on sys.path, the add-on registered)
 import bpy  # noqa: E402
 
-from blender_img2mesh.blender import jobs, properties  # noqa: E402
+from blender_img2mesh.blender.client import jobs
+from blender_img2mesh.blender.ui import properties  # noqa: E402
 
 FOLDER, OUT = gui_window.script_args()[:2]
 report = {"errors": [], "ticks_while_running": 0}

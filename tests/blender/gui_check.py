@@ -22,7 +22,7 @@ import gui_window  # noqa: E402  (registers the add-on)
 
 import bpy  # noqa: E402
 
-from blender_img2mesh.blender import jobs, worker_client  # noqa: E402
+from blender_img2mesh.blender.client import jobs, worker_client  # noqa: E402
 from gui_window import override  # noqa: E402
 
 PHOTO, OUT, SHOT = gui_window.script_args()[:3]
@@ -39,7 +39,7 @@ def invoke():
     s.filepath, s.depth_model, s.remove_background = PHOTO, "inflate", False
     # Poisson (a closed back) at depth 9: slow enough for the second run to be cancelled
     s.poisson_depth, s.max_size, s.back = 9, 768, "flat"
-    from blender_img2mesh.blender import properties
+    from blender_img2mesh.blender.ui import properties
     with bpy.context.temp_override(**override()):
         return bpy.ops.img2mesh.generate("INVOKE_DEFAULT", **properties.operator_settings(s))
 

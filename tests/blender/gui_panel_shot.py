@@ -23,7 +23,8 @@ import gui_window  # noqa: E402  (registers the add-on)
 
 import bpy  # noqa: E402
 
-from blender_img2mesh.blender import jobs, properties  # noqa: E402
+from blender_img2mesh.blender.client import jobs
+from blender_img2mesh.blender.ui import properties  # noqa: E402
 from gui_window import override, screenshot_sidebar  # noqa: E402
 
 PHOTO, MODELS, SHOT, *MORE = gui_window.script_args()

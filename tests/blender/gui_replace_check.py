@@ -43,13 +43,13 @@ def cameras():
 
 
 def color_of(name):
-    from blender_img2mesh.blender import material
+    from blender_img2mesh.blender.scene import material
 
     return material.color_source(bpy.data.objects[name].active_material)
 
 
 def generate(color, replace):
-    from blender_img2mesh.blender import properties
+    from blender_img2mesh.blender.ui import properties
 
     s = bpy.context.scene.img2mesh
     s.filepath, s.color, s.add_camera, s.replace_last = PHOTO, color, True, replace
@@ -71,7 +71,8 @@ def undo():
 
 
 def step():
-    from blender_img2mesh.blender import dependency_check, jobs
+    from blender_img2mesh.blender.ops import dependency_check
+    from blender_img2mesh.blender.client import jobs
 
     phase = state["phase"]
     if phase == "start":

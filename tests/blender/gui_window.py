@@ -27,7 +27,8 @@ import blender_img2mesh  # noqa: E402
 
 if not hasattr(bpy.types.Scene, "img2mesh"):  # unless enabled as an add-on before
     blender_img2mesh.register()
-from blender_img2mesh.blender import panels, worker_client  # noqa: E402
+from blender_img2mesh.blender.ui import panels
+from blender_img2mesh.blender.client import worker_client  # noqa: E402
 
 
 def script_args():

@@ -7,19 +7,15 @@ import time
 
 import numpy as np
 
+# the photo and the grid mesh are the benchmarks' fixtures too (one copy); conftest.py
+# puts the repository on sys.path
+from benchmarks.fixtures import grid_mesh, photo  # noqa: F401
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 PIPELINE_PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 FAKE_PYTHON = os.path.join(HERE, "fake_python")
 HEAVY = ("torch", "open3d", "transformers", "rembg")
-
-
-def photo(name="coffee.png"):
-    """A real photo shipped by scikit-image in the pipeline's venv."""
-    found = glob.glob(os.path.join(REPO, ".venv", "lib", "python3*", "site-packages",
-                                   "skimage", "data", name))
-    assert found, f"{name} not found: install the pipeline venv (.venv) first"
-    return found[0]
 
 
 def models_dir():
@@ -116,18 +112,6 @@ def write_ply(path, verts, colors, faces, order=("x", "y", "z", "red", "green", 
         for face in faces:
             f.write(np.array([len(face)], endian + np_t[count_t]).tobytes())
             f.write(np.array(face, endian + np_t[index_t]).tobytes())
-
-
-def grid_mesh(n):
-    """An n x n vertex grid: (n-1)^2 * 2 triangles, colors from the position."""
-    ys, xs = np.mgrid[0:n, 0:n]
-    verts = np.column_stack([xs.ravel() / n, np.zeros(n * n), ys.ravel() / n]).astype(np.float32)
-    colors = np.column_stack([xs.ravel() * 255 // (n - 1), ys.ravel() * 255 // (n - 1),
-                              np.full(n * n, 77)]).astype(np.uint8)
-    i = (ys[:-1, :-1] * n + xs[:-1, :-1]).ravel()
-    tris = np.concatenate([np.column_stack([i, i + 1, i + n + 1]),
-                           np.column_stack([i, i + n + 1, i + n])])
-    return verts, colors, tris.astype(np.int32)
 
 
 def write_textured_ply(path, verts, faces, uv=None, colors=None, texture=None,

@@ -9,7 +9,7 @@ import time
 import bpy
 
 import helpers
-from blender_img2mesh.blender import batch_jobs, jobs, worker_client
+from blender_img2mesh.blender.client import batch_jobs, jobs, worker_client
 
 FAST = dict(depth_model="inflate", remove_background=False, max_size=96, offline=True,
             size=2.0)

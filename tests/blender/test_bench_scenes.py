@@ -1,13 +1,11 @@
-"""The benchmark's scene maker (scripts/make_benchmark_scenes.py) against analytic truth:
+"""The benchmark's scene maker (benchmarks/make_scenes.py) against analytic truth:
 ray-cast depth of a sphere and a tilted plane vs their closed-form depth, the render's
 alpha vs the ray-cast silhouette (same fov and pixel-centre conventions as Blender's own
 renderer), Blender's Z pass vs the ray-cast depth (both along the optical axis), and the
 visible share of sampled surface points vs the spherical cap a camera sees."""
 
 import math
-import os
 import subprocess
-import sys
 
 import bmesh
 import bpy
@@ -16,9 +14,7 @@ import pytest
 from mathutils import Vector
 
 import helpers
-
-sys.path.insert(0, os.path.join(helpers.REPO, "scripts"))
-import make_benchmark_scenes as mbs  # noqa: E402
+from benchmarks import make_scenes as mbs  # the repository is on sys.path (conftest.py)
 
 W, H, FOV, R = 160, 120, 50.0, 1.0
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from blender_img2mesh.blender import interpreter, vendor
+from blender_img2mesh.blender.client import interpreter, vendor
 
 
 def make_wheel(folder, name="tinydep", version="1.0"):

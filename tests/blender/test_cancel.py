@@ -11,7 +11,7 @@ import bpy
 import pytest
 
 import helpers
-from blender_img2mesh.blender import jobs, worker_client
+from blender_img2mesh.blender.client import jobs, worker_client
 
 
 def _runner(python, photo, *extra):

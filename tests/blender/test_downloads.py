@@ -12,7 +12,7 @@ import pytest
 
 import helpers
 
-from blender_img2mesh.blender import properties
+from blender_img2mesh.blender.ui import properties
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_cancel_a_slow_download(addon, online, hub, tmp_path, monkeypatch):
     """The real download code (the worker's huggingface_hub) against a slow local hub
     (tests/hub_server.py); Cancel while the weights trickle in: the worker and its
     children are gone, and so is the download's .partial folder."""
-    from blender_img2mesh.blender import jobs, worker_client
+    from blender_img2mesh.blender.client import jobs, worker_client
 
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -9,7 +9,8 @@ import types
 import bpy
 
 import helpers
-from blender_img2mesh.blender import drop, worker_client
+from blender_img2mesh.blender.ops import drop
+from blender_img2mesh.blender.client import worker_client
 
 
 def test_drop_handler_registered(addon):

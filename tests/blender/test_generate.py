@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import helpers
-from blender_img2mesh.blender import jobs, mesh_import, worker_client
+from blender_img2mesh.blender.client import jobs, worker_client
+from blender_img2mesh.blender.scene import mesh_import
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_warm_worker_is_reused(addon):
 
 def test_panel_settings(addon):
     """The panel's Generate button passes the scene's settings to the operator."""
-    from blender_img2mesh.blender import properties
+    from blender_img2mesh.blender.ui import properties
 
     s = addon.scene.img2mesh
     s.source, s.filepath, s.size, s.depth_model = "FILE", helpers.photo("chelsea.png"), 0.5, \
@@ -114,7 +115,7 @@ def test_image_loaded_in_blender(addon):
 
 
 def test_generated_image_is_saved_for_the_worker(addon, tmp_path):
-    from blender_img2mesh.blender import image_source
+    from blender_img2mesh.blender.scene import image_source
 
     image = bpy.data.images.new("painted", 64, 48)
     pixels = np.zeros((48, 64, 4), np.float32)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import helpers
-from blender_img2mesh.blender import ply
+from blender_img2mesh.blender.client import ply
 
 SCRIPT = os.path.join(helpers.REPO, "scripts", "img2mesh_blender.py")
 
@@ -96,7 +96,7 @@ def test_python_expr_operator_and_no_heavy_imports(tmp_path):
             f"r = bpy.ops.img2mesh.generate(filepath={helpers.photo('chelsea.png')!r}, "
             "depth_model='inflate', remove_background=False, poisson_depth=6); "
             "print('RESULT', r); "
-            "from blender_img2mesh.blender import worker_client; "
+            "from blender_img2mesh.blender.client import worker_client; "
             "print('WORKER', worker_client.warm_worker().pid)\n" + INSPECT.format(name="chelsea"))
     proc = run_blender(["--python-expr", expr])
     pid = int(proc.stdout.split("WORKER ")[1].split()[0])
@@ -137,7 +137,7 @@ def test_blender_python_is_checked_on_debian():
     """Debian's blender reports the first python3.11 on PATH as sys.executable; the
     add-on must find the interpreter Blender really runs on (same prefix)."""
     expr = (f"import sys; sys.path.insert(0, {helpers.REPO!r}); "
-            "from blender_img2mesh.blender import interpreter; "
+            "from blender_img2mesh.blender.client import interpreter; "
             "print('PY', interpreter.blender_python(), sys.prefix)")
     proc = run_blender(["--python-expr", expr])
     line = [l for l in proc.stdout.splitlines() if l.startswith("PY ")]
@@ -157,7 +157,7 @@ def test_textured_import_in_blender_binary(tmp_path):
     blend = tmp_path / "t.blend"
     expr = (f"import sys, shutil; sys.path.insert(0, {helpers.REPO!r}); import bpy; "
             "bpy.ops.wm.read_homefile(use_empty=True); "
-            "from blender_img2mesh.blender import mesh_import; "
+            "from blender_img2mesh.blender.scene import mesh_import; "
             f"mesh_import.import_result(bpy.context, {path!r}, 'grid'); "
             f"shutil.rmtree({str(job)!r}); "
             f"bpy.ops.wm.save_as_mainfile(filepath={str(blend)!r}); "

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import helpers
-from blender_img2mesh.blender import interpreter, vendor
+from blender_img2mesh.blender.client import interpreter, vendor
 
 
 def test_resolution_order(monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ import bpy
 import numpy as np
 
 import helpers
-from blender_img2mesh.blender import mesh_import
+from blender_img2mesh.blender.scene import mesh_import
 
 
 def _vertex_colors(mesh):

@@ -7,7 +7,8 @@ import bpy
 import pytest
 
 import helpers
-from blender_img2mesh.blender import depth_plan, panel_info, panels, properties
+from blender_img2mesh.blender.client import depth_plan
+from blender_img2mesh.blender.ui import panel_info, panels, properties
 
 
 class Layout:

@@ -12,8 +12,8 @@ import bpy
 import pytest
 
 import helpers
-from blender_img2mesh.blender import (jobs, panel_info, panels, pickers, properties,
-                                      ui_text, worker_client)
+from blender_img2mesh.blender.client import jobs, worker_client
+from blender_img2mesh.blender.ui import panel_info, panels, pickers, properties, text as ui_text
 
 #: the default sidebar is 229 px wide at UI scale 1 (tests/blender/gui_panel_shot.py
 #: prints it); a split row gives its label 40% of that, less margins: about 75 px, which

@@ -1,5 +1,5 @@
 """Blender killed (crash, ``kill -9``) in the middle of a job: the worker ends too
-(pipeline/parent_watch.py), and the job's temp folder that the dead Blender left is
+(pipeline/command/parent_watch.py), and the job's temp folder that the dead Blender left is
 removed when the add-on next starts."""
 
 import os
@@ -12,7 +12,7 @@ import bpy
 
 import blender_img2mesh
 import helpers
-from blender_img2mesh.blender import jobs
+from blender_img2mesh.blender.client import jobs
 
 # a "Blender" (bpy as a module) that generates a mesh from a photo big enough to take a
 # while, printing the worker's pid, its temp folder, and a line per stage
@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import bpy
 import blender_img2mesh
-from blender_img2mesh.blender import jobs
+from blender_img2mesh.blender.client import jobs
 
 blender_img2mesh.register()
 start = jobs.Runner.start

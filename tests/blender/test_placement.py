@@ -9,7 +9,7 @@ import bpy
 import pytest
 
 import helpers
-from blender_img2mesh.blender import mesh_import, placement
+from blender_img2mesh.blender.scene import mesh_import, placement
 
 
 def _overlap(a, b):

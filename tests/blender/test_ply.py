@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import helpers
-from blender_img2mesh.blender import ply
+from blender_img2mesh.blender.client import ply
 
 VERTS = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 1]], np.float32)
 COLORS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30], [200, 100, 50]],

@@ -7,7 +7,7 @@ import addon_utils
 import bpy
 
 import helpers
-from blender_img2mesh.blender import worker_client
+from blender_img2mesh.blender.client import worker_client
 
 
 def test_preferences_reach_the_worker(fake_worker, monkeypatch, tmp_path):

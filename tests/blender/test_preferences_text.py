@@ -10,7 +10,9 @@ import bpy
 import pytest
 
 import helpers
-from blender_img2mesh.blender import dependency_check, interpreter, preferences, vendor
+from blender_img2mesh.blender.ops import dependency_check
+from blender_img2mesh.blender.client import interpreter, vendor
+from blender_img2mesh.blender.ui import preferences
 
 
 class Layout:
@@ -138,7 +140,7 @@ def test_models_present_say_so_missing_offer_download(prefs, tmp_path):
 
 
 def test_download_tooltip_names_online_access_only_where_it_exists():
-    from blender_img2mesh.blender import downloads
+    from blender_img2mesh.blender.ops import downloads
 
     has = hasattr(bpy.app, "online_access")  # Blender 4.2+ (bpy 5.0 here)
     assert has

@@ -4,7 +4,8 @@ import bpy
 
 import blender_img2mesh
 import helpers
-from blender_img2mesh.blender import classes, worker_client
+from blender_img2mesh.blender import classes
+from blender_img2mesh.blender.client import worker_client
 
 
 def test_register_unregister_twice():
@@ -40,7 +41,8 @@ def test_unregister_stops_warm_worker(fake_worker, tmp_path):
 
 def test_panel_draws_in_every_state(addon, fake_worker):
     """Panel draw code runs (layout.progress on 4.0+, text bar otherwise)."""
-    from blender_img2mesh.blender import jobs, panels
+    from blender_img2mesh.blender.client import jobs
+    from blender_img2mesh.blender.ui import panels
 
     class Layout:  # records what the panel asks for
         def __init__(self):

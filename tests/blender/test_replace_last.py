@@ -6,7 +6,9 @@ synchronously).  Undo itself needs a window: tests/blender/gui_replace_check.py.
 import bpy
 
 import helpers
-from blender_img2mesh.blender import batch_ops, mesh_import, operators, properties
+from blender_img2mesh.blender.ops import batch as batch_ops, generate as operators
+from blender_img2mesh.blender.scene import mesh_import
+from blender_img2mesh.blender.ui import properties
 
 
 def _results(scene):

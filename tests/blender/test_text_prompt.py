@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import helpers
-from blender_img2mesh.blender import jobs
+from blender_img2mesh.blender.client import jobs
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_text_prompt_to_mesh(addon, tiny_t2i, seen_events, tmp_path):
 
 def test_panel_text_source(addon, tiny_t2i):
     """The panel's Text source passes the prompt and its settings to the operator."""
-    from blender_img2mesh.blender import properties
+    from blender_img2mesh.blender.ui import properties
 
     s = addon.scene.img2mesh
     s.source, s.prompt, s.seed, s.steps, s.t2i_model = "TEXT", "a blue teapot", 3, 1, \

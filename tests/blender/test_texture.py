@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import helpers
-from blender_img2mesh.blender import material, mesh_import
+from blender_img2mesh.blender.scene import material, mesh_import
 
 
 def _loop_uvs(mesh, name="UVMap"):
@@ -232,7 +232,7 @@ def test_headless_export_keeps_texture(addon, tmp_path, ext):
     target = out / ("grid" + ext)
     _script().export(str(target), obj)
     if ext == ".ply":  # our reader: UVs and the texture beside, bytes as they were
-        from blender_img2mesh.blender import ply
+        from blender_img2mesh.blender.client import ply
 
         data = ply.read_ply(target)
         assert data.texture_file == str(out / "grid_texture.png")

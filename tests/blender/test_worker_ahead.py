@@ -13,7 +13,9 @@ import bpy
 import pytest
 
 import helpers
-from blender_img2mesh.blender import jobs, panels, worker_ahead, worker_client
+from blender_img2mesh.blender.client import jobs, worker_client
+from blender_img2mesh.blender.ui import panels
+from blender_img2mesh.blender.ops import worker_ahead
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def ahead(addon, monkeypatch):
 
 
 def job_args(s, tmp_path):
-    from blender_img2mesh.blender import properties
+    from blender_img2mesh.blender.ui import properties
 
     return properties.cli_args(s, helpers.photo(), str(tmp_path / "out.ply"))
 

@@ -1,0 +1,3 @@
+"""What lands in the scene: mesh import, material, texture, placement beside earlier
+results, the photo's image.
+"""

@@ -1,0 +1,154 @@
+"""View3D > Sidebar > Img2Mesh: source (file, Blender image or text prompt), main settings,
+Advanced, Generate / progress."""
+
+import bpy
+
+from ..client import jobs
+from ..ops import worker_ahead
+from . import panel_info, pickers, properties
+from .progress import draw_progress
+
+
+class _Base:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Img2Mesh"
+
+
+def split(layout):
+    """``layout`` with labels left of their fields and no animation decorators."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout
+
+
+def uses_poisson(s):
+    """Whether the settings ``s`` make a Poisson surface (where *Surface Detail* counts)."""
+    return s.mesher == "poisson" or (s.mesher == "auto" and s.back != "open")
+
+
+def draw_source(layout, s):
+    """File / Image / Text, then the photo's file name (a button opening the image
+    browser; the whole path in its tooltip and under Advanced), the image or the prompt."""
+    row = layout.row()
+    row.use_property_split = False
+    row.prop(s, "source", expand=True)
+    if s.source == "FILE":
+        layout.operator("img2mesh.pick_image", text=pickers.photo_label(s), icon="FILE_IMAGE")
+    elif s.source == "TEXT":  # the whole width: prompts are long
+        row = layout.row()
+        row.use_property_split = False
+        row.prop(s, "prompt", text="", icon="TEXT")
+    else:
+        layout.template_ID(s, "image", open="image.open")
+
+
+def draw_custom_model(layout, s, text):
+    """The custom depth model: a hub id or a folder typed in, or a folder picked."""
+    row = layout.row(align=True)
+    row.prop(s, "depth_model_custom", text=text)
+    row.operator("img2mesh.pick_model_folder", text="", icon="FILE_FOLDER")
+
+
+def draw_detail(layout, s):
+    """The two settings "Detail" used to hide: *Resolution* (px, the working image: the
+    open surface's grid) and, for a closed surface, *Surface Detail* (Poisson's octree
+    depth).  Full-width fields, their names inside: they fit the default sidebar."""
+    col = layout.column(align=True)
+    col.use_property_split = False
+    col.prop(s, "max_size")
+    if uses_poisson(s):
+        col.prop(s, "poisson_depth")
+
+
+class IMG2MESH_PT_main(_Base, bpy.types.Panel):
+    bl_label = "Image to Mesh"
+
+    def draw(self, context):
+        s = context.scene.img2mesh
+        worker_ahead.panel_drawn()  # the first draw: start the worker (a timer, at once)
+        layout = split(self.layout)
+        draw_source(layout, s)
+        col = layout.column(heading="Background")  # short labels: the sidebar is narrow
+        col.prop(s, "remove_background", text="Remove")
+        sub = col.column()
+        sub.active = s.remove_background and not s.mask_path
+        sub.prop(s, "segmenter", text="Model")
+        col = layout.column()
+        col.prop(s, "depth_model")
+        if s.depth_model == "CUSTOM":
+            draw_custom_model(col, s, "Model")
+        col.prop(s, "back")
+        draw_detail(layout, s)
+        col = layout.column()
+        col.prop(s, "size")
+        col.prop(s, "color")
+        col.column(heading="Camera").prop(s, "add_camera", text="Add")
+        col.column(heading="Result").prop(s, "replace_last", text="Replace Last")
+        panel_info.draw_depth(layout, context, s)  # what will really run
+        runner = jobs.current
+        if runner is not None and not runner.finished:
+            draw_progress(layout.column(), runner, context)
+        else:
+            row = layout.row()
+            row.scale_y = 1.5
+            target = properties.last_result(context) if s.replace_last else None
+            op = row.operator("img2mesh.generate", icon="MESH_MONKEY", text=(
+                f"Update {target.name}" if target is not None else "Generate Mesh"))
+            for name, value in properties.operator_settings(s).items():
+                setattr(op, name, value)
+            panel_info.draw_last_result(layout, context)  # the last run, its warnings
+
+
+#: Advanced: (property, the short label that fits the default sidebar width)
+#: (Resolution and Surface Detail are above, where they count)
+ADVANCED = (("mask_path", "Mask"), ("depth_map_path", "Depth Map"), ("mesher", "Surface"),
+            ("fov", "FOV"), ("thickness", "Thickness"),
+            ("target_faces", "Faces"), ("texture_size", "Texture"), ("frame", "Frame"),
+            ("device", "Device"), ("models_dir", "Models"))
+
+
+class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
+    bl_label = "Advanced"
+    bl_parent_id = "IMG2MESH_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        s = context.scene.img2mesh
+        layout = split(self.layout)
+        if s.source == "TEXT":  # the text-to-image settings
+            for name, text in (("seed", "Seed"), ("steps", "Steps"),
+                               ("negative_prompt", "Negative"), ("t2i_model", "Model")):
+                layout.prop(s, name, text=text)
+            layout.separator()
+        elif s.source == "FILE":  # the whole path (typed or pasted; the panel shows the name)
+            layout.prop(s, "filepath", text="Path")
+        for name, text in ADVANCED:
+            layout.prop(s, name, text=text)
+        layout.column(heading="Network").prop(s, "offline", text="Offline")
+
+
+class IMG2MESH_PT_batch(_Base, bpy.types.Panel):
+    """Many photos: a folder (or several files picked in the file browser), the settings
+    above, one object per photo in a new collection."""
+
+    bl_label = "Batch"
+    bl_parent_id = "IMG2MESH_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        s = context.scene.img2mesh
+        layout = split(self.layout)
+        layout.prop(s, "batch_folder")
+        if jobs.running():
+            return  # the progress ("7 / 20") and Cancel are drawn above
+        row = layout.row(align=True)
+        settings = properties.operator_settings(s)
+        op = row.operator("img2mesh.batch", text="Folder", icon="FILE_FOLDER")
+        for name in properties.SETTING_NAMES:
+            setattr(op, name, settings[name])
+        op.directory = s.batch_folder
+        row.active = bool(s.batch_folder)
+        op = layout.operator("img2mesh.batch", text="Choose Files...", icon="FILEBROWSER")
+        for name in properties.SETTING_NAMES:
+            setattr(op, name, settings[name])

@@ -1,0 +1,207 @@
+"""What a batch will do, before any work: the command line (the single run's, with several
+inputs and the batch's options), the photos (files, folders, globs), one output name per
+photo, and the settings key that decides whether a finished result can be kept.
+
+Output names: ``OUT/<stem>.<format>`` with the photo's name as ``<stem>``.  Photos that
+would share a stem (``a.jpg`` and ``a.png``, or two ``a.jpg`` from two folders) keep it in
+the order they were given for the first one; the others get their extension added
+(``a_png``), then a number (``a_png_2``) -- the same inputs always give the same names.
+"""
+
+import argparse
+import contextlib
+import glob
+import hashlib
+import io
+import json
+import os
+
+from ... import __version__
+from ..catalog import PHOTO_EXTENSIONS  # image files a folder contributes
+from ..command.arguments import build_parser as single_parser
+from ..errors import Img2MeshError
+
+FORMATS = ("ply", "obj", "glb")
+MESH_EXTENSIONS = tuple(f".{f}" for f in FORMATS)
+#: options that only say how the batch runs, not what a result holds
+_NOT_SETTINGS = {"input", "output", "preview", "json", "quiet", "verbose", "overwrite", "ray",
+                 "ray_actors", "recursive", "device", "download", "batch_info"}
+_BATCH_ONLY = ("--ray", "--ray-actors", "--overwrite", "--format", "--recursive")
+
+
+def build_parser():
+    """The single run's parser with several inputs and the batch's options."""
+    p = single_parser(batch=True)
+    p.usage = ("img2mesh PHOTO|FOLDER|GLOB [...] -o FOLDER [options]\n"
+               "       img2mesh INPUT -o OUT.ply [options]  (one photo)\n"
+               "       img2mesh --prompt TEXT -o OUT.ply [options]")
+    g = p.add_argument_group("batch (several photos, a folder or a glob)")
+    g.add_argument("--format", choices=FORMATS, default="ply",
+                   help="mesh format of a batch's results (default: %(default)s)")
+    g.add_argument("--recursive", action="store_true",
+                   help="take the image files of folders' subfolders too")
+    g.add_argument("--overwrite", action="store_true",
+                   help="redo photos whose result is already there with the same settings")
+    g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on a Ray cluster: auto (the one RAY_ADDRESS or 'ray start' "
+                   "names), HOST:PORT or ray://HOST:PORT; alone: a Ray on this machine "
+                   "(needs pip install 'blender-img2mesh[ray]')")
+    g.add_argument("--ray-actors", type=int, metavar="N",
+                   help="Ray actors (each keeps the models loaded; default: one per CPU of "
+                   "the cluster, one per GPU with --device cuda)")
+    return p
+
+
+def _is_glob(text):
+    return any(c in text for c in "*?[")
+
+
+def is_batch(argv):
+    """True when ``argv`` asks for a batch: more than one input or a batch-only option;
+    or one folder, glob or an existing folder as ``-o`` -- unless ``-o`` names a mesh
+    file (then it is the single run, which says what is wrong)."""
+    if any(a in ("-h", "--help") for a in argv):
+        return True  # the batch's help is the single run's and more
+    p = build_parser()
+    try:  # whatever this would print, the real parse says
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            args, _ = p.parse_known_intermixed_args(argv)
+    except (SystemExit, Img2MeshError):  # --version, or an error the single run reports
+        return False
+    inputs = args.input or []
+    if args.prompt is not None or args.download is not None:
+        return False
+    if len(inputs) > 1 or any(a.split("=")[0] in _BATCH_ONLY for a in argv):
+        return True
+    if not inputs or (args.output and args.output.lower().endswith(MESH_EXTENSIONS)):
+        return False  # one input, one mesh file: the single run (and its errors)
+    return (os.path.isdir(inputs[0]) or (_is_glob(inputs[0]) and not os.path.exists(inputs[0]))
+            or bool(args.output and (os.path.isdir(args.output) or args.output.endswith("/"))))
+
+
+def check(p, args):
+    """Batch-specific argument errors (argparse's one line, exit 2)."""
+    if args.prompt is not None:
+        p.error("--prompt makes one picture: it cannot be combined with several inputs")
+    if args.download is not None:
+        p.error("--download gets a model and nothing else: drop the inputs")
+    if args.mask or args.depth_map:
+        p.error("--mask and --depth-map belong to one photo: run those photos one by one")
+    if not args.input:
+        p.error("give photos, folders or glob patterns")
+    if args.output and args.output.lower().endswith(MESH_EXTENSIONS):
+        p.error(f"-o of a batch is a folder, not a mesh file ({args.output}): give a "
+                "folder and --format ply|obj|glb")
+    if args.ray_actors is not None and args.ray_actors < 1:
+        p.error("--ray-actors must be at least 1")
+    if args.ray is not None and args.ray not in ("local", "auto") and ":" not in args.ray:
+        p.error(f"--ray takes an address (auto, HOST:PORT, ray://HOST:PORT) or nothing, not "
+                f"'{args.ray}': put --ray after the photos or write --ray=ADDRESS")
+    if isinstance(args.preview, str) and args.preview.lower().endswith(".png"):
+        p.error("in a batch --preview takes a folder or nothing (one PNG per photo): put it "
+                "after the photos or write --preview=FOLDER")
+
+
+def output_folder(path):
+    """The batch's output folder, made absolute and created when missing."""
+    path = os.path.abspath(os.path.expanduser(path or "."))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise Img2MeshError(f"-o must be a folder for several photos, but is a file: {path}",
+                            file=path, hint="give a folder (created if missing)",
+                            kind="output")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise Img2MeshError(f"cannot create the output folder {path}: {exc.strerror}",
+                            file=path, hint="choose a folder you can write to",
+                            kind="output") from None
+    return path
+
+
+def expand(inputs, recursive=False):
+    """The photos of ``inputs`` (files, folders, globs) in order, each once."""
+    photos, seen = [], set()
+    for item in inputs:
+        if os.path.isdir(item):
+            pattern = os.path.join(glob.escape(item), "**" if recursive else "", "*")
+            found = [f for f in sorted(glob.glob(pattern, recursive=recursive))
+                     if os.path.isfile(f) and f.lower().endswith(PHOTO_EXTENSIONS)]
+            if not found:
+                raise Img2MeshError(f"no photos in the folder {item}", file=item,
+                                    hint="image files: " + ", ".join(PHOTO_EXTENSIONS) +
+                                    ("" if recursive else "; --recursive for subfolders"))
+        elif _is_glob(item) and not os.path.exists(item):
+            found = [f for f in sorted(glob.glob(os.path.expanduser(item), recursive=True))
+                     if os.path.isfile(f)]
+            if not found:
+                raise Img2MeshError(f"no files match {item}", file=item,
+                                    hint="check the pattern (quote it so the shell passes it "
+                                    "on)")
+        else:
+            found = [item]  # a missing or unreadable file fails as that photo
+        for f in found:
+            key = os.path.realpath(f)
+            if key not in seen:
+                seen.add(key)
+                photos.append(os.path.abspath(f))
+    return photos
+
+
+def stems(photos):
+    """One distinct output stem per photo (see the module's docstring)."""
+    taken, out = set(), []
+    for path in photos:
+        stem, ext = os.path.splitext(os.path.basename(path))
+        name = stem
+        if name.lower() in taken:
+            name = f"{stem}_{ext.lstrip('.').lower()}" if ext else stem
+        base, n = name, 2
+        while name.lower() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.lower())
+        out.append(name)
+    return out
+
+
+def settings_key(args, photo):
+    """A hash of what makes a result: the options that change it, the photo's path,
+    modification time and size, and the version."""
+    relevant = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}
+    relevant["preview"] = bool(args.preview)
+    try:
+        st = os.stat(photo)
+        stamp = [st.st_mtime_ns, st.st_size]
+    except OSError:
+        stamp = None
+    text = json.dumps([relevant, os.path.realpath(photo), stamp, __version__], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def photo_args(args, photo, stem, out, index, key):
+    """The single run's namespace for one photo of the batch."""
+    ns = argparse.Namespace(**vars(args))
+    ns.input, ns.output = photo, os.path.join(out, f"{stem}.{args.format}")
+    if args.preview is True:
+        ns.preview = os.path.join(out, f"{stem}_preview.png")
+    elif args.preview:
+        ns.preview = os.path.join(os.path.abspath(args.preview), f"{stem}.png")
+    ns.batch_info = {"photo": index, "settings": key}
+    return ns
+
+
+def finished(ns):
+    """The outputs of a complete earlier result made with the same settings, or None."""
+    sidecar = os.path.splitext(ns.output)[0] + ".json"
+    try:
+        with open(sidecar, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if (data.get("batch") or {}).get("settings") != ns.batch_info["settings"]:
+            return None
+        outs = data["outputs"]
+        if all(os.path.isfile(p) for p in outs) and ns.output in outs and \
+                (not ns.preview or ns.preview in outs):
+            return outs
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
