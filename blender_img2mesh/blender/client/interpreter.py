@@ -13,7 +13,8 @@ import sys
 from . import vendor
 
 #: the top-level package folder (``.../blender_img2mesh``) and its parent
-PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the add-on's top folder (blender_img2mesh/), three levels up from blender/client/
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
 #: vendored site-packages folders, looked for inside the package folder (first found wins)
 

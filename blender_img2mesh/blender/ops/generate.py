@@ -75,7 +75,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                 src = image_source.from_file(self.filepath)
                 self._name = mesh_import.object_name(src)
                 title = ui_text.file_name(src)
-            out = f"{temp_dir}/{image_source._safe_stem(self._name)}.ply"
+            out = f"{temp_dir}/{image_source.safe_stem(self._name)}.ply"
             args = properties.cli_args(self, src, out, prefs)
         except Exception:
             shutil.rmtree(temp_dir, ignore_errors=True)

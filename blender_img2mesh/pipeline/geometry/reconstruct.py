@@ -106,20 +106,21 @@ def _poisson(z, mask, f, keep_background, octree_depth, back, reporter):
     return V, T, len(P)
 
 
-def build_surface(args, z, mask, f, reporter):
-    """(vertices Nx3 float64 in the camera frame, triangles Mx3, info for the result)."""
-    mesher = surface.mesher_for(args.mesher, args.back)
-    if mesher == "grid" and args.back != "open":
+def build_surface(spec, z, mask, f, reporter):
+    """(vertices Nx3 float64 in the camera frame, triangles Mx3, info for the result);
+    ``spec``: a :class:`job.GeometrySpec`."""
+    mesher = surface.mesher_for(spec.mesher, spec.back)
+    if mesher == "grid" and spec.back != "open":
         raise Img2MeshError(f"--mesher grid makes the visible surface only; --back "
-                            f"{args.back} needs --mesher poisson (or auto)")
+                            f"{spec.back} needs --mesher poisson (or auto)")
     if mesher == "grid":
-        V, T, n_points = _grid(z, mask, f, args.keep_background, reporter)
+        V, T, n_points = _grid(z, mask, f, spec.whole_picture, reporter)
     else:
-        V, T, n_points = _poisson(z, mask, f, args.keep_background, args.poisson_depth,
-                                  args.back, reporter)
+        V, T, n_points = _poisson(z, mask, f, spec.whole_picture, spec.poisson_depth,
+                                  spec.back, reporter)
         V, T = surface.drop_small_parts(V, T)
-    if args.target_faces and len(T) > args.target_faces:
-        V, T = surface.decimate(V, T, args.target_faces)
+    if spec.target_faces and len(T) > spec.target_faces:
+        V, T = surface.decimate(V, T, spec.target_faces)
     if len(T) == 0:
         raise Img2MeshError("the surface came out empty" +
                             (" after trimming" if mesher == "poisson" else ""),
@@ -130,5 +131,5 @@ def build_surface(args, z, mask, f, reporter):
                             hint="check the depth (--depth-map, --depth-scale, --depth-kind) "
                             "and --fov")
     info = {"mesher": mesher, "points": n_points,
-            "poisson_depth": args.poisson_depth if mesher == "poisson" else None}
+            "poisson_depth": spec.poisson_depth if mesher == "poisson" else None}
     return V, T, info
