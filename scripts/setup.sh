@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the project's environment in .venv/ (idempotent; safe to run again).
 #   scripts/setup.sh          runtime + test dependencies, the u2netp model
-# Needs: python3 (3.10-3.12) with venv; on Linux, libusb-1.0 for open3d (installed with
+# Needs: python3 (3.11 or newer: numpy 2.4 needs it) with venv; on Linux, libusb-1.0 for open3d (installed with
 # apt-get when run as root, otherwise you are told the command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
