@@ -45,7 +45,7 @@ def build_parser(batch=False):
         prog="img2mesh", description="Turn a photo or a text prompt into a colored 3D mesh "
         "(.ply/.obj/.glb).",
         epilog="Depth models: auto, inflate, " + ", ".join(DEPTH_MODELS) +
-        ", any hub id (org/name) or a local model folder.  See README.md.")
+        ", any hub id (org/name) or a local model folder.  See docs/cli.md and docs/models.md.")
     if batch:
         p.add_argument("input", nargs="*", help="photos, folders (their image files) or glob "
                        "patterns ('shots/*.jpg')")
