@@ -173,7 +173,7 @@ def write(path, section, begin=BEGIN, end=END):
     else:
         text = ("# Benchmarks\n\nMeasured, not asserted: each section says the command "
                 "that made it.  Speed against the original prototype: `python -m "
-                "benchmarks.speed` (see the README).\n\n" + section)
+                "benchmarks.speed`.\n\n" + section)
     with open(path, "w") as fh:
         fh.write(text)
 

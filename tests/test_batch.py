@@ -167,7 +167,7 @@ def test_ray_missing_says_how_to_install(photos):
                            str(photos / "a.jpg"), "-o", str(photos / "out"), "--ray", *FAST],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2
-    assert 'pip install "blender-img2mesh[ray]"' in proc.stderr
+    assert 'pip install ".[ray]"' in proc.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -175,7 +175,8 @@ def status(origin="blender"):
     here = "%d.%d" % sys.version_info[:2]
     if pythons and here not in pythons:
         return (f"Bundled wheels are for Python {', '.join(sorted(pythons))}, this Blender has "
-                f"Python {here}: install the package built for it (build.py --python {here})")
+                f"Python {here}: install the zip built for it (build.py --python {here}, for the "
+                f"Pythons build.py knows), or the add-on alone with a Python Interpreter set")
     if IS_EXTENSION:
         where = extension_site_dir()
         return (f"{len(wheels)} bundled wheels, installed by Blender in {where}" if where else

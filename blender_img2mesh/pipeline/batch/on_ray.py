@@ -11,7 +11,7 @@ An actor sends its photo's events (stages, warnings, the result) to a small
 died (a crash, out of memory, a lost node) is tried once more on a fresh actor, then
 reported as failed like any other failure.
 
-Ray is optional (``pip install "blender-img2mesh[ray]"``); this module imports it only
+Ray is optional (``pip install ".[ray]"`` in a checkout); this module imports it only
 when ``--ray`` is given.  Every node needs this package installed (the same version).
 """
 
@@ -23,7 +23,7 @@ from ..errors import Img2MeshError
 from ..output.result_files import clean_stale
 from .photo import convert, record
 
-INSTALL = 'pip install "blender-img2mesh[ray]" (or: pip install "ray[default]")'
+INSTALL = 'pip install ".[ray]" in this project\'s checkout (or: pip install "ray[default]")'
 #: a photo is tried this many times when its actor dies
 ATTEMPTS = 2
 #: test hook (comma-separated): ``NAME`` makes an actor process exit on the photo named

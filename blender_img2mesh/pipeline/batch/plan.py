@@ -45,7 +45,7 @@ def build_parser():
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on a Ray cluster: auto (the one RAY_ADDRESS or 'ray start' "
                    "names), HOST:PORT or ray://HOST:PORT; alone: a Ray on this machine "
-                   "(needs pip install 'blender-img2mesh[ray]')")
+                   "(needs Ray: pip install \".[ray]\" in the checkout)")
     g.add_argument("--ray-actors", type=int, metavar="N",
                    help="Ray actors (each keeps the models loaded; default: one per CPU of "
                    "the cluster, one per GPU with --device cuda)")
