@@ -13,7 +13,8 @@ import pytest
 
 import helpers
 from blender_img2mesh.blender.client import jobs, worker_client
-from blender_img2mesh.blender.ui import panel_info, panels, pickers, properties, text as ui_text
+from blender_img2mesh.blender.ui import messages, panel_info, panels, pickers, properties
+from blender_img2mesh.blender.ui import text as ui_text
 
 #: the default sidebar is 229 px wide at UI scale 1 (tests/blender/gui_panel_shot.py
 #: prints it); a split row gives its label 40% of that, less margins: about 75 px, which
@@ -29,6 +30,9 @@ class Layout:
         object.__setattr__(self, "record", record)
         object.__setattr__(self, "split", split)
         object.__setattr__(self, "heading", heading)
+        # a row with a heading: the heading labels its first property, the rest of the
+        # row sits right of it (as Blender draws it)
+        object.__setattr__(self, "labelled", False)
 
     def __setattr__(self, name, value):
         if name == "use_property_split":
@@ -54,11 +58,15 @@ class Layout:
     def prop(self, data, name, text=None, **kw):
         rna = data.bl_rna.properties[name]
         shown = rna.name if text is None else text
-        if self.split and rna.type == "BOOLEAN":  # the heading is its label, the text right
+        if self.labelled:  # right of a heading's first property: no label of its own
+            self.record.append(("value", shown, False))
+        elif self.split and rna.type == "BOOLEAN":  # the heading is its label, the text right
             self.record.append(("prop", self.heading, True))
             self.record.append(("check", shown, False))
         else:
             self.record.append(("prop", shown, self.split and not kw.get("expand")))
+        if self.heading:
+            object.__setattr__(self, "labelled", True)
         self.record.append(("name", name, False))
 
     def template_ID(self, *a, **kw):
@@ -66,8 +74,11 @@ class Layout:
 
     progress = separator = template_ID
 
-    def operator(self, idname, text="", icon="NONE"):
-        self.record.append(("operator", text or idname, False))
+    def operator(self, idname, text="", icon="NONE", emboss=True):
+        if idname == "img2mesh.message":  # a one-line message: a label with a tooltip
+            self.record.append(("label", text, False))
+        else:
+            self.record.append(("operator", text or idname, False))
         return types.SimpleNamespace()
 
 
@@ -91,9 +102,12 @@ def scene(addon, tmp_path):
 
 def test_split_labels_fit_the_default_sidebar(scene):
     scene.depth_model, scene.back = "CUSTOM", "flat"
+    for name in properties.AUTO_FIELDS:  # the toggles on: their values shown
+        setattr(scene, "use_" + name, True)
     for source in ("FILE", "IMAGE", "TEXT"):
         scene.source = source
-        for panel in (panels.IMG2MESH_PT_main, panels.IMG2MESH_PT_advanced):
+        for panel in (panels.IMG2MESH_PT_main, panels.IMG2MESH_PT_advanced,
+                      panels.IMG2MESH_PT_batch):
             record = draw(panel)
             long = [text for kind, text, split in record if split and
                     len(text) > SPLIT_LABEL_CHARS]
@@ -273,11 +287,16 @@ def test_error_popup_has_the_first_sentence_log_and_panel_all(scene, fake_worker
     assert "Turn Offline off" not in popup and "Info log" in popup
     full = ("the fake model is not downloaded and downloads are off. Turn Offline off, or "
             "press Download in the add-on's preferences, then Generate again.")
-    assert panel_info.last_result == {"error": full}
-    # the panel's box has all of it, wrapped, nothing cut
+    assert [(m.icon, m.full) for m in panel_info.last] == [("CANCEL", full)]
+    assert panel_info.last_result is None  # no result: nothing stale
+    # the panel's box: one line (the first sentence, or what of it fits), the whole
+    # text in the line's tooltip (and popup)
     record = draw(panels.IMG2MESH_PT_main)
-    shown = " ".join(text for kind, text, _ in record if kind == "label")
-    assert "".join(full.split()) in "".join(shown.split())
+    shown = [text for kind, text, _ in record if kind == "label"]
+    line = [t for t in shown if t.startswith("the fake model")]
+    assert len(line) == 1 and "Turn Offline off" not in line[0]
+    assert messages.IMG2MESH_OT_message.description(
+        bpy.context, types.SimpleNamespace(key="result0")) == full
 
     class Op:  # what reaches the Info log: the whole text, and the short popup
         reports = []
