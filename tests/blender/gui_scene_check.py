@@ -8,7 +8,7 @@ user would drive the panel:
 The default scene (its cube), offline with an empty models folder:
 1. Generate one photo (Depth Auto falls back to silhouette inflation): the view frames
    the result; shot ``fallback.png``;
-2. a batch of FOLDER_A: shot ``batch_during.png`` at its second photo, ``batch_after.png``
+2. a batch of FOLDER_A (slow settings): shot ``batch_during.png`` at its second photo, ``batch_after.png``
    when it is over;
 3. a batch of FOLDER_B cancelled during its second photo: shot ``cancelled.png``;
 4. a batch of FOLDER_C.
@@ -96,6 +96,7 @@ def step():
         report["boxes"]["generate"] = box()
         shot("fallback.png")
         report["generate_lines"] = drawn_lines()
+        settings(**HEAVY)  # seconds per photo: the shot sees a stage under way
         report["batch_a"] = batch(FOLDER_A)
         state["phase"] = "batch_a"
     elif phase == "batch_a":
@@ -111,7 +112,6 @@ def step():
             report["kept_a"] = batch_objects(0)
             shot("batch_after.png")
             report["batch_a_lines"] = drawn_lines()
-            settings(**HEAVY)
             report["batch_b"] = batch(FOLDER_B)
             state["phase"] = "batch_b"
     elif phase == "batch_b":

@@ -40,4 +40,6 @@ def draw_batch_line(layout, context, runner):
         return
     draw_message(layout, context, "batch", Message("IMAGE_DATA", sep.join(
         p for p in (count, photo) if p), full))
-    draw_message(layout, context, "batch_stage", Message("TIME", sep.join((stage, pct)), full))
+    # the percent is never cut off: a long stage gives its first word ("Reconstructing")
+    draw_message(layout, context, "batch_stage", Message(
+        "TIME", (sep.join((stage, pct)), sep.join((stage.split()[0], pct)), pct), full))
