@@ -10,7 +10,7 @@ from .client import jobs, worker_client
 from .ops import batch as batch_ops
 from .ops import dependency_check, downloads, drop, worker_ahead
 from .ops import generate as operators
-from .ui import panels, pickers, preferences, properties
+from .ui import messages, panels, pickers, preferences, properties
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -22,6 +22,7 @@ classes = (
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
     batch_ops.IMG2MESH_OT_batch,
+    *messages.CLASSES,  # the one-line messages' tooltips and popups
     *pickers.CLASSES,  # the photo's image browser, the custom model's folder
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,

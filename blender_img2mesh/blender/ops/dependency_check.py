@@ -84,7 +84,7 @@ def stop():
 
 def draw(layout, prefs, context=None):
     """The status line: a turning ring (4.0+) or "Checking ..." while the check runs."""
-    from ..ui.panel_info import wrap
+    from ..ui.text import wrap
 
     check = current
     if check is None:
