@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from . import vendor
+from . import torch_install, vendor
 
 #: the top-level package folder (``.../blender_img2mesh``) and its parent
 PACKAGE_DIR = vendor.PACKAGE_DIR
@@ -124,6 +124,8 @@ def child_env():
     folder = vendor.vendor_dir()
     if folder:
         paths.append(folder)
+    if torch_install.installed():  # the optional PyTorch, installed from the preferences
+        paths.append(torch_install.target_dir())
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
