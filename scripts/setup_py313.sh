@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT=${IMG2MESH_PY313_ROOT:-$PWD/.venv-py313-root}
 BPY=5.2.3
 STAMP="$ROOT/.img2mesh-root-ready"
-WANT="trixie python3.13 bpy==$BPY v1"
+WANT="trixie python3.13 bpy==$BPY libusb libidn2 v3"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
   exit 0
 fi
@@ -24,6 +24,8 @@ if ! command -v debootstrap >/dev/null; then
 fi
 LIBS=python3,python3-venv,ca-certificates,libx11-6,libxrender1,libxxf86vm1,libxfixes3,libxi6
 LIBS=$LIBS,libxkbcommon0,libsm6,libgl1,libegl1,libxext6,libgomp1
+# open3d's wheel links libusb-1.0 and libidn2 (a desktop Linux has them; a minimal root not)
+EXTRA="libusb-1.0-0 libidn2-0"
 if [ ! -x "$ROOT/usr/bin/python3.13" ]; then
   echo "== debootstrap trixie into $ROOT (about a minute)"
   rm -rf --one-file-system "$ROOT.partial"
@@ -49,6 +51,11 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
 fi
 mkdir -p "$ROOT/tmp/wheel"
 cp -f "$WHEEL" "$ROOT/tmp/wheel/"
+if ! bash scripts/in_py313_root.sh --no-repo dpkg -s $EXTRA >/dev/null 2>&1; then
+  echo "== apt-get install $EXTRA in the root"
+  bash scripts/in_py313_root.sh --no-repo sh -c "apt-get update -qq && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $EXTRA >/dev/null"
+fi
 echo "== venv /opt/bpy in the root: bpy $BPY, pytest"
 bash scripts/in_py313_root.sh --no-repo sh -c "
   set -e

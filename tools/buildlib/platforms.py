@@ -74,7 +74,8 @@ PLATFORMS = {
         "linux-x64", tuple(_manylinux(35, "x86_64")),
         {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
          "platform_machine": "x86_64"},
-        requires="glibc 2.35 or newer (open3d-cpu 0.20 wheels: Ubuntu 22.04+, Debian 12+)"),
+        requires="glibc 2.35 or newer , libusb-1.0 and libidn2 (open3d-cpu 0.20 wheels: Ubuntu 22.04+, "
+                 "Debian 12+)"),
     "windows-x64": Platform(
         "windows-x64", ("win_amd64",),
         {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt",
