@@ -61,7 +61,7 @@ def plain_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     proc = run_build("--with-u2netp", "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "valid (python blender_ext.py)" in proc.stdout
+    assert "valid (python blender_ext.py of Blender 5." in proc.stdout
     return out / f"blender_img2mesh-{VERSION}.zip"
 
 
