@@ -211,7 +211,7 @@ def test_stems_keep_clashing_names_apart():
 
 def test_ray_is_an_extra_never_vendored_into_the_blender_zips():
     """Ray is the optional extra [ray] (and a test requirement), not a runtime one: the
-    zips' wheel list (tools/buildlib, from requirements.txt) has no ray."""
+    zips' wheel list (tools/buildlib, from requirements-addon.txt) has no ray."""
     import tomllib
 
     sys.path.insert(0, os.path.join(REPO, "tools"))
@@ -222,8 +222,8 @@ def test_ray_is_an_extra_never_vendored_into_the_blender_zips():
     assert any(r.startswith("ray[default]") for r in project["optional-dependencies"]["ray"])
     assert not any(r.lower().startswith("ray") for r in project["dependencies"])
     for name in platforms.PLATFORMS:
-        reqs = wheels.runtime_requirements(os.path.join(REPO, "requirements.txt"),
-                                           platforms.PLATFORMS[name], "torch")
+        reqs = wheels.runtime_requirements(os.path.join(REPO, "requirements-addon.txt"),
+                                           platforms.PLATFORMS[name])
         assert reqs and not [r for r in reqs if wheels.normalize(r).startswith("ray")]
     with open(os.path.join(REPO, "requirements-test.txt"), encoding="utf-8") as fh:
         assert "ray[default]==" in fh.read()

@@ -8,7 +8,7 @@ import bpy
 
 from .client import jobs, worker_client
 from .ops import batch as batch_ops
-from .ops import dependency_check, downloads, drop, worker_ahead
+from .ops import dependency_check, downloads, drop, torch_install, worker_ahead
 from .ops import generate as operators
 from .ui import messages, panels, pickers, preferences, properties
 
@@ -19,6 +19,7 @@ classes = (
     preferences.IMG2MESH_OT_release_models,
     preferences.IMG2MESH_OT_unpack_dependencies,
     downloads.IMG2MESH_OT_download_model,
+    *torch_install.CLASSES,  # the optional PyTorch
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
     batch_ops.IMG2MESH_OT_batch,
@@ -43,6 +44,7 @@ def unregister():
         jobs.current.cancel()
     worker_ahead.reset()
     dependency_check.stop()
+    torch_install.stop()
     worker_client.release()
     if hasattr(bpy.types.Scene, "img2mesh"):
         del bpy.types.Scene.img2mesh

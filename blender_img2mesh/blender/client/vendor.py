@@ -17,7 +17,7 @@ import shutil
 import sys
 import zipfile
 
-#: the add-on's top folder (blender_img2mesh/), three levels up from blender/client/
+#: the add-on's top folder (``.../blender_img2mesh``: this file is in blender/client/)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: the add-on runs as a 4.2+ extension (module ``bl_ext.<repo>.blender_img2mesh``)
 IS_EXTENSION = __name__.startswith("bl_ext.")
@@ -175,8 +175,7 @@ def status(origin="blender"):
     here = "%d.%d" % sys.version_info[:2]
     if pythons and here not in pythons:
         return (f"Bundled wheels are for Python {', '.join(sorted(pythons))}, this Blender has "
-                f"Python {here}: install the zip built for it (build.py --python {here}, for the "
-                f"Pythons build.py knows), or the add-on alone with a Python Interpreter set")
+                f"Python {here}: install the package built for it (build.py --python {here})")
     if IS_EXTENSION:
         where = extension_site_dir()
         return (f"{len(wheels)} bundled wheels, installed by Blender in {where}" if where else

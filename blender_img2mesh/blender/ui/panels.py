@@ -3,8 +3,9 @@ Advanced, Generate / progress."""
 
 import bpy
 
-from ..client import jobs
-from ..ops import worker_ahead
+from ..addon_prefs import get_prefs
+from ..client import interpreter, jobs
+from ..ops import torch_install, worker_ahead
 from . import panel_info, pickers, properties
 from .messages import Message, draw_message
 from .progress import draw_progress
@@ -39,6 +40,12 @@ def draw_source(layout, s):
     elif s.source == "TEXT":  # the whole width: prompts are long
         row = layout.row()
         row.use_property_split = False
+        prefs = get_prefs()
+        origin = interpreter.in_use(getattr(prefs, "python_path", "") if prefs else "")[1]
+        if not torch_install.available(origin):  # greyed out, and why
+            row.enabled = False
+            layout.label(text="The text prompt needs PyTorch, not installed:", icon="INFO")
+            layout.label(text="Preferences > Add-ons > Img2Mesh > Install PyTorch")
         row.prop(s, "prompt", text="", icon="TEXT")
     else:
         layout.template_ID(s, "image", open="image.open")

@@ -7,7 +7,7 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..addon_prefs import ADDON_NAME
 from ..client import interpreter, jobs, vendor, worker_client
-from ..ops import dependency_check, downloads, worker_ahead
+from ..ops import dependency_check, downloads, torch_install, worker_ahead
 from ..scene import placement, texture
 from .text import wrap
 
@@ -39,7 +39,8 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
 
     python_path: StringProperty(
         name="Python Interpreter", subtype="FILE_PATH", default="",
-        description="Python with torch, open3d, transformers and rembg installed "
+        description="A Python of your own with the command line's packages "
+        "(requirements.txt) installed "
         "($IMG2MESH_PYTHON, when set, wins; empty: Blender's own Python)")
     models_dir: StringProperty(
         name="Models Folder", subtype="DIR_PATH", default="",
@@ -91,6 +92,8 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         if vendor.needs_unpack():
             row.operator("img2mesh.unpack_dependencies", icon="IMPORT")
         downloads.draw(layout, self, context)
+        if origin == interpreter.FROM_BLENDER:  # a Python of the user's own brings its own
+            torch_install.draw(layout)
         warm = worker_client.warm_worker()
         if warm is not None and warm.alive():
             layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")

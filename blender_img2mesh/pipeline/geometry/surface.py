@@ -20,6 +20,7 @@ known, so what Poisson invents must go:
 import numpy as np
 
 from ..catalog import BACKS, MESHERS  # noqa: F401 -- this module's names
+from . import open3d_import
 
 
 def mesher_for(mesher, back):
@@ -54,10 +55,7 @@ def grid_mesh(valid, cut=None):
 
 
 def _o3d():
-    import open3d as o3d
-
-    o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
-    return o3d
+    return open3d_import.load()
 
 
 def add_back(points, normals, back, outline_depth=None):
