@@ -75,7 +75,8 @@ def operator_kwargs(a):
     kw = dict(segmenter=a.segmenter,
               remove_background=not a.keep_background, mask_path=a.mask or "",
               depth_map_path=a.depth_map or "",
-              mesher=a.mesher, poisson_depth=a.poisson_depth, back=a.back, size=a.size, frame=a.frame, device=a.device, models_dir=a.models_dir,
+              mesher=a.mesher, poisson_depth=a.poisson_depth, back=a.back, size=a.size,
+              frame=a.frame, device=a.device, models_dir=a.models_dir,
               offline=a.offline, max_size=a.max_size, add_camera=a.camera,
               color=a.color.upper())
     for name in ("fov", "thickness", "target_faces", "texture_size", "steps"):
@@ -86,11 +87,11 @@ def operator_kwargs(a):
     else:
         kw.pop("steps", None)
         kw.pop("use_steps", None)
-    elif a.batch:
-        kw["paths"] = ";".join(os.path.abspath(i) for i in a.input)
-        del kw["add_camera"]
-    else:
-        kw.update(source="FILE", filepath=os.path.abspath(a.input))
+        if a.batch:
+            kw["paths"] = ";".join(os.path.abspath(i) for i in a.input)
+            del kw["add_camera"]
+        else:
+            kw.update(source="FILE", filepath=os.path.abspath(a.input))
     if a.depth_model in depth_ids and a.depth_model != "CUSTOM":
         kw["depth_model"] = a.depth_model
     else:
