@@ -29,7 +29,7 @@ def run(args, reporter, cache=None):
     output = outputs.check_output(args.output, export.MESH_FORMATS, "output")
     preview = outputs.check_output(args.preview, (".png",), "preview") \
         if args.preview else None
-    with outputs.Result([args.input, args.mask, args.depth_map]) as files:
+    with outputs.Result([args.input, args.mask, args.depth_map], owner=output) as files:
         result = _run(args, reporter, cache, files, output, preview)
         files.commit()
     reporter.result(result)
@@ -132,6 +132,7 @@ def _run(args, reporter, cache, files, output, preview):
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }
+    result["sizes"] = files.sizes()  # every file but the sidecar: what "complete" means
     if getattr(args, "batch_info", None):  # which photo of a batch, made with which settings
         result["batch"] = args.batch_info
     from .. import __version__
