@@ -23,6 +23,7 @@ from ..command.console import refuse, stdout_for_events, wants_json
 from ..errors import Img2MeshError
 from . import plan as batch_plan
 from .ahead import Ahead
+from .discover import expand
 from .display import Display
 from .photo import convert, record
 
@@ -103,24 +104,28 @@ def _local(todo, finish, display):
 
 
 def plan(args):
-    """The jobs (one per photo, in order) and the output folder."""
+    """The output folder, the jobs (one per photo, in order) and how many image files
+    discovery passed over (results' files: :mod:`.discover`)."""
     folder = batch_plan.output_folder(args.output)
-    photos = batch_plan.expand(args.input, args.recursive)
+    previews = [args.preview] if isinstance(args.preview, str) else []
+    photos, passed = expand(args.input, args.recursive, [folder, *previews])
     jobs = []
-    for index, (photo, stem) in enumerate(zip(photos, batch_plan.stems(photos))):
+    stems = batch_plan.stems(photos, lambda stem: batch_plan.result_names(
+        stem, folder, args.format, args.preview))
+    for index, (photo, stem) in enumerate(zip(photos, stems)):
         key = batch_plan.settings_key(args, photo)
         ns = batch_plan.photo_args(args, photo, stem, folder, index, key)
         done = None if args.overwrite else batch_plan.finished(ns)
         jobs.append({"index": index, "photo": photo, "stem": stem, "key": key, "args": ns,
                      "done": done})
-    return folder, jobs
+    return folder, jobs, passed
 
 
 def run_batch(args, out):
     """The whole batch; returns the exit code."""
     display = Display(args, out)
     try:
-        folder, jobs = plan(args)
+        folder, jobs, passed = plan(args)
         if args.preview and args.preview is not True:
             batch_plan.output_folder(args.preview)
         manifest = Manifest(folder)
@@ -128,7 +133,7 @@ def run_batch(args, out):
         display.fatal(err)
         return err.exit_code
     todo = [j for j in jobs if not j["done"]]
-    display.begin(folder, len(jobs), len(todo))
+    display.begin(folder, len(jobs), len(todo), passed)
     counts = {"ok": 0, "failed": 0, "skipped": 0}
 
     def finish(job, rec):
