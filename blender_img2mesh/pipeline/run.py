@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import stages
+from .command import checks
 from .geometry import reconstruct, surface
 from .output import export
 from .output import result_files as outputs
@@ -26,6 +27,7 @@ PROMPT_SHARE = 4.0
 
 def run(args, reporter, cache=None):
     """One job: every file of its result appears together at the end, or none."""
+    checks.read_files(args)  # no named pipe or device: a read that would never end
     output = outputs.check_output(args.output, export.MESH_FORMATS, "output")
     preview = outputs.check_output(args.preview, (".png",), "preview") \
         if args.preview else None
@@ -64,6 +66,7 @@ def _run(args, reporter, cache, files, output, preview):
         fmt = export.texture_format(args.texture_format, alpha is not None)
         export.plan_texture(files, paths, color, fmt)
     rgb = image_io.resize_rgb(rgb_full, args.max_size)
+    photo_size = (rgb_full.shape[1], rgb_full.shape[0])
     # the mask (rembg's session and network) is made on a second thread while the depth
     # model loads (onnxruntime and torch release the GIL): loading is mostly
     # single-threaded, so this hides most of the background removal's time
@@ -72,7 +75,7 @@ def _run(args, reporter, cache, files, output, preview):
     with ThreadPoolExecutor(1, thread_name_prefix="img2mesh-mask") as pool:
         masking = pool.submit(
             stages.reuse, cache, "mask", session and photo and (photo, args.segmenter),
-            lambda: stages.make_mask(args, rgb, alpha, session), reused)
+            lambda: stages.make_mask(args, rgb, alpha, session, photo_size), reused)
         estimator = (None, None) if args.depth_map else \
             stages.depth_estimator(args, reporter, cache, models_dir, allow)
         if session is not None:
@@ -81,7 +84,7 @@ def _run(args, reporter, cache, files, output, preview):
     mask = mask.copy()  # (a kept mask stays as made: stages.metric_depth may narrow it)
     z, f, info = stages.metric_depth(
         args, rgb, mask, estimator, reporter,
-        lambda image: stages.predict(estimator, image, cache, photo, reused))
+        lambda image: stages.predict(estimator, image, cache, photo, reused), photo_size)
 
     V, T, mesh_info = reconstruct.build_surface(args, z, mask, f, reporter)
     # a grid mesh is the visible surface only: open by construction

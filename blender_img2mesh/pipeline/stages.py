@@ -74,9 +74,10 @@ def segmenter(args, alpha, reporter, cache, models_dir, allow):
                                                          cache.get(ORT_SPIN, True)))
 
 
-def make_mask(args, rgb, alpha, session):
+def make_mask(args, rgb, alpha, session, photo_size=None):
     """The object's mask at working size, and where it came from (runs on a thread: no
-    progress reporting here).  ``session``: what :func:`segmenter` gave."""
+    progress reporting here).  ``session``: what :func:`segmenter` gave; ``photo_size``
+    (w, h): the photo's own size, for messages."""
     shape = rgb.shape[:2]
     if args.keep_background:
         return np.ones(shape, bool), "none"
@@ -84,7 +85,7 @@ def make_mask(args, rgb, alpha, session):
     # for estimated depth, least reliable there; flying pixels are removed later anyway)
     erode = 0 if args.depth_map else 1
     if args.mask:
-        mask = image_io.load_mask(args.mask, shape)
+        mask = image_io.load_mask(args.mask, shape, photo_size)
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
                                       "mask", args.mask), "mask"
     if alpha is not None:
@@ -132,14 +133,15 @@ def depth_estimator(args, reporter, cache, models_dir, allow):
     return est, hub_id or folder
 
 
-def metric_depth(args, rgb, mask, estimator, reporter, predict):
+def metric_depth(args, rgb, mask, estimator, reporter, predict, photo_size=None):
     """Metric depth (HxW, camera z), the focal length in px, and what made them;
-    ``predict(rgb)`` runs the model (or gives its kept output)."""
+    ``predict(rgb)`` runs the model (or gives its kept output); ``photo_size`` as
+    :func:`make_mask`'s."""
     h, w = rgb.shape[:2]
     thickness = args.thickness
     info = {}
     if args.depth_map:
-        values = image_io.load_depth_map(args.depth_map, (h, w))
+        values = image_io.load_depth_map(args.depth_map, (h, w), photo_size)
         kind = "metric" if args.depth_kind == "auto" else args.depth_kind
         scale = args.depth_scale
         if scale is None:

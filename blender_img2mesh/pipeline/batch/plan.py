@@ -7,7 +7,8 @@ would share a stem (``a.jpg`` and ``a.png``, or two ``a.jpg`` from two folders) 
 the order they were given for the first one; the others get their extension added
 (``a_png``), then a number (``a_png_2``); so does a photo one of whose result's files
 (mesh, sidecar, texture, .mtl, preview) would be a photo of the batch or a file of an
-earlier photo's result -- the same inputs always give the same names.
+earlier photo's result -- the same inputs always give the same names.  A control
+character (line break, tab ...) in a photo's name becomes ``_`` in its result's names.
 """
 
 import argparse
@@ -18,6 +19,7 @@ import json
 import os
 
 from ... import __version__
+from ..catalog import CONTROL_CHARACTERS
 from ..command.arguments import build_parser as single_parser
 from ..errors import Img2MeshError
 from ..output import owners
@@ -143,7 +145,8 @@ def stems(photos, names=None):
     taken, out = set(), []
     reserved = {fold(p) for p in photos} if names else set()
     for path in photos:
-        for name in _candidates(*os.path.splitext(os.path.basename(path))):
+        stem, ext = os.path.splitext(os.path.basename(path))
+        for name in _candidates(CONTROL_CHARACTERS.sub("_", stem), ext):
             paths = {fold(p) for p in names(name)} if names else set()
             if name.lower() not in taken and not paths & reserved:
                 break

@@ -31,6 +31,7 @@ import errno
 import os
 import secrets
 
+from ..catalog import control_character
 from ..errors import Img2MeshError
 from . import owners
 from .disk import HOST, clean_stale, dead_names, folder_lock, fsync, pid_alive, signals_held
@@ -76,6 +77,12 @@ def check_output(path, formats, what="output"):
         stem = os.path.splitext(os.path.basename(path))[0]
         raise Img2MeshError(f"{what} must end in {', '.join(formats)}: {path}", file=path,
                             hint=f"e.g. {stem}{formats[0]}", kind="output")
+    bad = control_character(os.path.basename(path))
+    if bad:
+        raise Img2MeshError(f"{what} name holds a control character ({bad}): {path!r}",
+                            file=path, hint="choose a name without line breaks, tabs or other "
+                            "control characters (the mesh names its texture and material "
+                            "inside its header)", kind="output")
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise Img2MeshError(f"{what} folder does not exist: {folder}", file=path,
