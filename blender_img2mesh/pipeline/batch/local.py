@@ -40,19 +40,24 @@ class Stopped(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def _stop_on_signals():
+    """SIGTERM/SIGHUP raise :class:`Stopped`; yields a list that gets each signal's
+    number (a library that turns the exception into a plain ``KeyboardInterrupt`` --
+    Ray's blocking calls do -- does not lose which signal it was)."""
+    received = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     saved = {}
 
     def handler(signum, frame):
+        received.append(signum)
         raise Stopped(signum)
 
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             saved[name] = signal.signal(getattr(signal, name), handler)
     try:
-        yield
+        yield received
     finally:
         for name, old in saved.items():
             signal.signal(getattr(signal, name), old)
@@ -141,9 +146,9 @@ def run_batch(args, out):
         manifest.add(rec)
         display.photo_done(job, rec)
 
-    code = 0
+    code, received = 0, []
     try:
-        with _stop_on_signals():
+        with _stop_on_signals() as received:
             for job in jobs:
                 if job["done"]:
                     finish(job, record(job, "skipped", outputs=job["done"], seconds=0.0))
@@ -154,7 +159,7 @@ def run_batch(args, out):
             else:
                 _local(todo, finish, display)
     except KeyboardInterrupt as exc:
-        code = 128 + getattr(exc, "signum", signal.SIGINT)
+        code = 128 + getattr(exc, "signum", received[0] if received else signal.SIGINT)
     except Img2MeshError as err:  # Ray missing or unreachable
         display.fatal(err)
         code = err.exit_code
