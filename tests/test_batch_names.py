@@ -137,3 +137,15 @@ def test_discovery_keeps_a_users_texture_named_photo_without_a_mesh(tmp_path, ph
     assert proc.returncode == 0, proc.stderr
     start, _ = _batch_events(proc)
     assert start["photos"] == 2 and start["passed_over"] == 0
+
+
+def test_a_torn_manifest_line_of_any_length_is_cut_at_the_last_whole_line(tmp_path):
+    from blender_img2mesh.pipeline.batch.local import Manifest
+
+    path = tmp_path / "manifest.jsonl"
+    path.write_bytes(b'{"a":1}\n' + b"x" * 3_000_000)  # a 3 MB torn line
+    Manifest(tmp_path).close()
+    assert path.read_bytes() == b'{"a":1}\n'
+    path.write_bytes(b"y" * 2_500_000)
+    Manifest(tmp_path).close()
+    assert path.read_bytes() == b""

@@ -72,12 +72,15 @@ class Manifest:
         self.path = os.path.join(folder, MANIFEST)
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
-            size = os.fstat(self.fd).st_size
-            if size:
-                tail = os.pread(self.fd, min(size, 1 << 20), max(0, size - (1 << 20)))
-                if not tail.endswith(b"\n"):
-                    cut = tail.rfind(b"\n")
-                    os.ftruncate(self.fd, size - len(tail) + cut + 1 if cut >= 0 else 0)
+            size = end = os.fstat(self.fd).st_size
+            if size and os.pread(self.fd, 1, size - 1) != b"\n":
+                while end > 0:  # back, 1 MB at a time, to the last whole line's end
+                    start = max(0, end - (1 << 20))
+                    cut = os.pread(self.fd, end - start, start).rfind(b"\n")
+                    end = start + cut + 1 if cut >= 0 else start
+                    if cut >= 0:
+                        break
+                os.ftruncate(self.fd, end)
         except OSError as exc:
             from ..output.result_files import write_error
 
