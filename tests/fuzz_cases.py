@@ -171,15 +171,18 @@ def fill(argv, src, out):
 # ---------------------------------------------------------------- the promise
 
 
-def snapshot(*folders):
-    state = {}
+def entries(*folders):
+    """``(path, lstat)`` of everything under ``folders``."""
     for folder in folders:
         for root, dirs, files in os.walk(folder):
             for name in dirs + files:
                 path = os.path.join(root, name)
-                st_ = os.lstat(path)
-                state[path] = (os.path.isdir(path), st_.st_size, st_.st_mtime_ns)
-    return state
+                yield path, os.lstat(path)
+
+
+def snapshot(*folders):
+    return {path: (os.path.isdir(path), st_.st_size, st_.st_mtime_ns)
+            for path, st_ in entries(*folders)}
 
 
 def strict_json(text):
@@ -411,17 +414,13 @@ def disk_state(*folders):
     import stat as stat_
 
     state = {}
-    for folder in folders:
-        for root, dirs, files in os.walk(folder):
-            for name in dirs + files:
-                path = os.path.join(root, name)
-                mode = os.lstat(path).st_mode
-                if stat_.S_ISREG(mode):
-                    with open(path, "rb") as fh:
-                        state[path] = fh.read()
-                else:
-                    state[path] = ("link", os.readlink(path)) if stat_.S_ISLNK(mode) else \
-                        ("dir" if stat_.S_ISDIR(mode) else "special")
+    for path, st_ in entries(*folders):
+        if stat_.S_ISREG(st_.st_mode):
+            with open(path, "rb") as fh:
+                state[path] = fh.read()
+        else:
+            state[path] = ("link", os.readlink(path)) if stat_.S_ISLNK(st_.st_mode) else \
+                ("dir" if stat_.S_ISDIR(st_.st_mode) else "special")
     return state
 
 

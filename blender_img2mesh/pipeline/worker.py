@@ -159,7 +159,8 @@ def serve(stdin, out):
                     return code
                 continue
             shown = bounded_json.clip(json.dumps(cmd), 60)
-            _reply_error(out, job_id, f"unknown command {shown}: nothing was run", hint="commands: " + ", ".join(COMMANDS) +
+            _reply_error(out, job_id, f"unknown command {shown}: nothing was run",
+                         hint="commands: " + ", ".join(COMMANDS) +
                          '; a job is {"id": ..., "args": [...]} without "cmd"')
             continue
         args = request.get("args")
