@@ -436,7 +436,22 @@ def results_in(*folders):
     return found
 
 
-def check_names_promise(case, code, stderr, before, after, prior, paths, w, o):
+def photos_found(w, o):
+    """The photos a batch over ``w`` takes (results' files passed over); call before the
+    run."""
+    from blender_img2mesh.pipeline.batch.discover import expand
+
+    return expand([str(w)], False, [str(w), str(o)])[0]
+
+
+def run_inputs(case, paths, w, o):
+    """The files that are inputs of the run (computed before it)."""
+    if case["mode"] == "single":
+        return [paths[case["input"]]]
+    return paths if case["inputs"] == "files" else photos_found(w, o)
+
+
+def check_names_promise(case, code, stderr, before, after, prior, inputs, w, o):
     """The Guarantees for a scenario: exit 0/2, no traceback; inputs untouched; no
     temporary file; a refused single run changed nothing; every result on disk is
     complete and owns its names alone; an earlier result is untouched or replaced
@@ -445,7 +460,6 @@ def check_names_promise(case, code, stderr, before, after, prior, paths, w, o):
 
     assert code in (0, 2), f"exit {code}: {stderr[-2000:]}"
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr[-2000:]
-    inputs = [paths[case["input"]]] if case["mode"] == "single" else paths
     for path in inputs:  # (a photo that is not an input of the run has no such promise)
         if path in before:
             assert after.get(path) == before[path], f"input changed: {path!r}"

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from conftest import REPO, invoke
 from fuzz_cases import (build_name_case, check_names_promise, command_lines, disk_state, fill,
                         fresh_out, make_inputs, name_case_argv, name_cases, results_in,
-                        run_case, snapshot, strict_json)
+                        run_case, run_inputs, snapshot, strict_json)
 
 SCALE = float(os.environ.get("IMG2MESH_FUZZ_EXAMPLES", "1"))
 TALLY = collections.Counter()
@@ -224,11 +224,12 @@ def test_names_and_file_kinds_keep_their_promise(world, tmp_path_factory, case):
     w, o, paths = build_name_case(root, case, source, invoke)
     prior = results_in(w)
     before = disk_state(w, o)
+    inputs = run_inputs(case, paths, w, o)
     argv = name_case_argv(case, w, o, paths)
     run = invoke if case["mode"] == "single" else _batch_in_process
     code, _, err = run(argv)
     after = disk_state(w, o)
-    check_names_promise(case, code, err, before, after, prior, paths, w, o)
+    check_names_promise(case, code, err, before, after, prior, inputs, w, o)
     if case["mode"] == "batch":
         again, _, err = run(argv)
         assert again == code, err[-2000:]
