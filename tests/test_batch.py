@@ -278,7 +278,7 @@ def test_terminal_display_one_line_for_the_batch(tmp_path, photo):
 
     args = build_parser().parse_intermixed_args([str(tmp_path), "-o", str(tmp_path / "out"),
                                                  *FAST])
-    folder, jobs = plan(args)
+    folder, jobs, _ = plan(args)
     stream = Tty()
     display = Display(argparse.Namespace(json=False, quiet=False), None, stream)
     display.begin(folder, 2, 2)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import stages
+from .command import checks
 from .job import as_job
 from .geometry import reconstruct, surface
 from .output import export
@@ -27,10 +28,13 @@ PROMPT_SHARE = 4.0
 def run(job, reporter, cache=None):
     """One job: every file of its result appears together at the end, or none."""
     job = as_job(job)
+    # no named pipe or device: a read that would never end
+    checks.read_paths({"input": job.source.photo, "mask": job.mask.file,
+                       "depth_map": job.depth.file})
     output = outputs.check_output(job.output.path, export.MESH_FORMATS, "output")
     preview = outputs.check_output(job.output.preview, (".png",), "preview") \
         if job.output.preview else None
-    with outputs.Result(job.inputs) as files:
+    with outputs.Result(job.inputs, owner=output) as files:
         result = _run(job, reporter, cache, files, output, preview)
         files.commit()
     reporter.result(result)
@@ -65,6 +69,7 @@ def _run(job, reporter, cache, files, output, preview):
         fmt = export.texture_format(out.texture_format, alpha is not None)
         export.plan_texture(files, paths, color, fmt)
     rgb = image_io.resize_rgb(rgb_full, src.max_size)
+    photo_size = (rgb_full.shape[1], rgb_full.shape[0])
     # the mask (rembg's session and network) is made on a second thread while the depth
     # model loads (onnxruntime and torch release the GIL): loading is mostly
     # single-threaded, so this hides most of the background removal's time
@@ -74,7 +79,8 @@ def _run(job, reporter, cache, files, output, preview):
         masking = pool.submit(
             stages.reuse, cache, "mask", session and photo and (photo, job.mask.segmenter),
             lambda: stages.make_mask(job.mask, src.photo, rgb, alpha, session,
-                                     exact_depth=bool(job.depth.file)), reused)
+                                     exact_depth=bool(job.depth.file),
+                                     photo_size=photo_size), reused)
         estimator = (None, None) if job.depth.file else \
             stages.depth_estimator(job.depth, reporter, cache, job.models)
         if session is not None:
@@ -83,7 +89,7 @@ def _run(job, reporter, cache, files, output, preview):
     mask = mask.copy()  # (a kept mask stays as made: stages.metric_depth may narrow it)
     z, f, info = stages.metric_depth(
         job.depth, rgb, mask, estimator, reporter,
-        lambda image: stages.predict(estimator, image, cache, photo, reused))
+        lambda image: stages.predict(estimator, image, cache, photo, reused), photo_size)
 
     V, T, mesh_info = reconstruct.build_surface(job.geometry, z, mask, f, reporter)
     # a grid mesh is the visible surface only: open by construction
@@ -135,6 +141,7 @@ def _run(job, reporter, cache, files, output, preview):
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }
+    result["sizes"] = files.sizes()  # every file but the sidecar: what "complete" means
     if job.batch_info:  # which photo of a batch, made with which settings
         result["batch"] = job.batch_info
     from .. import __version__

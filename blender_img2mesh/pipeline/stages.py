@@ -70,11 +70,11 @@ def segmenter(spec, alpha, reporter, cache, places):
                                                         cache.get(ORT_SPIN, True)))
 
 
-def make_mask(spec, photo, rgb, alpha, session, exact_depth=False):
+def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None):
     """The object's mask at working size, and where it came from (runs on a thread: no
     progress reporting here).  ``spec``: a :class:`job.MaskSpec`; ``photo``: the photo's
     file (for messages); ``session``: what :func:`segmenter` gave; ``exact_depth``: the
-    depth comes from a file."""
+    depth comes from a file; ``photo_size`` (w, h): the photo's own size, for messages."""
     shape = rgb.shape[:2]
     if spec.keep_background:
         return np.ones(shape, bool), "none"
@@ -82,7 +82,7 @@ def make_mask(spec, photo, rgb, alpha, session, exact_depth=False):
     # for estimated depth, least reliable there; flying pixels are removed later anyway)
     erode = 0 if exact_depth else 1
     if spec.file:
-        mask = image_io.load_mask(spec.file, shape)
+        mask = image_io.load_mask(spec.file, shape, photo_size)
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
                                       "mask", spec.file), "mask"
     if alpha is not None:
@@ -131,15 +131,16 @@ def depth_estimator(spec, reporter, cache, places):
     return est, hub_id or folder
 
 
-def metric_depth(spec, rgb, mask, estimator, reporter, predict):
+def metric_depth(spec, rgb, mask, estimator, reporter, predict, photo_size=None):
     """Metric depth (HxW, camera z), the focal length in px, and what made them.
     ``spec``: a :class:`job.DepthSpec`; ``mask`` is narrowed in place to where there is
-    depth; ``predict(rgb)`` runs the model (or gives its kept output)."""
+    depth; ``predict(rgb)`` runs the model (or gives its kept output); ``photo_size`` as
+    :func:`make_mask`'s."""
     h, w = rgb.shape[:2]
     thickness = spec.thickness
     info = {}
     if spec.file:
-        values = image_io.load_depth_map(spec.file, (h, w))
+        values = image_io.load_depth_map(spec.file, (h, w), photo_size)
         kind = "metric" if spec.kind == "auto" else spec.kind
         scale = spec.scale
         if scale is None:
