@@ -149,9 +149,9 @@ def make_bowl():
 
 # (name, maker, views as (azimuth deg, elevation deg, fov deg across the longer side))
 SCENES = (
-    ("sphere", make_sphere, ((30, 10, 40), (-60, 35, 55))),
+    ("sphere", make_sphere, ((30, 10, 40), (-60, 35, 55), (0, 90, 50))),
     ("box", make_box, ((35, 25, 40), (-20, 50, 50), (110, 10, 35))),
-    ("torus", make_torus, ((20, 55, 45), (-40, 30, 40), (80, 75, 50))),
+    ("torus", make_torus, ((20, 55, 45), (-40, 30, 40), (80, 75, 50), (0, 90, 45))),
     ("table", make_table, ((30, 20, 45), (-70, 35, 40))),
     ("suzanne", make_suzanne, ((-90, 5, 40), (-50, 20, 45), (-130, 15, 40))),
     ("bowl", make_bowl, ((20, 45, 45), (-60, 65, 40))),

@@ -107,6 +107,52 @@ def depth_jumps(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     return tuple(out)
 
 
+def rim_depth(depth, f, mask, max_slope=12.0, ratio=2.0, max_steep=60.0):
+    """``depth`` with each surface reaching its own outline: where the last pixel of a
+    surface along a row or column (the next pixel out is off the mask, or across a
+    :func:`depth_jumps` jump) is itself cut off by a jump *away from* the camera, it is
+    brought forward to continue the step before it: at most ``ratio`` times that step
+    (and ``max_steep`` footprints), which is never a jump -- a rim keeps its slope, a
+    flat surface's flying pixel lands on the surface.
+
+    Such a pixel is a grazing rim (a sphere's or a torus's limb: the depth's last step
+    there is the steepest of a steady run and, measured at pixel centres, often more than
+    twice the one before) or a flying pixel (depth blended with what lies behind the
+    edge).  Either way it is the object's -- the mask says so -- and cut off, the
+    outline stops a pixel short of the mask's edge; brought forward, the surface reaches
+    the edge while no pixel floats between two surfaces.  Only ever moves depth toward
+    the camera, only at such last pixels; a jump between two surfaces that both go on
+    (an occlusion inside the object) is left as it is.  Thresholds as
+    :func:`depth_jumps`."""
+    jumps = depth_jumps(depth, f, max_slope, mask, ratio, max_steep)
+    z = np.asarray(depth, np.float64)
+    limit = np.full(z.shape, np.inf)
+    for axis, jump in enumerate(jumps):
+        to_next = np.pad(jump, [(0, 1), (0, 0)] if axis == 0 else [(0, 0), (0, 1)])
+        to_prev = np.pad(jump, [(1, 0), (0, 0)] if axis == 0 else [(0, 0), (1, 0)])
+        for k, step_out, step_in in ((1, to_next, to_prev), (-1, to_prev, to_next)):
+            # pixel p; o the next one out, q the one in, r the one before q
+            last = ~_neighbour(mask, k, axis, True) | step_out
+            q, r = _neighbour(z, -k, axis, np.nan), _neighbour(z, -2 * k, axis, np.nan)
+            q_in = _neighbour(mask, -k, axis, False)
+            before = np.where(q_in & _neighbour(mask, -2 * k, axis, False), np.abs(q - r),
+                              np.inf)
+            steady = np.minimum(ratio * before, max_steep * q / f)  # never a jump
+            rim = mask & q_in & step_in & last & (z - q > steady)
+            limit[rim] = np.minimum(limit[rim], (q + 0.99 * steady)[rim])
+    return np.minimum(z, limit).astype(np.asarray(depth).dtype)
+
+
+def _neighbour(a, k, axis, fill):
+    """Each pixel's neighbour ``k`` pixels on along ``axis`` (``out[i] = a[i + k]``),
+    ``fill`` where that is off the image."""
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (max(-k, 0), max(k, 0))
+    index = [slice(None), slice(None)]
+    index[axis] = slice(max(k, 0), max(k, 0) + a.shape[axis])
+    return np.pad(a, pad, constant_values=fill)[tuple(index)]
+
+
 def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     """True at both pixels of every :func:`depth_jumps` step (so no surface made of
     pixels bridges the jump)."""

@@ -3,9 +3,10 @@
 Two meshers (``--mesher``; ``auto`` picks by ``--back``, see :func:`surface.mesher_for`):
 
 * ``grid``: the masked depth image triangulated pixel by pixel.  Depth outliers are
-  replaced by their neighbourhood's median, pixels at depth jumps (occlusion edges,
-  "flying pixels") are left out so no triangle bridges a jump; the outline's pixel steps
-  are smoothed away (:mod:`outline`).
+  replaced by their neighbourhood's median, a surface's last pixel before the mask's
+  edge or a jump is kept on that surface (:func:`camera.rim_depth`: a grazing rim or a
+  flying pixel is neither cut off nor left floating), no triangle bridges a depth jump
+  (occlusion edges); the outline's pixel steps are smoothed away (:mod:`outline`).
 * ``poisson``: oriented points (thinned to what the octree can use) -> screened Poisson
   -> for an open back, trimmed to what the photo supports.
 """
@@ -26,6 +27,8 @@ def _grid(z, mask, f, keep_background, reporter):
     zx = _extended(z, mask, keep_background)
     outliers, median = camera.depth_outliers(zx, mask, f, return_median=True)
     zx = np.where(outliers, median, zx)
+    # a grazing rim's last pixel (or a flying one) onto its surface, not cut off
+    zx = camera.rim_depth(zx, f, mask)
     # every pixel of the object keeps its vertex; only the triangles that would span a
     # depth jump are left out, so both surfaces reach the jump (the front one's outline
     # then goes onto the mask's edge there too, like the object's outline)
