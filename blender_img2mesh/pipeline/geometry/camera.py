@@ -123,34 +123,34 @@ def rim_depth(depth, f, mask, max_slope=12.0, ratio=2.0, max_steep=60.0):
     the edge while no pixel floats between two surfaces.  Only ever moves depth toward
     the camera, only at such last pixels; a jump between two surfaces that both go on
     (an occlusion inside the object) is left as it is.  Thresholds as
-    :func:`depth_jumps`."""
-    jumps = depth_jumps(depth, f, max_slope, mask, ratio, max_steep)
+    :func:`depth_jumps`; looks at the jumps' pixels only (few)."""
+    depth = np.asarray(depth)
+    h, w = depth.shape
     z = np.asarray(depth, np.float64)
     limit = np.full(z.shape, np.inf)
+    jumps = depth_jumps(depth, f, max_slope, mask, ratio, max_steep)
     for axis, jump in enumerate(jumps):
-        to_next = np.pad(jump, [(0, 1), (0, 0)] if axis == 0 else [(0, 0), (0, 1)])
-        to_prev = np.pad(jump, [(1, 0), (0, 0)] if axis == 0 else [(0, 0), (1, 0)])
-        for k, step_out, step_in in ((1, to_next, to_prev), (-1, to_prev, to_next)):
-            # pixel p; o the next one out, q the one in, r the one before q
-            last = ~_neighbour(mask, k, axis, True) | step_out
-            q, r = _neighbour(z, -k, axis, np.nan), _neighbour(z, -2 * k, axis, np.nan)
-            q_in = _neighbour(mask, -k, axis, False)
-            before = np.where(q_in & _neighbour(mask, -2 * k, axis, False), np.abs(q - r),
-                              np.inf)
-            steady = np.minimum(ratio * before, max_steep * q / f)  # never a jump
-            rim = mask & q_in & step_in & last & (z - q > steady)
-            limit[rim] = np.minimum(limit[rim], (q + 0.99 * steady)[rim])
-    return np.minimum(z, limit).astype(np.asarray(depth).dtype)
-
-
-def _neighbour(a, k, axis, fill):
-    """Each pixel's neighbour ``k`` pixels on along ``axis`` (``out[i] = a[i + k]``),
-    ``fill`` where that is off the image."""
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (max(-k, 0), max(k, 0))
-    index = [slice(None), slice(None)]
-    index[axis] = slice(max(k, 0), max(k, 0) + a.shape[axis])
-    return np.pad(a, pad, constant_values=fill)[tuple(index)]
+        n = (h, w)[axis]
+        a = np.nonzero(jump)
+        b = (a[0] + 1, a[1]) if axis == 0 else (a[0], a[1] + 1)
+        farther = z[b] > z[a]
+        p = tuple(np.where(farther, b[i], a[i]) for i in range(2))  # the far pixel
+        q = tuple(np.where(farther, a[i], b[i]) for i in range(2))
+        k = np.where(farther, 1, -1)  # from q to p along the axis
+        o_at, r_at = p[axis] + k, q[axis] - k  # the next pixel out, the one before q
+        on_o, on_r = (o_at >= 0) & (o_at < n), (r_at >= 0) & (r_at < n)
+        o, r, step_out = list(p), list(q), list(p)
+        o[axis], r[axis] = np.clip(o_at, 0, n - 1), np.clip(r_at, 0, n - 1)
+        step_out[axis] = np.clip(np.minimum(p[axis], o_at), 0, n - 2)  # p -> o in ``jump``
+        o, r, step_out = tuple(o), tuple(r), tuple(step_out)
+        last = on_o & (~mask[o] | jump[step_out])
+        before = np.where(on_r & mask[r], np.abs(z[q] - z[r]), np.inf)
+        steady = np.minimum(ratio * before, max_steep * z[q] / f)  # never a jump
+        rim = mask[p] & mask[q] & last & (z[p] - z[q] > steady)
+        np.minimum.at(limit, (p[0][rim], p[1][rim]), (z[q] + 0.99 * steady)[rim])
+    if not np.isfinite(limit).any():
+        return depth
+    return np.minimum(z, limit).astype(depth.dtype)
 
 
 def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
