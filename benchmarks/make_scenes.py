@@ -16,7 +16,9 @@ Objects (all about 2 units across, centred on the origin, Z up):
 * ``suzanne`` -- Blender's monkey, Subdivision Surface level 2 (concave eyes and ears)
 * ``bowl``    -- an open hemisphere made solid with a Solidify modifier (concave inside)
 
-each seen from two or three viewpoints.  Per view, a folder ``<object>-<view>/`` holds
+each seen from two to four viewpoints (among them the sphere from its pole and the torus
+along its axis: silhouettes where the surface grazes the view all round, the grid
+mesher's hardest rims).  Per view, a folder ``<object>-<view>/`` holds
 
 * ``image.png``  -- RGBA render (Workbench, film transparent: alpha is the mask)
 * ``depth.npy``  -- float32 HxW true depth along the camera's optical axis (the camera
