@@ -102,11 +102,46 @@ def test_a_moved_folder_keeps_its_results(tmp_path, photo, cli_in_process):
 
 def test_a_huge_or_deep_sidecar_owns_nothing_and_breaks_nothing(tmp_path, photo,
                                                                 cli_in_process):
-    """Sidecars are read bounded: one nested 100000 deep or of 3 MB is not a result."""
+    """Sidecars are read bounded: one nested 100000 deep or of 3 MB is not a result (it
+    owns nothing, breaks nothing, and is not written over: it may be the user's)."""
     (tmp_path / "a.json").write_text("[" * 100000 + "]" * 100000)
     (tmp_path / "b.json").write_text(json.dumps({"img2mesh_version": "x", "mesh": "b.ply",
                                                  "outputs": ["x" * 3_000_000]}))
     assert owners.read_sidecar(tmp_path / "a.json") is None
     assert owners.read_sidecar(tmp_path / "b.json") is None
+    code, _, err = cli_in_process([photo("coffee.png"), "-o", tmp_path / "c.ply", *FAST])
+    assert code == 0, err
+    code, _, err = cli_in_process([photo("coffee.png"), "-o", tmp_path / "a.ply", *FAST])
+    assert code == 2 and "no img2mesh result wrote" in err and "Traceback" not in err
+
+
+def test_a_users_own_file_at_a_companion_name_is_never_overwritten(tmp_path, photo,
+                                                                   cli_in_process):
+    """``-o w/a.ply`` derives ``w/a_texture.jpg`` and ``w/a.json``: a file of the user's own
+    at such a name (not an input, listed by no sidecar) is refused before any work."""
+    own = tmp_path / "a_texture.jpg"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(own)
+    data = own.read_bytes()
+    code, _, err = cli_in_process([photo("coffee.png"), "-o", tmp_path / "a.ply", *FAST])
+    assert code == 2
+    assert "no img2mesh result wrote" in err and "a_texture.jpg" in err
+    assert "Inflating" not in err  # refused before the depth (the texture's format is
+    # known once the photo is read: alpha or not)
+    assert own.read_bytes() == data and sorted(os.listdir(tmp_path)) == ["a_texture.jpg"]
+    # the same with a sidecar name: a JSON of the user's
+    own.unlink()
+    (tmp_path / "a.json").write_text('{"mine": true}')
+    code, _, err = cli_in_process([photo("coffee.png"), "-o", tmp_path / "a.ply", *FAST])
+    assert code == 2 and (tmp_path / "a.json").read_text() == '{"mine": true}'
+
+
+def test_the_files_of_a_result_whose_mesh_was_deleted_are_taken(tmp_path, photo,
+                                                                 cli_in_process):
+    """An orphan (its sidecar lists the files, its mesh is gone) is ours: a new result of
+    that name writes over it."""
     code, _, err = cli_in_process([photo("coffee.png"), "-o", tmp_path / "a.ply", *FAST])
     assert code == 0, err
+    (tmp_path / "a.ply").unlink()
+    code, _, err = cli_in_process([photo("chelsea.png"), "-o", tmp_path / "a.ply", *FAST])
+    assert code == 0, err
+    assert json.loads((tmp_path / "a.json").read_text())["input"] == photo("chelsea.png")

@@ -199,8 +199,9 @@ def test_headless_script_batch_of_a_folder_and_files(tmp_path):
                         "--depth-model", "inflate", "--keep-background", "--max-size", "128",
                         "--clear", "--save", str(blend)])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for name, x in (("chelsea", 0.0), ("coffee", 2.5), ("rocket", 5.0)):
-        assert f"img2mesh: {name}: " in proc.stdout and f"at x = {x:.2f}" in proc.stdout
+    printed = {ln.split(":")[1].strip(): float(ln.rsplit("at x = ", 1)[1])
+               for ln in proc.stdout.splitlines() if " vertices at x = " in ln}
+    assert sorted(printed) == ["chelsea", "coffee", "rocket"], proc.stdout[-2000:]
     expr = ("import bpy, json; c = bpy.data.collections['Img2Mesh Batch']; print('BATCH ' + "
             "json.dumps(sorted((o.name, round(o.location.x, 3), len(o.data.polygons)) "
             "for o in c.objects)))")
@@ -208,5 +209,9 @@ def test_headless_script_batch_of_a_folder_and_files(tmp_path):
     line = [ln for ln in check.stdout.splitlines() if ln.startswith("BATCH ")]
     assert line, check.stdout[-2000:] + check.stderr[-2000:]
     objs = json.loads(line[0][6:])
-    assert [(n, x) for n, x, _ in objs] == [("chelsea", 0.0), ("coffee", 2.5), ("rocket", 5.0)]
+    # the scene cleared: the first at the cursor, each beside the one before (Generate's rule)
+    assert [n for n, _, _ in objs] == ["chelsea", "coffee", "rocket"]
+    xs = [x for _, x, _ in objs]
+    assert xs[0] == 0.0 and xs[0] < xs[1] < xs[2], xs
+    assert {n: x for n, x, _ in objs} == pytest.approx(printed, abs=0.01)
     assert all(f > 1000 for _, _, f in objs)

@@ -196,7 +196,7 @@ def test_check_dependencies_thread_runs_the_real_check(prefs, monkeypatch):
         assert helpers.wait_until(lambda: check.done, timeout=300)
         assert dependency_check._deliver() is None
         assert prefs.dependency_status.startswith(f"OK - {helpers.PIPELINE_PYTHON}: Python ")
-        assert "torch" in prefs.dependency_status and "rembg" in prefs.dependency_status
+        assert "onnxruntime" in prefs.dependency_status and "torch" in prefs.dependency_status
     finally:
         dependency_check.stop()
 

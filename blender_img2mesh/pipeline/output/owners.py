@@ -115,6 +115,14 @@ class Index:
         return self.names.get(key(path))
 
 
+def listed(path):
+    """Whether any sidecar of ``path``'s folder lists it (its mesh there or not): a file
+    that one of our results wrote, not one of the user's own."""
+    k = key(path)
+    return any(k == key(name) for data in sidecars(os.path.dirname(os.path.abspath(path)))
+               .values() for name in data["outputs"])
+
+
 def describe(data, n=4):
     """The files of a result, for a message: ``a.ply, a_texture.jpg, a.json``."""
     names = [os.path.basename(p) for p in data["outputs"]]

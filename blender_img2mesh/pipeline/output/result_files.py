@@ -96,6 +96,11 @@ def check_output(path, formats, what="output"):
     return path
 
 
+#: the files named after the mesh rather than by the user (the mesh and --preview are
+#: named by the user, who may overwrite them; these are not)
+COMPANIONS = ("texture", "material", "sidecar", "generated image")
+
+
 class Result:
     """The files of one result.  ``plan`` each final path first (cheap checks, before
     the work), ``write`` each, then ``commit``; leaving the ``with`` block without a
@@ -145,6 +150,12 @@ class Result:
                 f"the {what} {path} belongs to another result, {other['mesh']}: nothing was "
                 "written", file=path, hint=f"choose another output name, or delete that "
                 f"result first ({owners.describe(other)})", kind="output")
+        if what in COMPANIONS and os.path.lexists(path) and not owners.listed(path):
+            # a name derived from the mesh's, never asked for: a file of the user's own
+            raise Img2MeshError(
+                f"the {what} would overwrite {path}, a file that no img2mesh result wrote: "
+                "nothing was written", file=path, hint="move or rename that file, or "
+                "choose another output name", kind="output")
         folder = os.path.dirname(path)
         if folder not in self._cleaned:
             self._cleaned.add(folder)
