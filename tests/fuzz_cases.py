@@ -440,8 +440,12 @@ def photos_found(w, o):
     """The photos a batch over ``w`` takes (results' files passed over); call before the
     run."""
     from blender_img2mesh.pipeline.batch.discover import expand
+    from blender_img2mesh.pipeline.errors import Img2MeshError
 
-    return expand([str(w)], False, [str(w), str(o)])[0]
+    try:
+        return expand([str(w)], False, [str(w), str(o)])[0]
+    except Img2MeshError:  # no photos there (only results' files, pipes ...): the run says so
+        return []
 
 
 def run_inputs(case, paths, w, o):
