@@ -103,6 +103,32 @@ def compare(session, model, proc, sizes):
     return None
 
 
+def write_checked(model, proc, path):
+    """Export the transformers depth ``model`` (on the CPU, eval mode; ``proc``: its
+    processing from :func:`prep.read_config`) to ``path``, proven against PyTorch on
+    the check pictures first.  Returns None, or why it could not be done (then nothing
+    is written at ``path``).  Also used to build ONNX repositories for tests and
+    benchmarks."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = onnx_cache.tmp_name(path)
+    reason = None
+    try:
+        x = depth_prep.preprocess(onnx_depth.check_image(*TRACE_SIZE), proc)
+        _export_to(model, x, tmp)
+        sess = onnx_depth.session(tmp, ["CPUExecutionProvider"])
+        reason = compare(sess, model, proc, (TRACE_SIZE, *CHECK_SIZES))
+        del sess
+    except Exception as exc:  # any exporter or runtime failure: keep PyTorch
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}" \
+            if str(exc).strip() else type(exc).__name__
+    if reason is None:
+        os.replace(tmp, path)
+        return None
+    with contextlib.suppress(OSError):
+        os.remove(tmp)
+    return reason
+
+
 def export(folder, path, estimator):
     """Export the model of ``estimator`` (a :class:`depth.DepthEstimator` on the CPU,
     loaded from ``folder``) to ``path``; returns None, or why it could not be done (then
@@ -110,23 +136,10 @@ def export(folder, path, estimator):
     _, _, proc = depth_prep.read_config(folder)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     onnx_cache.record_source(path, folder)
-    tmp = onnx_cache.tmp_name(path)
-    reason = None
-    try:
-        x = depth_prep.preprocess(onnx_depth.check_image(*TRACE_SIZE), proc)
-        _export_to(estimator.model, x, tmp)
-        sess = onnx_depth.session(tmp, ["CPUExecutionProvider"])
-        reason = compare(sess, estimator.model, proc, (TRACE_SIZE, *CHECK_SIZES))
-        del sess
-    except Exception as exc:  # any exporter or runtime failure: keep PyTorch
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}" \
-            if str(exc).strip() else type(exc).__name__
+    reason = write_checked(estimator.model, proc, path)
     if reason is None:
-        os.replace(tmp, path)
         onnx_cache.write_optimized(path)  # also removes the files of older versions
         return None
-    with contextlib.suppress(OSError):
-        os.remove(tmp)
     marker = onnx_cache.tmp_name(path + onnx_depth.FAILED)
     with open(marker, "w", encoding="utf-8") as fh:
         fh.write(reason + "\n")
