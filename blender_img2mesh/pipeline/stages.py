@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from . import models
-from .depth import convert, estimate
+from .depth import convert, estimate, onnx_repo
 from .errors import Img2MeshError, ModelUnavailable
 from .geometry import camera
 from .mask import segment
@@ -114,10 +114,12 @@ def depth_estimator(args, reporter, cache, models_dir, allow):
     short = os.path.basename(os.path.normpath(wanted)) if is_folder else wanted
     reporter.stage("model", f"Loading depth model ({short})")
     reporter.update(0.0, f"Reading the depth model's files ({short})", phase="read")
+    variant = getattr(args, "depth_variant", "auto")
     try:  # a download moves the first half of the stage
-        folder, hub_id = models.resolve_depth_model(
+        folder, hub_id, network = onnx_repo.locate(
             wanted, models_dir, allow,
-            progress=lambda fr, msg: reporter.update(0.5 * fr, msg, phase="read"))
+            lambda fr, msg: reporter.update(0.5 * fr, msg, phase="read"),
+            args.depth_backend, variant)
     except ModelUnavailable as err:
         if name != "auto":
             raise
@@ -125,8 +127,15 @@ def depth_estimator(args, reporter, cache, models_dir, allow):
                       f"silhouette inflation instead. For learned depth, allow downloads or "
                       f"put the model at {err.file}")
         return None, "inflate"
-    est = cached(cache, ("depth", folder, args.device, args.depth_backend),
-                  lambda: estimate.load_estimator(folder, args.device, args.depth_backend,
+    if network is not None:  # a ready ONNX repository: onnxruntime alone
+        inside = os.path.dirname(os.path.abspath(folder)) == os.path.abspath(models_dir)
+        est = cached(cache, ("depth", folder, network, args.device),
+                      lambda: onnx_repo.load(folder, network, args.device, reporter,
+                                             cache.get(ORT_SPIN, True), inside))
+        return est, hub_id or folder
+    backend = "onnx" if args.depth_backend == "export" else args.depth_backend
+    est = cached(cache, ("depth", folder, args.device, backend),
+                  lambda: estimate.load_estimator(folder, args.device, backend,
                                                    models_dir, reporter,
                                                    cache.get(ORT_SPIN, True)))
     return est, hub_id or folder

@@ -77,11 +77,12 @@ def _folder(name, what, option, needs):
     that is clearly a path must exist."""
     expanded = os.path.expanduser(name)
     if os.path.isdir(expanded):
-        for pattern, label in needs:
-            if not glob.glob(os.path.join(expanded, pattern)):
+        for patterns, label in needs:  # one of the patterns must match
+            if not any(glob.glob(os.path.join(expanded, p)) for p in patterns):
                 raise UsageError(f"{what} folder has no {label}: {expanded}", file=expanded,
                                  hint=f"{option} needs a folder saved with "
-                                 "save_pretrained(), a model name, or a hub id",
+                                 "save_pretrained() or an ONNX repository's folder, a "
+                                 "model name, or a hub id",
                                  kind="model")
     elif catalog.looks_like_path(name):
         raise UsageError(f"{what} folder not found: {expanded}", file=expanded,
@@ -92,10 +93,11 @@ def model_folders(args):
     """``--depth-model DIR`` and ``--t2i-model DIR``, before any import of torch."""
     if args.depth_model not in ("auto", "inflate") and not args.depth_map:
         _folder(args.depth_model, "depth model", "--depth-model",
-                (("config.json", "config.json"), ("*.safetensors", ".safetensors weights")))
+                ((("config.json",), "config.json"),
+                 (("*.safetensors", "onnx/*.onnx"), ".safetensors weights or onnx/*.onnx")))
     if args.prompt is not None:
         _folder(args.t2i_model, "text-to-image model", "--t2i-model",
-                (("model_index.json", "model_index.json"),))
+                ((("model_index.json",), "model_index.json"),))
 
 
 def _torch_build():
