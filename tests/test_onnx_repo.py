@@ -221,10 +221,16 @@ def test_a_repository_folder_by_path(tmp_path, cli, tiny_repo, photo):
         open(os.path.join(repo, "onnx", "model_int8.onnx"), "rb").read())
     args = argparse_like(depth_model=str(folder))
     checks.model_folders(args)  # an ONNX repository's folder passes the up-front check
+    stale = folder / "onnx" / "model_int8.ort0.9.0-cpu.onnx"  # an older onnxruntime's
+    stale.write_bytes(b"old")
     out = tmp_path / "a.ply"
     proc = cli([photo("chelsea.png"), "-o", out, "--depth-model", folder, "--depth-variant",
                 "int8", "--offline", *FAST])
     assert proc.returncode == 0, proc.stderr[-2000:]
+    import onnxruntime
+
+    assert sorted(os.listdir(folder / "onnx")) == [
+        f"model_int8.ort{onnxruntime.__version__}-cpu.onnx", "model_int8.onnx"]
     proc = cli([photo("chelsea.png"), "-o", tmp_path / "b.ply", "--depth-model", folder,
                 "--depth-variant", "fp16", "--offline", *FAST])
     assert proc.returncode == 2

@@ -128,10 +128,10 @@ def depth_estimator(args, reporter, cache, models_dir, allow):
                       f"put the model at {err.file}")
         return None, "inflate"
     if network is not None:  # a ready ONNX repository: onnxruntime alone
-        inside = os.path.dirname(os.path.abspath(folder)) == os.path.abspath(models_dir)
         est = cached(cache, ("depth", folder, network, args.device),
                       lambda: onnx_repo.load(folder, network, args.device, reporter,
-                                             cache.get(ORT_SPIN, True), inside))
+                                             cache.get(ORT_SPIN, True),
+                                             not onnx_repo.in_hub_cache(folder)))
         return est, hub_id or folder
     backend = "onnx" if args.depth_backend == "export" else args.depth_backend
     est = cached(cache, ("depth", folder, args.device, backend),

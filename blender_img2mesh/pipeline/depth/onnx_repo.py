@@ -19,6 +19,8 @@ onnxruntime, numpy and Pillow only -- no torch, no transformers, no export.
   torch; without it one clear error says what to install.
 """
 
+import contextlib
+import glob
 import importlib.util
 import os
 
@@ -54,6 +56,12 @@ def is_repo(folder):
     nets = os.path.join(folder, "onnx")
     return os.path.isfile(os.path.join(folder, "config.json")) and os.path.isdir(nets) and \
         any(n.endswith(".onnx") for n in os.listdir(nets))
+
+
+def in_hub_cache(folder):
+    """Whether ``folder`` is a snapshot of the Hugging Face cache (``.../snapshots/<rev>``),
+    which gets no files of ours."""
+    return os.path.basename(os.path.dirname(os.path.abspath(folder))) == "snapshots"
 
 
 def torch_installed():
@@ -183,7 +191,8 @@ def locate(name, models_dir, allow_download, progress=None, backend="auto", vari
 def load(folder, path, device="auto", reporter=None, spin=True, keep_optimized=True):
     """The :class:`onnx_run.OnnxDepthEstimator` of network ``path`` of the ONNX
     repository ``folder``.  ``keep_optimized``: keep onnxruntime's optimised graph beside
-    the network (in the models folder; not in the Hugging Face cache)."""
+    the network (``*.ort<version>-cpu.onnx``; 0.5-2 s of each session's start; not in the
+    Hugging Face cache, :func:`in_hub_cache`)."""
     try:
         depth_prep.read_config(folder)
     except depth_prep.Unsupported as why:
@@ -198,5 +207,18 @@ def load(folder, path, device="auto", reporter=None, spin=True, keep_optimized=T
         reporter.update(0.8, "Creating the ONNX Runtime session "
                         f"({os.path.basename(os.path.normpath(folder))}, "
                         f"{os.path.basename(path)})", phase="build")
+    if keep_optimized:
+        _drop_stale_graphs(path)
     return onnx_run.OnnxDepthEstimator(folder, path, provider_list, spin, repo=True,
                                        optimized=keep_optimized)
+
+
+def _drop_stale_graphs(path):
+    """Remove the optimised graphs of ``path`` that other onnxruntime versions made."""
+    from . import onnx_cache
+
+    current = onnx_cache.optimized_path(path)
+    for old in glob.glob(glob.escape(path[:-len(".onnx")]) + ".ort*-cpu.onnx"):
+        if old != current:
+            with contextlib.suppress(OSError):
+                os.remove(old)
