@@ -139,21 +139,27 @@ def load(repo, variant):
 
 
 def speed_and_agreement(repo, rgb, mask, runs):
-    out, ref = {}, None
+    """Per variant: file size, session creation, ``predict`` wall time (least and median
+    of ``runs``, the variants taking turns: the cores are shared) and its CPU time
+    (median; less disturbed by other processes), and the agreement with fp32."""
+    ests, out = {}, {}
     for variant in VARIANTS:
-        est, made = load(repo, variant)
-        est.predict(rgb)  # first run: buffers
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            raw, _ = est.predict(rgb)
-            times.append(time.perf_counter() - t)
-        ref = raw if variant == "fp32" else ref
-        path = est.path
-        out[variant] = dict(size_mb=os.path.getsize(path) / 1e6, session_s=made,
-                            predict_s=statistics.median(times),
-                            **agreement(ref, raw, mask))
-        del est
+        ests[variant], made = load(repo, variant)
+        ests[variant].predict(rgb)  # first run: buffers
+        out[variant] = dict(size_mb=os.path.getsize(ests[variant].path) / 1e6,
+                            session_s=made, wall=[], cpu=[])
+    raws = {}
+    for _ in range(runs):
+        for variant, est in ests.items():
+            t, c = time.perf_counter(), time.process_time()
+            raws[variant], _ = est.predict(rgb)
+            out[variant]["cpu"].append(time.process_time() - c)
+            out[variant]["wall"].append(time.perf_counter() - t)
+    for variant, row in out.items():
+        wall, cpu = row.pop("wall"), row.pop("cpu")
+        row.update(predict_min=min(wall), predict_median=statistics.median(wall),
+                   cpu_s=statistics.median(cpu), **agreement(raws["fp32"], raws[variant],
+                                                              mask))
     return out
 
 
@@ -167,15 +173,21 @@ def repo_vs_torch(repo, source, rgb):
 
 
 def timed_cli(args, env=None):
+    """(wall seconds, CPU seconds of the process, its result) of one command line run."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "blender_img2mesh", *map(str, args),
                            "--json"], capture_output=True, text=True, timeout=1800,
                           env=dict(os.environ, **(env or {})), cwd=ROOT)
     wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         raise SystemExit(f"generate failed: {proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = [json.loads(x) for x in proc.stdout.splitlines() if '"result"' in x][-1]
-    return wall, result
+    return wall, cpu, result
 
 
 def generate(work, repo, source, variant, runs):
@@ -201,14 +213,18 @@ def generate(work, repo, source, variant, runs):
         "today: transformers folder, exported": ["--depth-model", source,
                                                  "--depth-backend", "onnx"],
     }
-    out = {}
-    for label, extra in paths.items():
+    for extra in paths.values():
         timed_cli(common + extra)  # once: the export / the optimised graph are made here
-        runs_ = [timed_cli(common + extra) for _ in range(runs)]
-        wall = statistics.median(w for w, _ in runs_)
-        out[label] = dict(wall_s=wall, seconds=statistics.median(r["seconds"] for _, r in runs_),
-                          model_s=statistics.median(r["timings"]["model"] for _, r in runs_),
-                          depth_s=statistics.median(r["timings"]["depth"] for _, r in runs_))
+    got = {label: [] for label in paths}
+    for _ in range(runs):  # taking turns: the cores are shared
+        for label, extra in paths.items():
+            got[label].append(timed_cli(common + extra))
+    out = {}
+    for label, runs_ in got.items():
+        out[label] = dict(
+            wall_min=min(w for w, _, _ in runs_), cpu_s=statistics.median(c for _, c, _ in runs_),
+            model_s=min(r["timings"]["model"] for _, _, r in runs_),
+            depth_s=min(r["timings"]["depth"] for _, _, r in runs_))
     return out
 
 
@@ -276,28 +292,30 @@ def main(argv=None):
     rows = speed_and_agreement(repo, rgb, mask, args.runs)
     tiny = tiny_agreement(args.work, rgb, mask)
     vs_torch, lively = repo_vs_torch(repo, source, rgb)
-    gen = {} if args.skip_generate else generate(args.work, repo, source, args.variant, 2)
+    gen = {} if args.skip_generate else generate(args.work, repo, source, args.variant, 3)
     imports = sorted((import_time(args.work, repo) for _ in range(3)), key=lambda r: r[0])
     imp, heavy, torch_in = imports[0]  # the least disturbed of three (shared cores)
     print(f"<!-- made by python -m benchmarks.depth_variants on {time.strftime('%Y-%m-%d')}, "
           f"{platform.machine()}, {os.cpu_count()} cores, {time.perf_counter() - t0:.0f} s -->")
     print(f"Full-size Depth Anything V2 Small ({params:.1f} M parameters, random weights); "
           "photo 512 x 384 (network input 518 x 392), object mask by u2netp.\n")
-    print("| variant | file | session | predict | max rel. diff | mean rel. diff | mesh moves "
-          "max / p99 / mean | tiny model: max rel. / mesh max |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| variant | file | session | predict (least / median) | predict CPU | max rel. "
+          "diff | mean rel. diff | mesh moves max / p99 / mean | tiny model: max rel. / "
+          "mesh max |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for v, r in rows.items():
         t = tiny[v]
         print(f"| {v} | {r['size_mb']:.1f} MB | {r['session_s']:.2f} s | "
-              f"{r['predict_s']:.2f} s | {r['max_rel']:.2g} | {r['mean_rel']:.2g} | "
+              f"{r['predict_min']:.2f} / {r['predict_median']:.2f} s | {r['cpu_s']:.2f} s | "
+              f"{r['max_rel']:.2g} | {r['mean_rel']:.2g} | "
               f"{r['move_max']:.2g} / {r['move_p99']:.2g} / {r['move_mean']:.2g} % | "
               f"{t['max_rel']:.2g} / {t['move_max']:.2g} % |")
     print(f"\nRepository path (fp32) vs transformers on PyTorch: max relative difference "
           f"{vs_torch:.2g} (map's std/mean {lively:.2g}).")
     for label, g in gen.items():
-        print(f"\nGenerate, 12 MP photo, {label}: {g['wall_s']:.1f} s whole process "
-              f"(job {g['seconds']:.1f} s, model {g['model_s']:.2f} s, depth "
-              f"{g['depth_s']:.2f} s)")
+        print(f"\nGenerate, 12 MP photo, {label}: {g['wall_min']:.1f} s whole process "
+              f"(least of 3), {g['cpu_s']:.1f} s CPU (median); model stage "
+              f"{g['model_s']:.2f} s, depth {g['depth_s']:.2f} s (least)")
     print(f"\nWorker, one depth job on the repository: imports {imp:.2f} s in total "
           f"(least of 3; of torch/transformers/diffusers imported: {torch_in or 'none'}); "
           "largest top-level, cumulative: "

@@ -230,7 +230,7 @@ def test_a_repository_folder_by_path(tmp_path, cli, tiny_repo, photo):
     import onnxruntime
 
     assert sorted(os.listdir(folder / "onnx")) == [
-        f"model_int8.ort{onnxruntime.__version__}-cpu.onnx", "model_int8.onnx"]
+        "model_int8.onnx", f"model_int8.ort{onnxruntime.__version__}-cpu.onnx"]
     proc = cli([photo("chelsea.png"), "-o", tmp_path / "b.ply", "--depth-model", folder,
                 "--depth-variant", "fp16", "--offline", *FAST])
     assert proc.returncode == 2

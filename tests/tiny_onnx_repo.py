@@ -32,20 +32,27 @@ PREPROCESSOR = {
 }
 
 
-def tiny_model(seed=1):
-    """The random tiny Depth Anything V2 network (transformers, eval mode, CPU)."""
-    import torch
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+def tiny_config(**extra):
+    """A tiny Depth Anything V2 configuration (``extra``: e.g. a metric head)."""
+    from transformers import DepthAnythingConfig, Dinov2Config
 
-    torch.manual_seed(seed)
-    model = DepthAnythingForDepthEstimation(DepthAnythingConfig(
+    return DepthAnythingConfig(
         backbone_config=Dinov2Config(
             image_size=518, patch_size=14, hidden_size=32, num_hidden_layers=4,
             num_attention_heads=2, intermediate_size=64,
             out_features=["stage1", "stage2", "stage3", "stage4"],
             reshape_hidden_states=False),
         fusion_hidden_size=16, neck_hidden_sizes=[8, 16, 32, 32], head_hidden_size=8,
-        reassemble_hidden_size=32, patch_size=14))
+        reassemble_hidden_size=32, patch_size=14, **extra)
+
+
+def tiny_model(seed=1):
+    """The random tiny Depth Anything V2 network (transformers, eval mode, CPU)."""
+    import torch
+    from transformers import DepthAnythingForDepthEstimation
+
+    torch.manual_seed(seed)
+    model = DepthAnythingForDepthEstimation(tiny_config())
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():  # lively: the default initialisation gives a nearly flat map
         for p in model.parameters():
