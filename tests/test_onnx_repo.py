@@ -277,6 +277,8 @@ def test_locate_prefers_what_is_on_disk(tmp_path, tiny_repo, monkeypatch):
         onnx_repo.locate("zoedepth-nyu-kitti", m, True)
     with pytest.raises(Img2MeshError, match="needs PyTorch"):
         onnx_repo.locate("depth-anything-v2-small", m, True, backend="export")
+    with pytest.raises(Img2MeshError, match="unknown depth model"):  # not "needs PyTorch"
+        onnx_repo.locate("depth-anything-v9-huge", m, True)
 
 
 # ---------------------------------------------------------------- no torch at all

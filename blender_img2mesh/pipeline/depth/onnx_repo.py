@@ -107,8 +107,10 @@ def source(variant):
                     " and ".join(CONFIGS)
                 raise ModelUnavailable(
                     f"{repo_id} is no ONNX depth repository with a {variant} network "
-                    f"(no {missing})", file=target, hint="choose another --depth-variant, "
-                    "or a model of the catalog")
+                    f"(no {missing})", file=target, hint="choose another --depth-variant "
+                    "or a model of the catalog" + ("" if torch_installed() else
+                                                   "; a transformers model needs PyTorch: "
+                                                   "pip install torch transformers"))
         return target
 
     return models.ModelSource(
@@ -182,8 +184,10 @@ def locate(name, models_dir, allow_download, progress=None, backend="auto", vari
                 pass
         folder, hub = models.resolve(onnx_source, label, models_dir, allow_download, progress)
         return folder, hub, network(folder, variant)
-    if not torch_installed():
+    if not torch_installed() and (name in catalog.DEPTH_MODELS or os.path.isdir(expanded)
+                                  or name in _ALIAS_OF or wants_torch):
         raise needs_torch(name)
+    # (an unknown name or a missing folder: resolve_depth_model says so)
     folder, hub = models.resolve_depth_model(name, models_dir, allow_download, progress)
     return folder, hub, None
 
