@@ -211,6 +211,31 @@ def test_damaged_download_leaves_nothing(tmp_path, hub, cli, tiny_repo, damage):
     assert _files(m / FOLDER) == before and sorted(os.listdir(m)) == [FOLDER]
 
 
+def test_found_in_the_hub_cache_and_left_alone(tmp_path, hub, tiny_repo, monkeypatch,
+                                               run_job, photo):
+    """A repository in the Hugging Face cache is used offline as it is: nothing of ours
+    (no optimised graph) is written into the cache's snapshot."""
+    from huggingface_hub import constants, snapshot_download
+
+    repo, _ = tiny_repo
+    hub.add(REPO_ID, repo)
+    hub.in_process()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    snap = snapshot_download(REPO_ID, allow_patterns=onnx_repo.CONFIGS + ["onnx/model.onnx"])
+    before = sorted(os.listdir(os.path.join(snap, "onnx")))
+    m = tmp_path / "models"
+    folder, hub_id, net = onnx_repo.locate("depth-anything-v2-small", str(m), False,
+                                           variant="fp32")
+    assert (folder, hub_id) == (snap, REPO_ID) and onnx_repo.in_hub_cache(folder)
+    assert net == os.path.join(snap, "onnx", "model.onnx")
+    hub.requests.clear()
+    result, _ = run_job([photo("chelsea.png"), "-o", tmp_path / "a.ply", *JOB,
+                         "--depth-variant", "fp32", "--models-dir", m, "--offline", *FAST])
+    assert result["depth_model"] == REPO_ID and hub.requests == []
+    assert sorted(os.listdir(os.path.join(snap, "onnx"))) == before
+    assert not m.exists() or list(m.iterdir()) == []
+
+
 def test_a_repository_folder_by_path(tmp_path, cli, tiny_repo, photo):
     repo, _ = tiny_repo
     folder = tmp_path / "mine"
