@@ -371,3 +371,14 @@ def test_jobs_without_torch(tmp_path, hub, tiny_repo, models_dir_with_u2netp, ph
     lines = _error_lines(proc)
     assert len(lines) == 1 and "needs PyTorch" in lines[0]
     assert "pip install torch transformers" in lines[0] and "Traceback" not in proc.stderr
+
+    # the text prompt: refused up front, nothing downloaded
+    hub.requests.clear()
+    proc, loaded = _no_torch(tmp_path, "blender_img2mesh", [
+        "--prompt", "a red mug", "-o", tmp_path / "mug.ply", "--models-dir", m, *FAST],
+        env=env)
+    assert proc.returncode == 2 and loaded == []
+    lines = _error_lines(proc)
+    assert len(lines) == 1 and "--prompt (text to image) needs torch, diffusers" in lines[0]
+    assert "pip install torch diffusers transformers" in lines[0]
+    assert hub.requests == []

@@ -158,8 +158,29 @@ def unused_device(args):
     return None
 
 
+def _installed(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def prompt_runtime(args):
+    """A text prompt on an install without PyTorch (the add-on's light one): refused at
+    once, before any model is downloaded, saying what to install."""
+    if args.prompt is None:
+        return
+    missing = [m for m in ("torch", "diffusers", "transformers") if not _installed(m)]
+    if missing:
+        raise UsageError("--prompt (text to image) needs " + ", ".join(missing) +
+                         ", not installed here", kind="model",
+                         hint="pip install torch diffusers transformers (the command line's "
+                         "full install), or give a photo: everything else runs without them")
+
+
 def check_all(args):
     numbers(args)
     paths(args)
     device(args)
     model_folders(args)
+    prompt_runtime(args)
