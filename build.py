@@ -2,15 +2,17 @@
 """Build the Img2Mesh add-on as zips that install in Blender (4.2+ extension or legacy add-on).
 
     python build.py                              dist/blender_img2mesh-<version>.zip (add-on alone)
-    python build.py --vendor --platform linux-x64 [--python 3.11] [--torch cpu|cuda]
-                                                 dist/blender_img2mesh-<version>-linux-x64.zip
-                                                 (+ the worker's dependencies as wheels)
+    python build.py --vendor --platform linux-x64 [--python 3.11|3.13]
+                                  dist/blender_img2mesh-<version>-linux-x64-py311.zip
+                                  (+ the worker's dependencies as wheels; no PyTorch)
     python build.py --vendor --platform linux-x64 --wheels-from DIR     (offline)
 
-Wheels come from ``pip download --only-binary=:all: --platform ... --python-version ...``
-with requirements.txt's runtime dependencies resolved for the target platform and for the
-numpy Blender ships (left out of the zip).  Downloads are kept in ``.cache/wheels/`` and
-reused.  rembg's u2netp.onnx (MIT) goes into the zip's models/ folder when it is in the
+Wheels come from ``pip download --no-deps --only-binary=:all: --platform ...
+--python-version ...`` of ``requirements-addon.txt`` (what a worker job imports; checked
+closed under dependencies, and against the numpy Blender ships, read from the ``bpy``
+wheel's metadata; numpy itself is left out).  One zip per Python: 3.11 for Blender 4.2 LTS
+to 5.0, 3.13 for 5.1 and later (``blender_version_min``/``_max`` set to match).  Downloads
+are kept in ``.cache/wheels/`` and ``.cache/bpy/`` and reused.  rembg's u2netp.onnx (MIT) goes into the zip's models/ folder when it is in the
 models folder (``scripts/get_models.py``), so background removal needs no download.
 Every zip is checked by Blender's own validator when one is found (a Blender 4.2+ on PATH,
 or the ``bpy`` wheel's ``blender_ext.py``).  Errors: one line, exit code 1, no zip left.
@@ -23,7 +25,7 @@ import sys
 REPO = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from buildlib import BuildError, manifest, package, platforms, wheels  # noqa: E402
+from buildlib import BuildError, bpy_meta, manifest, package, platforms, wheels  # noqa: E402
 
 PACKAGE = "blender_img2mesh"
 
@@ -34,12 +36,8 @@ def parse_args(argv):
                    help="put the worker's dependencies (wheels) into the zip, one per platform")
     p.add_argument("--platform", action="append", default=[], metavar="NAME",
                    help="with --vendor (repeatable): " + ", ".join(platforms.PLATFORMS))
-    p.add_argument("--python", default="3.11", help="Blender's Python version (default 3.11: "
-                   "Blender 4.2 LTS to 5.0)")
-    p.add_argument("--torch", default="cpu", choices=("cpu", "cuda"),
-                   help="torch build on Linux/Windows (default cpu; macOS has one build)")
-    p.add_argument("--torch-index", metavar="URL", help="index for the torch build (default: "
-                   "PyTorch's index for the chosen build where PyPI lacks it)")
+    p.add_argument("--python", default="3.11", help="Blender's Python: 3.11 (Blender 4.2 LTS "
+                   "to 5.0, the default) or 3.13 (Blender 5.1 and later)")
     p.add_argument("--wheels-from", action="append", default=[], metavar="DIR",
                    help="offline: take every wheel from DIR (repeatable), ask no index")
     p.add_argument("--index-url", metavar="URL", help="package index (default: pip's)")
@@ -64,6 +62,8 @@ def parse_args(argv):
         raise BuildError("--platform needs --vendor (the add-on alone is the same everywhere)")
     if args.vendor and not args.platform:
         raise BuildError("--vendor needs --platform NAME: " + ", ".join(platforms.PLATFORMS))
+    if args.vendor:
+        platforms.blender_line(args.python)  # a Python no Blender ships fails here
     return args
 
 
@@ -105,28 +105,33 @@ def build(args):
     built = []
     for name in targets:
         text, wheel_paths, label = manifest_text, [], f"{PACKAGE}-{version}.zip"
+        series = None
         if name:
-            plat = platforms.get(name)
-            platforms.numpy_for(args.python)
-            torch_req, index, what = platforms.torch_choice(plat, args.torch, _pinned("torch"),
-                                                           args.torch_index)
-            reqs = wheels.runtime_requirements(os.path.join(REPO, "requirements.txt"), plat,
-                                               torch_req)
+            plat, line = platforms.get(name), platforms.blender_line(args.python)
+            numpy = bpy_meta.numpy_requirement(bpy_meta.fetch_wheel(
+                line, os.path.join(REPO, ".cache", "bpy"), args.wheels_from, args.index_url))
+            numpy_floor = bpy_meta.oldest_numpy(numpy)
+            reqs = wheels.runtime_requirements(os.path.join(REPO, "requirements-addon.txt"),
+                                               plat)
             cache = args.wheel_cache or os.path.join(
                 REPO, ".cache", "wheels", f"{name}-py{args.python}")
-            print(f"== {name}: Python {args.python}, numpy {platforms.numpy_for(args.python)} "
-                  f"(Blender's), torch: {torch_req} -- {what}; needs {plat.requires}")
+            print(f"== {name}: Python {args.python} ({line.releases}), numpy{numpy} (bpy "
+                  f"{line.bpy}'s metadata; wheels checked against {numpy_floor}); needs "
+                  f"{plat.requires}")
             wheel_paths = wheels.fetch(plat, args.python, reqs, cache, args.wheels_from,
-                                       args.index_url, index, args.verbose)
+                                       args.index_url, args.verbose)
+            wheels.check_closed(wheel_paths, plat, args.python, numpy_floor)
             if args.download_only:
                 print(f"   {len(wheel_paths)} wheels in {cache}")
                 continue
-            text = manifest.with_wheels(text, [name], [os.path.basename(w) for w in wheel_paths])
-            label = f"{PACKAGE}-{version}-{name}.zip"
+            text = manifest.with_wheels(text, [name], [os.path.basename(w) for w in wheel_paths],
+                                        line.version_min, line.version_max)
+            label = f"{PACKAGE}-{version}-{name}-py{args.python.replace('.', '')}.zip"
+            series = line.bpy.rsplit(".", 1)[0]
         out = os.path.join(os.path.abspath(args.out), label)
         package.write_zip(out, PACKAGE, files, text, wheel_paths, extra)
         try:
-            checked = None if args.no_validate else package.validate(out, REPO)
+            checked = None if args.no_validate else package.validate(out, REPO, series)
         except BuildError:
             os.remove(out)
             raise
@@ -138,22 +143,15 @@ def build(args):
               + (", u2netp bundled" if extra else "")
               + (f"; valid ({checked})" if checked else "; not validated (no Blender 4.2+ "
                  "or bpy wheel found)"))
+        if wheel_paths:
+            print(f"   installed: about {mb(package.unpacked_size(wheel_paths))} of wheels "
+                  "(their files unpacked)")
         biggest = sorted(wheel_paths, key=os.path.getsize, reverse=True)[:6]
         if biggest:
             print("   largest: " + ", ".join(
                 f"{'-'.join(wheels.wheel_tags(w)[:2])} {mb(os.path.getsize(w))}"
                 for w in biggest))
     return built
-
-
-def _pinned(name):
-    """The version requirements.txt pins for ``name``."""
-    with open(os.path.join(REPO, "requirements.txt"), encoding="utf-8") as fh:
-        for line in fh:
-            line = line.split("#", 1)[0].strip()
-            if wheels.normalize(line.partition("=")[0].strip(" <>!~")) == name and "==" in line:
-                return line.split("==", 1)[1].split(";")[0].strip()
-    raise BuildError(f"requirements.txt pins no {name} version (name==X.Y.Z)")
 
 
 def main(argv=None):

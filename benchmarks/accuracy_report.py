@@ -12,7 +12,8 @@ PROTOCOL = """\
 **Scenes** (`benchmarks/make_scenes.py`, Blender {blender} as the `bpy` module,
 Workbench, {w}x{h} px, film transparent): a UV sphere (smooth), a bevelled box (boxy), a
 torus and a table on thin legs (thin parts, see-through gaps), Suzanne with subdivision
-and a solidified bowl (concave), 2-3 viewpoints each ({n} views), fov 35-55 degrees across
+and a solidified bowl (concave), 2-4 viewpoints each ({n} views; the sphere from its
+pole and the torus along its axis: rims grazing all round), fov 35-55 degrees across
 the longer side.  Per view: the RGBA render, the true depth along the optical axis
 (ray cast through every pixel centre with `mathutils.bvhtree`, exact; see the script's
 docstring on why not the Z pass), the fov, and points sampled by area on the true surface
@@ -173,7 +174,7 @@ def write(path, section, begin=BEGIN, end=END):
     else:
         text = ("# Benchmarks\n\nMeasured, not asserted: each section says the command "
                 "that made it.  Speed against the original prototype: `python -m "
-                "benchmarks.speed` (see the README).\n\n" + section)
+                "benchmarks.speed`.\n\n" + section)
     with open(path, "w") as fh:
         fh.write(text)
 

@@ -16,7 +16,9 @@ Objects (all about 2 units across, centred on the origin, Z up):
 * ``suzanne`` -- Blender's monkey, Subdivision Surface level 2 (concave eyes and ears)
 * ``bowl``    -- an open hemisphere made solid with a Solidify modifier (concave inside)
 
-each seen from two or three viewpoints.  Per view, a folder ``<object>-<view>/`` holds
+each seen from two to four viewpoints (among them the sphere from its pole and the torus
+along its axis: silhouettes where the surface grazes the view all round, the grid
+mesher's hardest rims).  Per view, a folder ``<object>-<view>/`` holds
 
 * ``image.png``  -- RGBA render (Workbench, film transparent: alpha is the mask)
 * ``depth.npy``  -- float32 HxW true depth along the camera's optical axis (the camera
@@ -149,9 +151,9 @@ def make_bowl():
 
 # (name, maker, views as (azimuth deg, elevation deg, fov deg across the longer side))
 SCENES = (
-    ("sphere", make_sphere, ((30, 10, 40), (-60, 35, 55))),
+    ("sphere", make_sphere, ((30, 10, 40), (-60, 35, 55), (0, 90, 50))),
     ("box", make_box, ((35, 25, 40), (-20, 50, 50), (110, 10, 35))),
-    ("torus", make_torus, ((20, 55, 45), (-40, 30, 40), (80, 75, 50))),
+    ("torus", make_torus, ((20, 55, 45), (-40, 30, 40), (80, 75, 50), (0, 90, 45))),
     ("table", make_table, ((30, 20, 45), (-70, 35, 40))),
     ("suzanne", make_suzanne, ((-90, 5, 40), (-50, 20, 45), (-130, 15, 40))),
     ("bowl", make_bowl, ((20, 45, 45), (-60, 65, 40))),

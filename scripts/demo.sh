@@ -12,5 +12,5 @@ if [ $# -ge 1 ]; then photo=$1; shift; else
 fi
 name=$(basename "${photo%.*}")
 mkdir -p out
-.venv/bin/img2mesh "$photo" -o "out/$name.ply" --preview "out/$name.png" "$@"
+.venv/bin/img2mesh "$photo" -o "out/$name.ply" --preview "out/$name.png" --offline "$@"
 echo "open out/$name.png to see it; out/$name.ply is the mesh"

@@ -74,19 +74,24 @@ def operator_kwargs(a):
     depth_ids = {item[0] for item in blender_img2mesh.blender.ui.properties.DEPTH_MODELS}
     kw = dict(segmenter=a.segmenter,
               remove_background=not a.keep_background, mask_path=a.mask or "",
-              depth_map_path=a.depth_map or "", fov=a.fov, thickness=a.thickness,
-              mesher=a.mesher, poisson_depth=a.poisson_depth, back=a.back, target_faces=a.target_faces,
-              size=a.size, frame=a.frame, device=a.device, models_dir=a.models_dir,
+              depth_map_path=a.depth_map or "",
+              mesher=a.mesher, poisson_depth=a.poisson_depth, back=a.back, size=a.size,
+              frame=a.frame, device=a.device, models_dir=a.models_dir,
               offline=a.offline, max_size=a.max_size, add_camera=a.camera,
-              color=a.color.upper(), texture_size=a.texture_size)
+              color=a.color.upper())
+    for name in ("fov", "thickness", "target_faces", "texture_size", "steps"):
+        if getattr(a, name) > 0:  # 0: automatic (the toggle off)
+            kw.update({name: getattr(a, name), "use_" + name: True})
     if a.prompt is not None:
-        kw.update(source="TEXT", prompt=a.prompt, seed=a.seed, steps=a.steps,
-                  t2i_model=a.t2i_model)
-    elif a.batch:
-        kw["paths"] = ";".join(os.path.abspath(i) for i in a.input)
-        del kw["add_camera"]
+        kw.update(source="TEXT", prompt=a.prompt, seed=a.seed, t2i_model=a.t2i_model)
     else:
-        kw.update(source="FILE", filepath=os.path.abspath(a.input))
+        kw.pop("steps", None)
+        kw.pop("use_steps", None)
+        if a.batch:
+            kw["paths"] = ";".join(os.path.abspath(i) for i in a.input)
+            del kw["add_camera"]
+        else:
+            kw.update(source="FILE", filepath=os.path.abspath(a.input))
     if a.depth_model in depth_ids and a.depth_model != "CUSTOM":
         kw["depth_model"] = a.depth_model
     else:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up the project's environment in .venv/ (idempotent; safe to run again).
 #   scripts/setup.sh          runtime + test dependencies, the u2netp model
-# Needs: python3 (3.10-3.12) with venv; on Linux, libusb-1.0 for open3d (installed with
-# apt-get when run as root, otherwise you are told the command).
+# Needs: python3 (3.11 or newer: numpy 2.4 needs it) with venv; on Linux, libusb-1.0 for
+# open3d (installed with apt-get when run as root, otherwise you are told the command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -21,7 +21,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, pytest, skimage, pygltflib, trimesh, blender_img2mesh" 2>/dev/null; then
+if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, pytest, skimage, pygltflib, trimesh, mkdocs, material, blender_img2mesh" 2>/dev/null; then
   echo "== installing dependencies into .venv (a few minutes the first time)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

@@ -215,12 +215,13 @@ def test_surface_with_invalid_points_is_an_error(f):
     from blender_img2mesh.pipeline import cli
     from blender_img2mesh.pipeline.geometry import reconstruct
     from blender_img2mesh.pipeline.errors import Img2MeshError
+    from blender_img2mesh.pipeline.job import Job
     from blender_img2mesh.pipeline.progress import Reporter
 
     args = cli.parse_args(["x.png", "--keep-background", "--depth-model", "inflate"])
     z, mask = np.ones((40, 60), np.float32), np.ones((40, 60), bool)
     with np.errstate(all="ignore"), pytest.raises(Img2MeshError, match="NaN or infinite"):
-        reconstruct.build_surface(args, z, mask, f, Reporter())
+        reconstruct.build_surface(Job.from_args(args).geometry, z, mask, f, Reporter())
 
 
 def test_json_events_are_strict():

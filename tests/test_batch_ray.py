@@ -137,3 +137,95 @@ def test_a_photo_that_kills_its_worker_twice_fails_alone(cluster, photos, cli):
     assert [line for line in proc.stderr.splitlines() if " failed " in line] == \
         [line for line in proc.stderr.splitlines() if "doomed.png" in line and "failed" in line]
     assert not (out / "doomed.ply").exists()
+
+
+def _processes_under(folder):
+    """Pids of the processes whose command line mentions ``folder``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if folder.encode() in fh.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("name,code", [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
+def test_a_signal_ends_a_ray_batch_like_a_local_one(tmp_path, photos, name, code):
+    """Issue 22: SIGTERM/SIGINT/SIGHUP to a ``--ray`` driver (its own Ray on this machine)
+    while the actors convert: exit 143/130/129 (Ray's own SIGTERM handler does not
+    replace the batch's), the ``batch`` event says interrupted, no ``.partial`` file is
+    left and none of the Ray processes it started survives it."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from conftest import REPO
+
+    ray_tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")  # (Ray's socket paths are short)
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "blender_img2mesh", str(photos), "-o",
+                             str(out), "--ray", "--ray-actors", "2", "--json", *FAST],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, env=env)
+    try:
+        lines = []
+        for line in proc.stdout:  # until an actor reports a stage of a photo
+            lines.append(line)
+            event = json.loads(line)
+            if event["event"] == "progress" and "photo" in event:
+                break
+        proc.send_signal(getattr(signal, name))
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err[-2000:]
+    events = [json.loads(ln) for ln in lines + rest.splitlines() if ln.strip()]
+    assert events[-1]["event"] == "batch" and events[-1]["interrupted"] is True
+    assert not [f for f in os.listdir(out) if f.startswith(".")], os.listdir(out)
+    deadline = time.time() + 30
+    while _processes_under(ray_tmp) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _processes_under(ray_tmp) == [], "Ray processes left behind"
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_a_killed_ray_driver_leaves_no_ray_processes(tmp_path, photos):
+    """SIGKILL (nothing can be cleaned up by the driver itself): the Ray it started on
+    this machine dies with it."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from conftest import REPO
+
+    ray_tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "blender_img2mesh", str(photos), "-o",
+                             str(tmp_path / "out"), "--ray", "--json", *FAST],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=REPO, env=env)
+    try:
+        for line in proc.stdout:
+            if json.loads(line)["event"] == "progress" and "photo" in json.loads(line):
+                break
+        assert _processes_under(ray_tmp), "the Ray of this driver is running"
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.time() + 60
+    while _processes_under(ray_tmp) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _processes_under(ray_tmp) == [], "Ray processes left behind"
+    shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from conftest import REPO, invoke
-from fuzz_cases import (command_lines, fill, fresh_out, make_inputs, run_case, snapshot,
-                        strict_json)
+from fuzz_cases import (build_name_case, check_names_promise, command_lines, disk_state, fill,
+                        fresh_out, make_inputs, name_case_argv, name_cases, results_in,
+                        run_case, run_inputs, snapshot, strict_json)
 
 SCALE = float(os.environ.get("IMG2MESH_FUZZ_EXAMPLES", "1"))
 TALLY = collections.Counter()
@@ -174,3 +175,65 @@ def test_worker_answers_every_request(world, lines):
     assert all(not n.startswith(".") for n in os.listdir(out))
     TALLY["worker held"] += 1
     TALLY["worker requests"] += len(lines)
+
+
+# ---------------------------------------------------------------- names and file kinds
+
+
+def _batch_in_process(argv):
+    """The batch as ``img2mesh`` runs it, in this process: ``(code, stdout, stderr)``."""
+    import contextlib
+
+    from blender_img2mesh.pipeline.batch import local, plan
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        p = plan.build_parser()
+        try:
+            args = p.parse_intermixed_args(argv)
+            plan.check(p, args)
+        except (SystemExit, local.Img2MeshError):
+            return 2, "", err.getvalue()
+        code = local.run_batch(args, out)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _without_manifest(state):
+    return {p: v for p, v in state.items() if os.path.basename(p) != "manifest.jsonl"}
+
+
+@given(case=name_cases())
+@example(case={"files": [("a", ".png", "regular"), ("a_texture", ".jpg", "regular")],
+               "prior": None, "mode": "batch", "inputs": "files", "out": "w",
+               "format": "ply", "preview": None})
+@example(case={"files": [("b", ".png", "regular")], "prior": ("a", "ply", False),
+               "mode": "single", "input": 0, "output": ("w", "a", "obj"), "preview": None})
+@example(case={"files": [("a", ".png", "regular"), ("a_texture", ".png", "regular")],
+               "prior": None, "mode": "batch", "inputs": "folder", "out": "w",
+               "format": "obj", "preview": "w"})
+@example(case={"files": [("a", ".png", "pipe")], "prior": None, "mode": "single",
+               "input": 0, "output": ("o", "a", "ply"), "preview": None})
+@_settings(40)
+def test_names_and_file_kinds_keep_their_promise(world, tmp_path_factory, case):
+    """Issue 22: whatever the names (inputs, outputs, previews, stems of companions,
+    control characters) and file kinds (regular, pipe, symlink, folder, missing), every
+    promise of README's Guarantees holds; a batch run twice settles."""
+    TALLY["names tried"] += 1
+    root = tmp_path_factory.mktemp("names")
+    source = world / "in" / "cat.png"
+    w, o, paths = build_name_case(root, case, source, invoke)
+    prior = results_in(w)
+    before = disk_state(w, o)
+    inputs = run_inputs(case, paths, w, o)
+    argv = name_case_argv(case, w, o, paths)
+    run = invoke if case["mode"] == "single" else _batch_in_process
+    code, _, err = run(argv)
+    after = disk_state(w, o)
+    check_names_promise(case, code, err, before, after, prior, inputs, w, o)
+    if case["mode"] == "batch":
+        again, _, err = run(argv)
+        assert again == code, err[-2000:]
+        assert _without_manifest(disk_state(w, o)) == _without_manifest(after), \
+            "a second run of the same batch changed the disk"
+    TALLY["names held"] += 1
+    TALLY[f"names {case['mode']} exit {code}"] += 1

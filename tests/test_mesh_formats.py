@@ -50,9 +50,9 @@ def test_glb_colors_are_linear(tmp_path, run_job, sphere_map, mesh_reader, read_
     gray = tmp_path / "gray.png"
     Image.new("RGB", (2 * W, 2 * H), (128, 128, 128)).save(gray)
     run_job(sphere_args(str(gray), sphere_map, tmp_path / "g.glb"))
-    run_job(sphere_args(str(gray), sphere_map, tmp_path / "g.ply"))
+    run_job(sphere_args(str(gray), sphere_map, tmp_path / "p.ply"))  # (g.json is g.glb's)
     _, _, Cg = read_any_mesh(tmp_path / "g.glb")
-    _, _, Cp = mesh_reader(tmp_path / "g.ply")
+    _, _, Cp = mesh_reader(tmp_path / "p.ply")
     assert np.allclose(Cp, 128 / 255, atol=1e-3)
     assert np.allclose(Cg, ((128 / 255 + 0.055) / 1.055) ** 2.4, atol=2e-3)
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from blender_img2mesh.pipeline.output import mesh_files as meshfiles, result_files as outputs
+from blender_img2mesh.pipeline.output import disk, mesh_files as meshfiles, result_files as outputs
 from blender_img2mesh.pipeline.errors import Img2MeshError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,7 +84,7 @@ def test_outputs_never_overwrite_inputs(tmp_path, photo, cli, clash):
 def test_stale_partials_of_dead_runs_are_removed(tmp_path, photo, cli):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    host = outputs._HOST
+    host = disk.HOST
     stale = tmp_path / f".out.ply.img2mesh-{host}-{dead}-0badc0de.partial"
     alive = tmp_path / f".out.ply.img2mesh-{host}-{os.getpid()}-0badc0de.partial"
     other = tmp_path / f".out.ply.img2mesh-elsewhere-{dead}-0badc0de.partial"

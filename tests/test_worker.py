@@ -182,3 +182,31 @@ def test_preload_loads_the_models_the_next_job_uses(job_inputs, worker, parse_js
         (result["timings"], ahead[-1]["timings"])
     # what appeared in the folder is the job's files: the preloads wrote none
     assert set(os.listdir(d)) - set(before) == {os.path.basename(p) for p in result["outputs"]}
+
+
+def test_deep_huge_and_batch_requests_are_answered_not_fatal():
+    """Issue 22: a request nested 100000 deep, one of 2 MB, an id of 300 characters and
+    a request with two photos each get one short error; the worker goes on to the
+    next request and ends normally."""
+    import io
+
+    from blender_img2mesh.pipeline.worker import MAX_MESSAGE, serve
+
+    lines = ["[" * 100000 + "]" * 100000,
+             json.dumps({"id": 1, "args": ["x" * 2_000_000]}),
+             json.dumps({"id": "x" * 300, "args": []}),
+             json.dumps({"id": 2, "args": ["a.png", "b.png", "-o", "out/"]}),
+             json.dumps({"id": 3, "args": ["a.png", "--bogus" + "y" * 50_000]}),
+             json.dumps({"id": 4, "cmd": "shutdown"})]
+    out = io.StringIO()
+    assert serve(io.StringIO("\n".join(lines) + "\n"), out) == 0
+    events = [json.loads(ln) for ln in out.getvalue().splitlines()]
+    errors = [e for e in events if e["event"] == "error"]
+    assert len(errors) == 5
+    assert all(len(e["message"]) <= MAX_MESSAGE + 40 for e in errors)
+    assert "nested deeper" in errors[0]["message"]
+    assert "longer than" in errors[1]["message"]
+    assert "at most 200 characters" in errors[2]["message"] and errors[2]["id"] is None
+    assert errors[3]["id"] == 2 and "asks for a batch" in errors[3]["message"]
+    assert "one request per photo" in errors[3]["hint"]
+    assert errors[4]["id"] == 3 and "characters)" in errors[4]["message"]

@@ -8,9 +8,9 @@ import bpy
 
 from .client import jobs, worker_client
 from .ops import batch as batch_ops
-from .ops import dependency_check, downloads, drop, worker_ahead
+from .ops import dependency_check, downloads, drop, torch_install, worker_ahead
 from .ops import generate as operators
-from .ui import panels, pickers, preferences, properties
+from .ui import messages, panels, pickers, preferences, properties
 
 classes = (
     properties.IMG2MESH_PG_settings,
@@ -19,9 +19,11 @@ classes = (
     preferences.IMG2MESH_OT_release_models,
     preferences.IMG2MESH_OT_unpack_dependencies,
     downloads.IMG2MESH_OT_download_model,
+    *torch_install.CLASSES,  # the optional PyTorch
     operators.IMG2MESH_OT_generate,
     operators.IMG2MESH_OT_cancel,
     batch_ops.IMG2MESH_OT_batch,
+    *messages.CLASSES,  # the one-line messages' tooltips and popups
     *pickers.CLASSES,  # the photo's image browser, the custom model's folder
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,
@@ -42,6 +44,7 @@ def unregister():
         jobs.current.cancel()
     worker_ahead.reset()
     dependency_check.stop()
+    torch_install.stop()
     worker_client.release()
     if hasattr(bpy.types.Scene, "img2mesh"):
         del bpy.types.Scene.img2mesh

@@ -5,6 +5,7 @@ parser and checks (:mod:`command.arguments`, :mod:`command.checks`) and the add-
 """
 
 import os
+import re
 
 # ---- models ---------------------------------------------------------------------------
 #: depth models: alias -> (hub id, license, what it outputs)
@@ -137,6 +138,16 @@ RANGES = {
 # ---- files ----------------------------------------------------------------------------
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 MESH_FORMATS = (".ply", ".obj", ".glb")
+#: characters a result's file name may not hold: a mesh names its texture and material
+#: inside line-based headers (PLY ``comment TextureFile``, OBJ ``mtllib``, MTL ``map_Kd``)
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def control_character(name):
+    """The first control character (line break, tab, ...) in ``name`` as ``repr`` shows
+    it (``'\\n'``), or None."""
+    m = CONTROL_CHARACTERS.search(name)
+    return repr(m.group())[1:-1] if m else None
 
 
 def looks_like_path(name):

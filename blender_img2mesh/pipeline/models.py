@@ -33,14 +33,21 @@ def default_models_dir():
     return os.path.join(base, "blender_img2mesh", "models")
 
 
+#: environment variables that turn downloads off (set to 1, true, yes or on)
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "IMG2MESH_OFFLINE")
+
+
+def offline_variable():
+    """The first of :data:`OFFLINE_VARIABLES` that is set (downloads are off), or None."""
+    for var in OFFLINE_VARIABLES:
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return var
+    return None
+
+
 def downloads_allowed(offline_flag=False):
     """False when ``--offline`` or the usual Hugging Face offline variables say so."""
-    if offline_flag:
-        return False
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "IMG2MESH_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
-            return False
-    return True
+    return not offline_flag and offline_variable() is None
 
 
 

@@ -1,12 +1,12 @@
 """The pipeline's stages over one photo, and the cache of what they make.
 
-Each stage takes the job's arguments (the command line's namespace) and a ``cache`` dict
-that a warm worker keeps between jobs: loaded models under their own keys (:func:`cached`),
-the last photo's mask and raw depth under the slots ``"mask"`` and ``"depth"``
-(:func:`reuse`, keyed by :func:`photo_key`).  :func:`run.run` strings them together; the
-worker's ``preload`` (:mod:`command.preload`) and the batch's work ahead
-(:mod:`batch.ahead`) call the same functions to fill the same cache slots.
-"""
+Each stage takes its own part of the :class:`job.Job` (a :class:`job.MaskSpec`, a
+:class:`job.DepthSpec` ...) and a ``cache`` dict that a warm worker keeps between jobs:
+loaded models under their own keys (:func:`cached`), the last photo's mask and raw depth
+under the slots ``"mask"`` and ``"depth"`` (:func:`reuse`, keyed by :func:`photo_key`).
+:func:`run.run` strings them together; the worker's ``preload`` (:mod:`command.preload`) and
+the batch's work ahead (:mod:`batch.ahead`) call the same functions to fill the same cache
+slots."""
 
 import os
 
@@ -26,27 +26,21 @@ DEFAULT_THICKNESS = 0.5
 ORT_SPIN = "ort_spin"
 
 
-def model_places(args):
-    """The models folder (absolute) and whether downloads are allowed, for ``args``."""
-    models_dir = os.path.abspath(os.path.expanduser(args.models_dir)) if args.models_dir \
-        else models.default_models_dir()
-    return models_dir, models.downloads_allowed(args.offline)
-
-
 def cached(cache, key, make):
+    """``cache[key]``, made by ``make()`` the first time."""
     if key not in cache:
         cache[key] = make()
     return cache[key]
 
 
-def photo_key(args, rgb):
-    """Which photo at which working size (None for a generated picture): a warm worker
-    keeps the last photo's mask and raw depth under it, so a second job on the same file
-    with other settings (thickness, back, detail ...) skips both networks."""
-    if args.prompt:
+def photo_key(photo, rgb):
+    """Which photo file at which working size (None for a generated picture): a warm
+    worker keeps the last photo's mask and raw depth under it, so a second job on the same
+    file with other settings (thickness, back, detail ...) skips both networks."""
+    if not photo:
         return None
-    st = os.stat(args.input)
-    return os.path.realpath(args.input), st.st_mtime_ns, st.st_size, rgb.shape
+    st = os.stat(photo)
+    return os.path.realpath(photo), st.st_mtime_ns, st.st_size, rgb.shape
 
 
 def reuse(cache, slot, key, make, reused):
@@ -61,52 +55,57 @@ def reuse(cache, slot, key, make, reused):
     return value
 
 
-def segmenter(args, alpha, reporter, cache, models_dir, allow):
-    """A function giving the rembg session, when background removal will really run
-    (else None); it runs on the mask's thread."""
-    if args.keep_background or args.mask or alpha is not None:
+def segmenter(spec, alpha, reporter, cache, places):
+    """A function giving the background-removal session, when it will really run (else
+    None); it runs on the mask's thread.  ``spec``: a :class:`job.MaskSpec`; ``places``: a
+    :class:`job.Models`."""
+    if spec.keep_background or spec.file or alpha is not None:
         return None
-    reporter.stage("model", f"Loading background removal ({args.segmenter})")
-    home = segment.rembg_home(args.segmenter, models_dir, allow)  # a bad name fails at once
-    segment.import_runtime(args.segmenter, home)
-    return lambda: cached(cache, ("rembg", args.segmenter, models_dir),
-                           lambda: segment.rembg_session(args.segmenter, models_dir, allow,
-                                                         cache.get(ORT_SPIN, True)))
+    name, folder, allow = spec.segmenter, places.folder, places.allow_download
+    reporter.stage("model", f"Loading background removal ({name})")
+    home = segment.rembg_home(name, folder, allow)  # a bad name fails at once
+    segment.import_runtime(name, home)
+    return lambda: cached(cache, ("rembg", name, folder),
+                          lambda: segment.rembg_session(name, folder, allow,
+                                                        cache.get(ORT_SPIN, True)))
 
 
-def make_mask(args, rgb, alpha, session):
+def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None):
     """The object's mask at working size, and where it came from (runs on a thread: no
-    progress reporting here).  ``session``: what :func:`segmenter` gave."""
+    progress reporting here).  ``spec``: a :class:`job.MaskSpec`; ``photo``: the photo's
+    file (for messages); ``session``: what :func:`segmenter` gave; ``exact_depth``: the
+    depth comes from a file; ``photo_size`` (w, h): the photo's own size, for messages."""
     shape = rgb.shape[:2]
-    if args.keep_background:
+    if spec.keep_background:
         return np.ones(shape, bool), "none"
     # a given mask with a given depth map: both exact, keep the outline (the erosion is
     # for estimated depth, least reliable there; flying pixels are removed later anyway)
-    erode = 0 if args.depth_map else 1
-    if args.mask:
-        mask = image_io.load_mask(args.mask, shape)
+    erode = 0 if exact_depth else 1
+    if spec.file:
+        mask = image_io.load_mask(spec.file, shape, photo_size)
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
-                                      "mask", args.mask), "mask"
+                                      "mask", spec.file), "mask"
     if alpha is not None:
         mask = image_io.resize_mask(alpha, shape)
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
-                                      "image's alpha channel",
-                                      args.input), "alpha"
+                                      "image's alpha channel", photo), "alpha"
     mask = segment.remove_background(rgb, session())
     return segment.require_object(segment.clean_mask(mask), "background removal's mask",
-                                  args.input), args.segmenter
+                                  photo), spec.segmenter
 
 
 def predict(estimator, rgb, cache, photo, reused):
-    """The model's raw output and fov, kept for the next job on the same photo."""
+    """The model's raw output and fov, kept for the next job on the same photo
+    (``photo``: its :func:`photo_key`)."""
     est, label = estimator
     return reuse(cache, "depth", photo and (photo, label, est.device, est.backend),
-                   lambda: est.predict(rgb), reused)
+                 lambda: est.predict(rgb), reused)
 
 
-def depth_estimator(args, reporter, cache, models_dir, allow):
-    """The depth model to use, or None for inflation (with a warning when ``auto``)."""
-    name = args.depth_model
+def depth_estimator(spec, reporter, cache, places):
+    """(the depth model to use, its label), or (None, "inflate") for inflation -- with a
+    warning when ``auto`` finds no model.  ``spec``: a :class:`job.DepthSpec`."""
+    name = spec.model
     if name == "inflate":
         return None, "inflate"
     wanted = models.DEFAULT_DEPTH_MODEL if name == "auto" else name
@@ -114,12 +113,11 @@ def depth_estimator(args, reporter, cache, models_dir, allow):
     short = os.path.basename(os.path.normpath(wanted)) if is_folder else wanted
     reporter.stage("model", f"Loading depth model ({short})")
     reporter.update(0.0, f"Reading the depth model's files ({short})", phase="read")
-    variant = getattr(args, "depth_variant", "auto")
     try:  # a download moves the first half of the stage
         folder, hub_id, network = onnx_repo.locate(
-            wanted, models_dir, allow,
+            wanted, places.folder, places.allow_download,
             lambda fr, msg: reporter.update(0.5 * fr, msg, phase="read"),
-            args.depth_backend, variant)
+            spec.backend, spec.variant)
     except ModelUnavailable as err:
         if name != "auto":
             raise
@@ -128,43 +126,45 @@ def depth_estimator(args, reporter, cache, models_dir, allow):
                       f"put the model at {err.file}")
         return None, "inflate"
     if network is not None:  # a ready ONNX repository: onnxruntime alone
-        est = cached(cache, ("depth", folder, network, args.device),
-                      lambda: onnx_repo.load(folder, network, args.device, reporter,
-                                             cache.get(ORT_SPIN, True),
-                                             not onnx_repo.in_hub_cache(folder)))
+        est = cached(cache, ("depth", folder, network, spec.device),
+                     lambda: onnx_repo.load(folder, network, spec.device, reporter,
+                                            cache.get(ORT_SPIN, True),
+                                            not onnx_repo.in_hub_cache(folder)))
         return est, hub_id or folder
-    backend = "onnx" if args.depth_backend == "export" else args.depth_backend
-    est = cached(cache, ("depth", folder, args.device, backend),
-                  lambda: estimate.load_estimator(folder, args.device, backend,
-                                                   models_dir, reporter,
-                                                   cache.get(ORT_SPIN, True)))
+    backend = "onnx" if spec.backend == "export" else spec.backend
+    est = cached(cache, ("depth", folder, spec.device, backend),
+                 lambda: estimate.load_estimator(folder, spec.device, backend,
+                                                 places.folder, reporter,
+                                                 cache.get(ORT_SPIN, True)))
     return est, hub_id or folder
 
 
-def metric_depth(args, rgb, mask, estimator, reporter, predict):
-    """Metric depth (HxW, camera z), the focal length in px, and what made them;
-    ``predict(rgb)`` runs the model (or gives its kept output)."""
+def metric_depth(spec, rgb, mask, estimator, reporter, predict, photo_size=None):
+    """Metric depth (HxW, camera z), the focal length in px, and what made them.
+    ``spec``: a :class:`job.DepthSpec`; ``mask`` is narrowed in place to where there is
+    depth; ``predict(rgb)`` runs the model (or gives its kept output); ``photo_size`` as
+    :func:`make_mask`'s."""
     h, w = rgb.shape[:2]
-    thickness = args.thickness
+    thickness = spec.thickness
     info = {}
-    if args.depth_map:
-        values = image_io.load_depth_map(args.depth_map, (h, w))
-        kind = "metric" if args.depth_kind == "auto" else args.depth_kind
-        scale = args.depth_scale
+    if spec.file:
+        values = image_io.load_depth_map(spec.file, (h, w), photo_size)
+        kind = "metric" if spec.kind == "auto" else spec.kind
+        scale = spec.scale
         if scale is None:
             scale = 0.001 if values.max() > 255 and np.all(values == np.round(values)) and \
-                not args.depth_map.lower().endswith((".npy", ".exr")) else 1.0
-        fov = args.fov or camera.DEFAULT_FOV
+                not spec.file.lower().endswith((".npy", ".exr")) else 1.0
+        fov = spec.fov or camera.DEFAULT_FOV
         f = camera.focal_px(w, h, fov)
         reporter.stage("depth", "Reading the depth map")
         z = convert.depth_from_file(values, kind, scale, mask, f,
-                                      thickness or DEFAULT_THICKNESS, file=args.depth_map)
+                                    thickness or DEFAULT_THICKNESS, file=spec.file)
         mask &= convert.valid_depth(values, kind)  # in place: no depth = not the object
         info.update(depth_model="depth-map", depth_kind=kind, depth_scale=scale)
     else:
         est, label = estimator
         if est is None:
-            fov = args.fov or camera.DEFAULT_FOV
+            fov = spec.fov or camera.DEFAULT_FOV
             f = camera.focal_px(w, h, fov)
             reporter.stage("depth", "Inflating the silhouette")
             z = convert.inflate_depth(mask, f, thickness or DEFAULT_THICKNESS)
@@ -172,9 +172,9 @@ def metric_depth(args, rgb, mask, estimator, reporter, predict):
         else:
             reporter.stage("depth", f"Estimating depth ({est.model_type}, {est.device})")
             raw, model_fov = predict(rgb)
-            fov = args.fov or model_fov or camera.DEFAULT_FOV
+            fov = spec.fov or model_fov or camera.DEFAULT_FOV
             f = camera.focal_px(w, h, fov)
-            kind = est.kind if args.depth_kind == "auto" else args.depth_kind
+            kind = est.kind if spec.kind == "auto" else spec.kind
             if kind == "relative":
                 z = convert.relative_to_depth(raw, mask, f, thickness or DEFAULT_THICKNESS)
             else:
@@ -185,6 +185,6 @@ def metric_depth(args, rgb, mask, estimator, reporter, predict):
                     depth_backend=est.backend if est is not None else None)
     if not np.isfinite(z[mask]).all() or (z[mask] <= 0).any():
         raise Img2MeshError("depth has non-positive or invalid values inside the object",
-                            file=args.depth_map, hint="check --depth-kind and --depth-scale")
+                            file=spec.file, hint="check --depth-kind and --depth-scale")
     info.update(fov_deg=round(float(fov), 4), focal_px=round(float(f), 4))
     return z.astype(np.float32), f, info

@@ -7,7 +7,9 @@ Reads one JSON request per line on stdin -- ``{"id": ..., "args": [command-line 
 :mod:`.preload`) or ``{"id": ..., "cmd": "shutdown"}`` -- and answers with the command
 line's JSON events, each tagged with the request's ``id`` (see docs/protocol.md).  Every
 request it cannot run (not a JSON object, an id that is not a string or a finite number,
-an unknown ``cmd``, bad ``args``) gets one ``error`` event and runs nothing.
+an unknown ``cmd``, bad ``args``, a line longer than :data:`MAX_REQUEST` characters or
+nested deeper than :data:`bounded_json.DEPTH`, several photos) gets one ``error`` event
+and runs nothing; what it echoes of the request is cut short.
 SIGINT, SIGTERM and SIGHUP end the running job cleanly and then the worker (exit 128 + the
 signal).  Started by the add-on, it also ends when Blender dies (:mod:`.parent_watch`).
 """
@@ -16,6 +18,7 @@ import json
 import math
 import sys
 
+from . import bounded_json
 from .command import parent_watch
 
 try:  # Ctrl-C or SIGTERM while the libraries load: no traceback
@@ -31,6 +34,11 @@ except KeyboardInterrupt:
 
 #: what a request may ask besides a job (``args``)
 COMMANDS = ("shutdown", "preload")
+#: longest request line read (a job's request is well under 1 KB); longest id echoed
+MAX_REQUEST = bounded_json.LIMIT
+MAX_ID = 200
+#: longest message about a refused request (argparse repeats the values it refuses)
+MAX_MESSAGE = 400
 
 
 class _Tagged:
@@ -51,7 +59,15 @@ class _Tagged:
 
 def parse(parser, argv):
     """A request's ``args`` as the command line's namespace (``--json`` implied), or
-    Img2MeshError."""
+    Img2MeshError (also for several photos, a folder or a glob: a request is one photo)."""
+    from .batch.plan import is_batch
+
+    if not any(a in ("-h", "--help") for a in argv) and is_batch(argv):
+        raise Img2MeshError("a request converts one photo, and this one asks for a batch "
+                            "(several inputs, a folder, a glob or a batch option): nothing "
+                            "was run", hint="send one request per photo (the models stay "
+                            "loaded between requests), or run the batch on the command "
+                            "line: img2mesh PHOTOS... -o FOLDER")
     try:
         return check_args(parser, parser.parse_args(argv + ["--json"]))
     except SystemExit:  # --help / --version inside a request
@@ -61,38 +77,61 @@ def parse(parser, argv):
 def _reply_error(out, job_id, message, hint=None, err=None):
     """One ``error`` event for request ``job_id`` (``err``'s file and kind, if given)."""
     reporter = Reporter(json_sink(_Tagged(out, job_id)))
-    reporter.error(Img2MeshError(message, hint=hint, file=err and err.file,
+    reporter.error(Img2MeshError(bounded_json.clip(message, MAX_MESSAGE),
+                                 hint=hint and bounded_json.clip(hint, MAX_MESSAGE),
+                                 file=err and err.file and bounded_json.clip(err.file, 300),
                                  kind=err.kind if err else "input"))
 
 
-def _no_constants(name):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _safe_id(value):
-    """Ids are echoed in every event: a string, a whole number, a finite number or null
-    (a JSON number too large for a double, 1e999, would come back as Infinity)."""
-    if value is None or isinstance(value, str) or \
-            (isinstance(value, int) and not isinstance(value, bool)):
+    """Ids are echoed in every event: a string (of at most :data:`MAX_ID` characters), a
+    whole number, a finite number or null (a JSON number too large for a double, 1e999,
+    would come back as Infinity)."""
+    if isinstance(value, str):
+        return len(value) <= MAX_ID
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return True
     return isinstance(value, float) and math.isfinite(value)
 
 
 def _request(line, out):
-    """The request on ``line`` as a dict, or None after replying with an error."""
+    """The request on ``line`` (None: longer than :data:`MAX_REQUEST`) as a dict, or
+    None after replying with an error."""
+    if line is None:
+        _reply_error(out, None, f"request is longer than {MAX_REQUEST} characters: nothing "
+                     "was run", hint="a request is one job's arguments on one line")
+        return None
+    why = ""
     try:
-        request = json.loads(line, parse_constant=_no_constants)
-    except ValueError:
-        request = None
+        request = bounded_json.loads(line)
+    except ValueError as exc:
+        request, why = None, f" ({exc})"
     if not isinstance(request, dict):
-        _reply_error(out, None, f"request is not a JSON object: {line.strip()[:80]}",
+        _reply_error(out, None, f"request is not a JSON object{why}: "
+                     f"{bounded_json.clip(line.strip())}",
                      hint='send {"id": ..., "args": [...]} on one line')
         return None
     if not _safe_id(request.get("id")):
-        _reply_error(out, None, f"request id must be a string or a finite number, got "
-                     f"{line.strip()[:80]}", hint="use a string id such as \"job-1\"")
+        _reply_error(out, None, f"request id must be a string of at most {MAX_ID} characters "
+                     f"or a finite number, got {bounded_json.clip(line.strip())}",
+                     hint="use a string id such as \"job-1\"")
         return None
     return request
+
+
+def _lines(stdin, limit=MAX_REQUEST):
+    """The lines of ``stdin``; None for one longer than ``limit`` (the rest of it read
+    and dropped, never held whole)."""
+    while True:
+        line = stdin.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith("\n"):
+            yield line
+            continue
+        while line and not line.endswith("\n"):
+            line = stdin.readline(limit)
+        yield None
 
 
 def serve(stdin, out):
@@ -100,8 +139,8 @@ def serve(stdin, out):
     cache = {}
     parser = build_parser()
     Reporter(json_sink(_Tagged(out, None))).start()
-    for line in stdin:
-        if not line.strip():
+    for line in _lines(stdin):
+        if line is not None and not line.strip():
             continue
         request = _request(line, out)
         if request is None:
@@ -119,8 +158,9 @@ def serve(stdin, out):
                 if code >= 128:
                     return code
                 continue
-            _reply_error(out, job_id, f"unknown command {json.dumps(cmd)[:60]}: nothing "
-                         "was run", hint="commands: " + ", ".join(COMMANDS) +
+            shown = bounded_json.clip(json.dumps(cmd), 60)
+            _reply_error(out, job_id, f"unknown command {shown}: nothing was run",
+                         hint="commands: " + ", ".join(COMMANDS) +
                          '; a job is {"id": ..., "args": [...]} without "cmd"')
             continue
         args = request.get("args")

@@ -247,6 +247,20 @@ def glb_json(path):
     return json.loads(data[20:20 + length])
 
 
+def overlapping_pairs(objects):
+    """The pairs of ``objects`` whose world bounding boxes overlap (by their names)."""
+    import itertools
+
+    from blender_img2mesh.blender.scene import placement
+
+    pairs = []
+    for a, b in itertools.combinations(objects, 2):
+        (alo, ahi), (blo, bhi) = placement.world_bounds(a), placement.world_bounds(b)
+        if all(alo[i] < bhi[i] and blo[i] < ahi[i] for i in range(3)):
+            pairs.append((a.name, b.name))
+    return pairs
+
+
 def run_in_window(script, args, tmp_path, timeout=400, screen="1600x900"):
     """Run ``script`` (a tests/blender/gui_*.py, see gui_window.py) in a real, windowed
     Blender under Xvfb, on a saved startup scene (opening a .blend keeps the splash

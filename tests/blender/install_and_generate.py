@@ -38,8 +38,8 @@ def main():
             "file": sys.modules[module].__file__}
     from importlib import import_module
 
-    vendor = import_module(module + ".blender.vendor")
-    interpreter = import_module(module + ".blender.interpreter")
+    vendor = import_module(module + ".blender.client.vendor")
+    interpreter = import_module(module + ".blender.client.interpreter")
     prefs = bpy.context.preferences.addons[module].preferences
     if opts.get("prefs_python"):  # the interpreter set in the add-on's preferences
         prefs.python_path = opts["prefs_python"]
@@ -60,7 +60,7 @@ def main():
                     faces=len(obj.data.polygons), attr=[attr.name, attr.domain, attr.data_type],
                     dims=list(obj.dimensions))
     info["heavy_in_blender"] = [m for m in HEAVY if m in sys.modules]
-    import_module(module + ".blender.worker_client").release()
+    import_module(module + ".blender.client.worker_client").release()
     print("RESULT " + json.dumps(info), flush=True)
 
 

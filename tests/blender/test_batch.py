@@ -1,6 +1,7 @@
 """The Blender batch: a folder (or several files) -> one object per photo in a new
-collection, side by side, through the warm worker (one process for all photos); a broken
-photo is reported and skipped; Cancel keeps what is finished."""
+collection, side by side (beside everything already there), through the warm worker (one
+process for all photos); a broken photo is reported (by name, in the result box) and
+skipped; Cancel keeps what is finished."""
 
 import os
 import shutil
@@ -10,6 +11,8 @@ import bpy
 
 import helpers
 from blender_img2mesh.blender.client import batch_jobs, jobs, worker_client
+from blender_img2mesh.blender.scene import placement
+from blender_img2mesh.blender.ui import panel_info
 
 FAST = dict(depth_model="inflate", remove_background=False, max_size=96, offline=True,
             size=2.0)
@@ -46,7 +49,16 @@ def test_folder_batch_objects_side_by_side_warm_worker(addon, tmp_path, monkeypa
     assert [o.name for o in objs] == ["astronaut", "chelsea", "coffee"]
     assert set(bpy.data.objects.keys()) - before == {"astronaut", "chelsea", "coffee"}
     xs = [o.location.x for o in objs]
-    assert xs == [0.0, 2.5, 5.0]
+    assert xs[0] == 0.0 and xs == sorted(xs)  # the first at the 3D cursor, then beside
+    assert helpers.overlapping_pairs(objs) == []
+    for a, b in zip(objs, objs[1:]):  # GAP between neighbours
+        gap = placement.world_bounds(b)[0].x - placement.world_bounds(a)[1].x
+        assert abs(gap - placement.GAP) < 1e-4
+    # the result box: the batch's summary and the failure, by name, in the panel's words
+    lines = [m.full for m in panel_info.last]
+    assert lines[0].startswith("Batch: 3 of 4 photos done in ")
+    assert lines[1].startswith("broken.jpg failed: ") and "Pillow" not in lines[1]
+    assert len(lines) == 2
     for o in objs:
         assert len(o.data.polygons) > 100 and o.active_material is not None
         assert o["img2mesh_source"] == str(folder / f"{o.name}.png")
@@ -113,7 +125,7 @@ def test_files_picked_in_the_file_browser(addon, tmp_path):
         assert new[0].name in bpy.context.scene.collection.children
         objs = sorted(new[0].objects, key=lambda o: o.location.x)
         assert [o["img2mesh_source"] for o in objs] == [str(folder / n) for n in picked]
-        assert [o.location.x for o in objs] == [0.0, 2.5]
+        assert helpers.overlapping_pairs(list(bpy.context.scene.objects)) == []
         assert all(len(o.data.polygons) > 100 for o in objs)
     # the browser with nothing picked (one empty name): the whole folder
     before = {c.name for c in bpy.data.collections}

@@ -64,10 +64,21 @@ def test_download_of_a_model_already_there(addon, online, tmp_path, monkeypatch)
 def test_download_that_cannot_reach_the_hub_reports_it(addon, online, tmp_path,
                                                        monkeypatch):
     monkeypatch.setenv("IMG2MESH_MODELS", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no hub here either way; be sure and fast
-    with pytest.raises(RuntimeError, match="glpn-nyu.*not downloaded and downloads are off"):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:1")  # a closed port: no hub
+    with pytest.raises(RuntimeError, match="glpn-nyu.*cannot be reached"):
         bpy.ops.img2mesh.download_model(name="glpn-nyu")
     assert list(tmp_path.iterdir()) == []  # nothing half-downloaded left
+
+
+def test_download_is_refused_while_an_offline_variable_is_set(addon, online, tmp_path,
+                                                              monkeypatch):
+    """Download can only fail then: the button is greyed out and says why."""
+    monkeypatch.setenv("IMG2MESH_MODELS", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not bpy.ops.img2mesh.download_model.poll()
+    with pytest.raises(RuntimeError, match="downloads are off: HF_HUB_OFFLINE is set"):
+        bpy.ops.img2mesh.download_model(name="glpn-nyu")
+    assert list(tmp_path.iterdir()) == []
 
 
 

@@ -30,7 +30,7 @@ def test_dropped_photo_becomes_a_mesh_with_the_panels_settings(addon, fake_worke
     monkeypatch.setenv("FAKE_WORKER_ARGS", str(tmp_path / "args.json"))
     worker_client.release()
     s = addon.scene.img2mesh
-    s.back, s.fov, s.source = "mirror", 33.0, "TEXT"
+    s.back, s.use_fov, s.fov, s.source = "mirror", True, 33.0, "TEXT"
     photo = helpers.photo("chelsea.png")
     assert bpy.ops.img2mesh.drop_image(filepath=photo) == {"FINISHED"}
     obj = addon.view_layer.objects.active

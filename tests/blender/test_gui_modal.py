@@ -41,7 +41,7 @@ def test_modal_batch_and_cancel_keeps_finished_in_windowed_blender(tmp_path):
     assert r["invoke"] == ["RUNNING_MODAL"] and r["ticks_while_running"] >= 3
     assert r["labels"][:2] == ["1 / 3", "2 / 3"] and r["total"] == 3
     assert r["kept"] and r["kept"][0] == "astronaut" and len(r["kept"]) < 3
-    assert r["xs"] == [i * 2.5 for i in range(len(r["kept"]))]
+    assert r["xs"] == sorted(r["xs"]) and len(set(r["xs"])) == len(r["kept"])
     assert r["cancelled_worker_alive"] is False and r["cancel_temp_exists"] is False
     assert shot.stat().st_size > 10000
 
@@ -85,7 +85,47 @@ def test_choose_files_through_blenders_file_browser(tmp_path):
     assert r["photos"] == ["chelsea.png", "coffee.png", "rocket.jpg"]
     assert r["ticks_while_running"] >= 1  # modal after the browser: Blender kept going
     assert r["collections"] == ["Img2Mesh Batch"]
-    assert [(name, x, source) for name, x, _, source in r["objects"]] == [
-        ("chelsea", 0.0, str(folder / "chelsea.png")),
-        ("coffee", 2.5, str(folder / "coffee.png")), ("rocket", 5.0, str(folder / "rocket.jpg"))]
+    assert [(name, source) for name, _, _, source in r["objects"]] == [
+        ("chelsea", str(folder / "chelsea.png")), ("coffee", str(folder / "coffee.png")),
+        ("rocket", str(folder / "rocket.jpg"))]
+    xs = [x for _, x, _, _ in r["objects"]]  # beside the default cube, then each other
+    assert xs == sorted(xs) and xs[0] > 1.0
     assert all(faces > 100 for _, _, faces, _ in r["objects"])
+
+
+def test_the_issues_scene_in_windowed_blender(tmp_path):
+    """gui_scene_check.py: the default cube, one Generate (offline: the depth fallback),
+    a batch of three, a batch cancelled during its second photo, another batch: no two
+    meshes overlap, the view framed the result, and the result box always says the last
+    action in one line; the sidebar's shots (during and after a batch, after Cancel,
+    after the fallback) show Advanced and Batch."""
+    folders = []
+    for name in ("a", "b", "c"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for photo in ("astronaut.png", "chelsea.png", "coffee.png"):
+            shutil.copy(helpers.photo(photo), folder / photo)
+        folders.append(folder)
+    (tmp_path / "models").mkdir()
+    shots, out = tmp_path / "shots", tmp_path / "scene.json"
+    shots.mkdir()
+    proc = helpers.run_in_window("gui_scene_check.py", [
+        helpers.photo("rocket.jpg"), *folders, tmp_path / "models", out, shots], tmp_path,
+        screen="1600x1800", timeout=600)
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["errors"] == []
+    assert r["overlapping_pairs"] == [] and len(r["meshes"]) == 1 + 1 + 3 + 1 + 3
+    assert r["view_to_result"] < 0.05  # Frame New Results: the view moved to it
+    boxes = r["boxes"]
+    assert boxes["generate"][0].startswith("rocket: ") and \
+        boxes["generate"][0].endswith("depth: silhouette inflation")
+    assert len(boxes["generate"]) == 1  # the fallback: on the depth line only
+    assert boxes["batch_a"][0].startswith("Batch: 3 of 3 photos done in ")
+    assert boxes["batch_b"] == ["Cancelled: 1 of 3 photos kept, the rest not made"]
+    assert len(r["kept_b"]) == 1 and boxes["batch_c"][0].startswith("Batch: 3 of 3 photos")
+    line = r["progress_lines"][0]
+    k, photo, stage, pct = line.split(" \u2014 ")
+    assert k.endswith(" / 3") and photo.endswith(".png") and pct.endswith("%")
+    for name in ("fallback.png", "batch_during.png", "batch_after.png", "cancelled.png"):
+        assert (shots / name).stat().st_size > 10000

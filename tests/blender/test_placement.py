@@ -96,3 +96,84 @@ def test_placement_preference(fake_worker, monkeypatch):
             assert tuple(bpy.context.view_layer.objects.active.location) == (0.5, 0.5, 0.5)
     finally:
         addon_utils.disable("blender_img2mesh", default_set=True)
+
+
+FAST = dict(depth_model="inflate", remove_background=False, max_size=96, offline=True)
+
+
+def _photos(tmp_path, name):
+    import shutil
+
+    folder = tmp_path / name
+    folder.mkdir()
+    for photo in ("astronaut.png", "chelsea.png", "coffee.png"):
+        shutil.copy(helpers.photo(photo), folder / photo)
+    return str(folder)
+
+
+def _result_box():
+    from blender_img2mesh.blender.ui import panel_info
+
+    return [m.full for m in panel_info.last]
+
+
+def _default_scene(addon):
+    """The default scene's meshes: the 2 m cube at the origin (3D cursor there too)."""
+    bpy.ops.mesh.primitive_cube_add(size=2.0, location=(0, 0, 0))
+    addon.scene.cursor.location = (0.0, 0.0, 0.0)
+
+
+def test_generate_then_two_batches_overlap_nothing(addon, tmp_path):
+    """The issue's scene: the default cube, one Generate, then two batches of three
+    photos (the real worker, fast settings): 0 overlapping pairs among the 8 meshes; the
+    second batch beside the first; the result box says each batch's summary."""
+    _default_scene(addon)
+    assert bpy.ops.img2mesh.generate(filepath=helpers.photo("rocket.jpg"), **FAST) == \
+        {"FINISHED"}
+    for name in ("first", "second"):
+        assert bpy.ops.img2mesh.batch(directory=_photos(tmp_path, name), **FAST) == \
+            {"FINISHED"}
+        assert _result_box()[0].startswith("Batch: 3 of 3 photos done in ")
+    meshes = [o for o in addon.scene.objects if o.type == "MESH"]
+    assert len(meshes) == 8
+    assert helpers.overlapping_pairs(meshes) == []
+    first, second = sorted((c for c in bpy.data.collections
+                            if c.name.startswith("Img2Mesh Batch")), key=lambda c: c.name)
+    end_of_first = max(placement.world_bounds(o)[1].x for o in first.objects)
+    assert min(placement.world_bounds(o)[0].x for o in second.objects) > end_of_first
+
+
+def test_cancel_in_the_middle_then_a_batch_overlap_nothing(addon, tmp_path, monkeypatch):
+    """Cancel pressed while a batch's first photo is imported: that one is kept ("1 of
+    3 kept" in the result box), the next batch lands beside it -- nothing overlaps."""
+    _default_scene(addon)
+    assert bpy.ops.img2mesh.generate(filepath=helpers.photo("rocket.jpg"), **FAST) == \
+        {"FINISHED"}
+    real_import = mesh_import.import_result
+
+    def import_then_cancel(*args, **kw):
+        obj = real_import(*args, **kw)
+        assert bpy.ops.img2mesh.cancel() == {"FINISHED"}  # the panel's Cancel
+        return obj
+
+    monkeypatch.setattr(mesh_import, "import_result", import_then_cancel)
+    assert bpy.ops.img2mesh.batch(directory=_photos(tmp_path, "first"), **FAST) == \
+        {"FINISHED"}
+    assert _result_box() == ["Cancelled: 1 of 3 photos kept, the rest not made"]
+    monkeypatch.setattr(mesh_import, "import_result", real_import)
+    assert bpy.ops.img2mesh.batch(directory=_photos(tmp_path, "second"), **FAST) == \
+        {"FINISHED"}
+    meshes = [o for o in addon.scene.objects if o.type == "MESH"]
+    assert len(meshes) == 1 + 1 + 1 + 3
+    assert helpers.overlapping_pairs(meshes) == []
+    assert _result_box()[0].startswith("Batch: 3 of 3 photos done in ")
+
+
+def test_frame_results_is_a_preference_and_a_no_op_headless(addon, fake_worker):
+    from blender_img2mesh.blender.ui import preferences
+
+    rna = preferences.IMG2MESH_AP_preferences.bl_rna.properties["frame_results"]
+    assert rna.default is True and rna.type == "BOOLEAN"
+    assert bpy.ops.img2mesh.generate(filepath=helpers.photo()) == {"FINISHED"}
+    obj = addon.view_layer.objects.active
+    assert placement.frame(addon, [obj]) == 0  # no window: nothing to frame

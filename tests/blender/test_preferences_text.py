@@ -24,9 +24,12 @@ class Layout:
     def label(self, text="", icon="NONE"):
         self.log.append(("label", text, icon))
 
-    def operator(self, idname, text="", icon="NONE"):
+    def operator(self, idname, text="", icon="NONE", emboss=True):
         props = types.SimpleNamespace()
-        self.log.append(("operator", idname, props))
+        if idname == "img2mesh.message":  # a one-line message: a label with a tooltip
+            self.log.append(("label", text, icon))
+        else:
+            self.log.append(("operator", idname, props))
         return props
 
     def prop(self, data, name, **kw):
@@ -41,7 +44,7 @@ class Layout:
     def row(self, **kw):
         return Layout(self.log)
 
-    column = box = row
+    column = box = split = row
 
     def labels(self):
         return [entry[1] for entry in self.log if entry[0] in ("label", "progress")]
@@ -127,14 +130,14 @@ def test_models_present_say_so_missing_offer_download(prefs, tmp_path):
     (depth / "model.safetensors").write_bytes(b"x" * 2_500_000)
     layout = drawn(prefs)
     text = layout.text()
-    assert squeeze("U2-Net Small: present (4.6 MB)") in text
-    assert squeeze("Depth Anything V2 Small: present (2.5 MB)") in text
+    assert squeeze("U2-Net Small present (4.6 MB)") in text
+    assert squeeze("Depth Anything V2 Small present (2.5 MB)") in text
     downloads = [e[2].name for e in layout.log
                  if e[0] == "operator" and e[1] == "img2mesh.download_model"]
     assert downloads == ["glpn-nyu", "sd-turbo"]  # only the missing ones
     (models / "u2netp.onnx").unlink()
     layout = drawn(prefs)
-    assert squeeze("U2-Net Small: present") not in layout.text()
+    assert squeeze("U2-Net Small present") not in layout.text()
     assert "u2netp" in [e[2].name for e in layout.log if e[0] == "operator"
                         and e[1] == "img2mesh.download_model"]
 

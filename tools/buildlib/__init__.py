@@ -1,4 +1,4 @@
-"""Helpers of the top-level ``build.py``: the add-on's zip packages (see README, Install).
+"""Helpers of the top-level ``build.py``: the add-on's zip packages (see docs/install.md).
 
 * ``manifest`` -- version checks and the ``blender_manifest.toml`` written into a zip
 * ``platforms`` -- the target platforms: wheel tags, environment markers, torch build

@@ -59,9 +59,19 @@ def exclude_patterns(repo, package="blender_img2mesh"):
     return list(data.get("build", {}).get("paths_exclude_pattern", []))
 
 
-def with_wheels(text, platform_names, wheel_names):
-    """The manifest text with ``platforms`` and ``wheels`` set (before the first table)."""
+def with_wheels(text, platform_names, wheel_names, version_min=None, version_max=None):
+    """The manifest text with ``platforms`` and ``wheels`` set (before the first table),
+    and ``blender_version_min`` / ``blender_version_max`` (exclusive) when given."""
     text = re.sub(r"(?m)^(platforms|wheels)\s*=\s*\[[^\]]*\]\s*\n", "", text)
+    if version_min:
+        text, n = re.subn(r'(?m)^blender_version_min\s*=\s*"[^"]*"',
+                          f'blender_version_min = "{version_min}"', text)
+        if n != 1:
+            raise BuildError(f"{MANIFEST} has no blender_version_min line")
+    text = re.sub(r"(?m)^blender_version_max\s*=.*\n", "", text)
+    if version_max:
+        text = re.sub(r'(?m)^(blender_version_min\s*=.*\n)',
+                      lambda m: m.group(1) + f'blender_version_max = "{version_max}"\n', text)
     lines = ["# written by build.py --vendor", "platforms = [%s]" % ", ".join(
         f'"{p}"' for p in platform_names), "wheels = ["]
     lines += [f'  "./wheels/{name}",' for name in wheel_names] + ["]", ""]

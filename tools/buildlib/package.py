@@ -76,9 +76,20 @@ def write_zip(out_path, top, files, manifest_text, wheels=(), extra=()):
     return out_path
 
 
-def find_validator(repo):
+def unpacked_size(wheels):
+    """Bytes the wheels' files take once installed (sum of their uncompressed sizes)."""
+    total = 0
+    for path in wheels:
+        with zipfile.ZipFile(path) as zf:
+            total += sum(info.file_size for info in zf.infolist())
+    return total
+
+
+def find_validator(repo, series=None):
     """Blender 4.2+ on PATH (``blender --command extension validate``), else the
-    ``blender_ext.py`` inside an installed ``bpy`` wheel; None when neither is there."""
+    ``blender_ext.py`` inside an installed ``bpy`` wheel (this Python's, .venv-blender's,
+    the Debian 13 root's of scripts/setup_py313.sh) -- the one of Blender ``series``
+    (``"5.2"``) when there; None when none is there."""
     if os.environ.get("BLENDER_EXT_PY"):
         return [sys.executable, os.environ["BLENDER_EXT_PY"], "validate"]
     exe = shutil.which(os.environ.get("BLENDER", "blender"))
@@ -95,22 +106,25 @@ def find_validator(repo):
     spec = importlib.util.find_spec("bpy") if sys.version_info >= (3, 11) else None
     if spec and spec.submodule_search_locations:
         roots += list(spec.submodule_search_locations)
-    roots += glob.glob(os.path.join(repo, ".venv-blender", "lib", "python3*", "site-packages",
-                                    "bpy"))
+    for venv in (".venv-blender", os.path.join(".venv-py313-root", "opt", "bpy")):
+        roots += glob.glob(os.path.join(repo, venv, "lib", "python3*", "site-packages", "bpy"))
+    scripts = []
     for root in roots:
-        found = sorted(glob.glob(os.path.join(root, "*", "scripts", "addons_core", "bl_pkg",
-                                              "cli", "blender_ext.py")))
-        if found:
-            python = sys.executable
-            if sys.version_info < (3, 11):  # the script needs tomllib: use the bpy venv's
-                python = os.path.join(root.split(os.sep + "lib" + os.sep)[0], "bin", "python")
-            return [python, found[-1], "validate"]
-    return None
+        scripts += sorted(glob.glob(os.path.join(root, "*", "scripts", "addons_core", "bl_pkg",
+                                                 "cli", "blender_ext.py")))
+    if not scripts:
+        return None
+    matching = [p for p in scripts if series and os.sep + series + os.sep in p]
+    # the script needs Python 3.11+ (tomllib); it runs on this one or on .venv-blender's
+    python = sys.executable if sys.version_info >= (3, 11) else os.path.join(
+        repo, ".venv-blender", "bin", "python")
+    return [python, (matching or scripts)[0], "validate"]
 
 
-def validate(zip_path, repo):
-    """Run Blender's validator on the zip; (validator used or None).  Raises on failure."""
-    cmd = find_validator(repo)
+def validate(zip_path, repo, series=None):
+    """Run Blender's validator (Blender ``series``'s when found) on the zip; returns the
+    validator used, or None when there is none.  Raises on failure."""
+    cmd = find_validator(repo, series)
     if cmd is None:
         return None
     proc = subprocess.run(cmd + [zip_path], capture_output=True, text=True, timeout=600,
@@ -120,4 +134,6 @@ def validate(zip_path, repo):
         lines = [l.strip() for l in out.splitlines() if l.strip()]
         raise BuildError(f"Blender's validator rejects {os.path.basename(zip_path)}: "
                          + " / ".join(lines[-3:] or ["no output"]))
-    return " ".join(os.path.basename(c) for c in cmd[:2])
+    return " ".join(os.path.basename(c) for c in cmd[:2]) + (
+        f" of Blender {cmd[1].split(os.sep + 'scripts' + os.sep)[0].rsplit(os.sep, 1)[-1]}"
+        if cmd[1].endswith("blender_ext.py") else "")

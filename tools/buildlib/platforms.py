@@ -2,21 +2,45 @@
 
 Blender's platform names (``linux-x64``, ...) as in ``blender_manifest.toml``; for each:
 the wheel tags pip may take (best first), the environment markers of the target (so that
-``; sys_platform == ...`` lines resolve as they would there), and how torch is chosen.
+``; sys_platform == ...`` lines resolve as they would there).  And the Blender releases
+per Python (``BLENDERS``).
 """
 
 from dataclasses import dataclass, field
 
 from . import BuildError
 
-#: Blender's Python -> the numpy Blender ships with it (never vendored: the worker uses
-#: Blender's own, so every other wheel is resolved against exactly this version).
-#: Blender 4.2 LTS to 5.0 bundle Python 3.11 and numpy 1.26.4 (bpy 5.0.1: numpy<2).
-BLENDER_NUMPY = {"3.11": "1.26.4"}
 #: packages Blender ships that must not be vendored
 BLENDER_SHIPS = ("numpy",)
 
-PYTORCH_INDEX = "https://download.pytorch.org/whl/{variant}"
+
+@dataclass(frozen=True)
+class BlenderLine:
+    """The Blender releases that share one Python: the ``bpy`` wheel whose metadata states
+    the numpy they ship (``bpy_meta``), and the manifest's version range."""
+    python: str
+    bpy: str
+    version_min: str
+    version_max: str  # exclusive, "" for none
+    releases: str
+
+
+#: Blender's Python -> its releases.  Official Blender 3.4 to 4.1 ship Python 3.10 (no zip:
+#: install the add-on alone and set a Python interpreter in its preferences).
+BLENDERS = {
+    "3.11": BlenderLine("3.11", "5.0.1", "4.2.0", "5.1.0", "Blender 4.2 LTS to 5.0"),
+    "3.13": BlenderLine("3.13", "5.2.3", "5.1.0", "", "Blender 5.1, 5.2 LTS, 5.3"),
+}
+
+
+def blender_line(python):
+    try:
+        return BLENDERS[python]
+    except KeyError:
+        raise BuildError(f"no zip for Python {python}: Blender 4.2 to 5.0 ship Python 3.11, "
+                         "5.1 and later 3.13 (use --python 3.11 or 3.13); Blender 3.4 to "
+                         "4.1 ship 3.10, for which the add-on alone is built (no --vendor) "
+                         "and uses a Python interpreter set in its preferences") from None
 
 
 def _manylinux(glibc_max, arch):
@@ -40,9 +64,7 @@ class Platform:
     name: str
     tags: tuple
     markers: dict
-    #: torch build -> (requirement template, extra index or None, what it is)
-    torch: dict
-    #: requirement lines replacing requirements.txt's for this platform (by package name)
+    #: requirement lines replacing requirements-addon.txt's for this platform (by name)
     overrides: dict = field(default_factory=dict)
     requires: str = ""
 
@@ -52,30 +74,22 @@ PLATFORMS = {
         "linux-x64", tuple(_manylinux(35, "x86_64")),
         {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
          "platform_machine": "x86_64"},
-        torch={"cpu": ("torch=={v}+cpu", PYTORCH_INDEX.format(variant="cpu"),
-                       "CPU build (PyTorch's CPU index; PyPI's Linux torch is the CUDA one)"),
-               "cuda": ("torch=={v}", None, "PyPI's CUDA build (+ nvidia-* wheels, several GB)")},
-        requires="glibc 2.35 or newer (open3d-cpu 0.20 wheels: Ubuntu 22.04+, Debian 12+)"),
+        requires="glibc 2.35 or newer , libusb-1.0 and libidn2 (open3d-cpu 0.20 wheels: Ubuntu 22.04+, "
+                 "Debian 12+)"),
     "windows-x64": Platform(
         "windows-x64", ("win_amd64",),
         {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt",
          "platform_machine": "AMD64"},
-        torch={"cpu": ("torch=={v}", None, "PyPI's build (CPU only on Windows)"),
-               "cuda": ("torch=={v}+cu128", PYTORCH_INDEX.format(variant="cu128"),
-                        "CUDA 12.8 build (PyTorch's cu128 index)")},
         requires="Windows 10 or newer, x64"),
     "macos-arm64": Platform(
         "macos-arm64", tuple(_macos(14, "arm64")),
         {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix",
          "platform_machine": "arm64"},
-        torch={"cpu": ("torch=={v}", None, "PyPI's build (CPU and Apple GPU through MPS)")},
         requires="macOS 14 or newer (onnxruntime wheels), Apple silicon"),
     "macos-x64": Platform(
         "macos-x64", tuple(_macos(14, "x86_64", major_min=11)),
         {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix",
          "platform_machine": "x86_64"},
-        # PyTorch stopped publishing Intel-mac wheels after 2.2.2
-        torch={"cpu": ("torch==2.2.2", None, "PyPI's 2.2.2, the last Intel-mac build")},
         requires="macOS 11 or newer, Intel"),
 }
 
@@ -86,23 +100,6 @@ def get(name):
     except KeyError:
         raise BuildError(f"unknown platform '{name}': use one of "
                          + ", ".join(PLATFORMS)) from None
-
-
-def torch_choice(platform, build, version, index=None):
-    """(requirement, extra index or None, description) of the torch build for a platform."""
-    if build not in platform.torch:
-        raise BuildError(f"no '{build}' torch build for {platform.name}: use "
-                         + " or ".join(f"--torch {b}" for b in platform.torch))
-    template, default_index, what = platform.torch[build]
-    return template.format(v=version), index or default_index, what
-
-
-def numpy_for(python):
-    try:
-        return BLENDER_NUMPY[python]
-    except KeyError:
-        raise BuildError(f"no known Blender ships Python {python}: use --python "
-                         + " or ".join(BLENDER_NUMPY)) from None
 
 
 def marker_env(platform, python):

@@ -1,10 +1,11 @@
 """The worker's runtime dependencies for one platform, as wheels (``pip download``).
 
-The list comes from ``requirements.txt`` (so a dependency added there comes along), with:
-numpy dropped (Blender ships it; everything is resolved against Blender's version by a
-constraint), each ``==`` pin read as "no newer than the version we test" (the newest
-release that works with Blender's numpy is taken), torch as chosen per platform
-(``platforms.torch_choice``), and the platform's own overrides.
+The list is ``requirements-addon.txt``: every package a worker job imports, pinned, its
+dependencies listed too (Blender installs the manifest's wheels without resolving any), so
+wheels are downloaded with ``--no-deps`` and :func:`check_closed` then proves the set whole:
+each wheel's own requirements (markers evaluated for the target) are in it, or are numpy
+(Blender's, checked against the oldest numpy the ``bpy`` wheel admits), or are in
+:data:`NOT_NEEDED` with the reason.
 """
 
 import json
@@ -14,10 +15,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 from . import BuildError, platforms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+#: requirements of vendored wheels that the worker never imports, and why
+NOT_NEEDED = {name: "open3d's notebook viewer (the worker imports open3d without it: "
+              "pipeline/geometry/open3d_import.py)"
+              for name in ("dash", "flask", "werkzeug", "nbformat", "configargparse",
+                           "ipywidgets", "pywinpty")}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -25,7 +33,7 @@ def normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def runtime_requirements(path, platform, torch_req):
+def runtime_requirements(path, platform):
     """Requirement lines for ``platform`` (markers kept: pip evaluates them for it)."""
     out = []
     with open(path, encoding="utf-8") as fh:
@@ -36,14 +44,7 @@ def runtime_requirements(path, platform, torch_req):
             name = normalize(_NAME.match(line).group(1))
             if name in platforms.BLENDER_SHIPS:
                 continue
-            if name == "torch":
-                marker = line.partition(";")[2]
-                line = torch_req + (f"; {marker.strip()}" if marker else "")
-            elif name in platform.overrides:
-                line = platform.overrides[name]
-            else:
-                line = re.sub(r"(?<![<>=!~])==(?!=)", "<=", line, count=1)
-            out.append(line)
+            out.append(platform.overrides.get(name, line))
     return out
 
 
@@ -56,28 +57,24 @@ def wheel_tags(filename):
 
 
 def fetch(platform, python, requirements, wheel_cache, wheels_from=(), index_url=None,
-          extra_index=None, verbose=False):
+          verbose=False):
     """Download (or take from ``wheels_from``/``wheel_cache``) every wheel the target needs.
 
     Returns the wheel paths in ``wheel_cache`` (Blender-shipped packages left out).
     ``wheels_from`` folders make the build offline: no index is asked at all.
     """
     os.makedirs(wheel_cache, exist_ok=True)
-    numpy = platforms.numpy_for(python)
     with tempfile.TemporaryDirectory(prefix="img2mesh-wheels-") as tmp:
         req_file = os.path.join(tmp, "requirements.txt")
-        con_file = os.path.join(tmp, "constraints.txt")
         with open(req_file, "w", encoding="utf-8") as fh:
             fh.write("\n".join(requirements) + "\n")
-        with open(con_file, "w", encoding="utf-8") as fh:
-            fh.write(f"numpy=={numpy}\n")  # Blender's own numpy
         dest = os.path.join(tmp, "dl")
         cmd = [sys.executable, os.path.join(HERE, "pip_target.py"),
                json.dumps(platforms.marker_env(platform, python)), "download",
                "--dest", dest, "--only-binary=:all:", "--implementation", "cp",
                "--python-version", python, "--abi", "cp" + python.replace(".", ""),
                "--progress-bar", "off", "--disable-pip-version-check",
-               "-r", req_file, "-c", con_file]
+               "--no-deps", "-r", req_file]
         for tag in platform.tags:
             cmd += ["--platform", tag]
         if wheels_from:
@@ -90,9 +87,6 @@ def fetch(platform, python, requirements, wheel_cache, wheels_from=(), index_url
             cmd += ["--find-links", os.path.abspath(wheel_cache)]
             if index_url:
                 cmd += ["--index-url", index_url]
-            torch = [r for r in requirements if normalize(_NAME.match(r).group(1)) == "torch"]
-            if extra_index and not (torch and _have_locally(torch[0], [wheel_cache])):
-                cmd += ["--extra-index-url", extra_index]
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if verbose or proc.returncode != 0 and os.environ.get("IMG2MESH_BUILD_DEBUG"):
             sys.stderr.write(proc.stdout + proc.stderr)
@@ -110,33 +104,6 @@ def fetch(platform, python, requirements, wheel_cache, wheels_from=(), index_url
             if normalize(wheel_tags(name)[0]) not in platforms.BLENDER_SHIPS:
                 kept.append(target)
     return kept
-
-
-def _find_links():
-    """pip's own find-links folders (configuration and $PIP_FIND_LINKS)."""
-    links = os.environ.get("PIP_FIND_LINKS", "").split()
-    try:
-        out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], text=True,
-                             capture_output=True, timeout=60, stdin=subprocess.DEVNULL).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    for line in out.splitlines():
-        key, _, value = line.partition("=")
-        if key.endswith("find-links"):
-            links += value.strip().strip("'\"").split()
-    return [l[len("file://"):] if l.startswith("file://") else l for l in links]
-
-
-def _have_locally(requirement, folders):
-    """A wheel for ``name==version`` is on disk (in ``folders`` or pip's find-links): then
-    the extra index (PyTorch's, not always reachable) is not asked at all."""
-    name, _, version = requirement.split(";")[0].partition("==")
-    stem = f"{normalize(name).replace('-', '_')}-{version.strip()}-"
-    for folder in list(folders) + _find_links():
-        if os.path.isdir(folder) and any(f.lower().startswith(stem) and f.endswith(".whl")
-                                         for f in os.listdir(folder)):
-            return True
-    return False
 
 
 def _explain(output, platform, python, wheels_from, index_url):
@@ -165,3 +132,47 @@ def _explain(output, platform, python, wheels_from, index_url):
     errors = [l for l in output.splitlines() if l.startswith("ERROR:")] or \
         [l for l in output.splitlines() if l.strip()][-1:] or ["pip failed with no output"]
     return f"pip could not get the wheels for {platform.name}: {errors[-1]}"
+
+
+def _requires(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        meta = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+        text = zf.read(meta[0]).decode("utf-8", "replace") if meta else ""
+    return re.findall(r"(?m)^Requires-Dist:\s*(.+?)\s*$", text)
+
+
+def check_closed(wheel_paths, platform, python, numpy_series):
+    """Raise unless every requirement of every wheel (markers evaluated for the target, no
+    extras) is met inside the set, by Blender's numpy (``numpy_series``, e.g. ``"2.2"``: some
+    release of that series must satisfy it), or is :data:`NOT_NEEDED`."""
+    try:
+        from packaging.requirements import Requirement
+        from packaging.version import Version
+    except ImportError:  # pip always carries it
+        from pip._vendor.packaging.requirements import Requirement
+        from pip._vendor.packaging.version import Version
+    env = dict(platforms.marker_env(platform, python), extra="")
+    have = {normalize(wheel_tags(w)[0]): Version(wheel_tags(w)[1]) for w in wheel_paths}
+    problems = []
+    for wheel in wheel_paths:
+        who = "%s %s" % wheel_tags(wheel)[:2]
+        for text in _requires(wheel):
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            name = normalize(req.name)
+            if name in platforms.BLENDER_SHIPS:
+                if not any(req.specifier.contains(f"{numpy_series}.{i}", prereleases=False)
+                           for i in range(100)):
+                    problems.append(f"{who} needs numpy{req.specifier}, Blender's is "
+                                    f"{numpy_series}")
+            elif name in have:
+                if not req.specifier.contains(have[name], prereleases=True):
+                    problems.append(f"{who} needs {name}{req.specifier}, the list has "
+                                    f"{have[name]}")
+            elif name not in NOT_NEEDED:
+                problems.append(f"{who} needs {name}{req.specifier or ''}, not in the list")
+    if problems:
+        raise BuildError(f"requirements-addon.txt is not complete for {platform.name} / "
+                         f"Python {python}: " + "; ".join(problems)
+                         + " -- add or re-pin them there")

@@ -6,6 +6,7 @@ what is finished.
 """
 
 import os
+import time
 
 from ...pipeline.catalog import PHOTO_EXTENSIONS
 from . import jobs
@@ -40,6 +41,11 @@ class BatchRunner:
         self.finished = False
         self.cancel_requested = False
         self.warnings = []
+        self.started = time.monotonic()
+
+    @property
+    def seconds(self):
+        return time.monotonic() - self.started
 
     # what the panel draws (as for a Runner)
     @property
@@ -58,6 +64,19 @@ class BatchRunner:
         if self.inner is None or self.index >= len(self.photos):
             return ""
         return os.path.basename(self.photos[self.index])
+
+    def parts(self):
+        """The panel's progress words: (``k / N``, the photo's file name, its stage, its
+        percent), said together as ``k / N \u2014 photo \u2014 stage \u2014 percent``."""
+        total = len(self.photos)
+        inner = self.inner if self.inner is not None and not self.inner.finished else None
+        stage = inner.label if inner is not None else "Starting"
+        pct = int((inner.fraction if inner is not None else 0.0) * 100 + 0.5)
+        return (f"{min(self.index + 1, total)} / {total}", self.message, stage, f"{pct}%")
+
+    @property
+    def line(self):
+        return " \u2014 ".join(p for p in self.parts() if p)
 
     def start(self):
         self._next()
@@ -108,14 +127,26 @@ class BatchRunner:
         return self.finished
 
     def wait(self, on_event=None):
-        """Block until the batch is over (background mode)."""
+        """Block until the batch is over (background mode).  A Cancel asked meanwhile
+        (``cancel_requested``, from an import or another thread) stops the photo in
+        progress, or the batch after the photo that was being imported."""
+        def forward(event):
+            if self.cancel_requested:
+                self.inner.cancel_requested = True
+            if on_event:
+                on_event(event)
+
         while not self.finished:
             try:
-                self.inner.wait(on_event)
+                self.inner.wait(forward)
             finally:
                 jobs.current = self
-            self._collect()
-            self._next()
+            if not (self.cancel_requested and self.inner.error == "cancelled"):
+                self._collect()
+            if self.cancel_requested:
+                self.cancel()
+            else:
+                self._next()
 
     def cancel(self):
         if self.inner is not None and not self.inner.finished:

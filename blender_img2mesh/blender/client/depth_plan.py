@@ -18,14 +18,25 @@ SIZES = {name: size for name, (_, size) in catalog.PANEL_DEPTH_MODELS.items()}
 
 
 class Plan:
-    """``text`` for the panel, ``ok`` (False: the run will fail or fall back), and
+    """``text``: all of it (the depth line's tooltip); ``short``: the same in fewer
+    words (a text, or texts from longer to shorter: the line shows the longest of
+    ``forms`` that fits the sidebar); ``ok`` (False: the run will fail
+    or fall back); ``fails``: Generate cannot work (a fallback is not a failure);
     ``download``: the model name a Download button should fetch, or None."""
 
-    def __init__(self, text, ok=True, download=None):
+    def __init__(self, text, ok=True, download=None, short=None, fails=False):
         self.text, self.ok, self.download = text, ok, download
+        self.short = short or text
+        self.fails = fails
+
+    @property
+    def forms(self):
+        """The line's forms, from all of it to the shortest."""
+        return (self.text, *((self.short,) if isinstance(self.short, str) else self.short))
 
     def __repr__(self):
-        return f"Plan({self.text!r}, ok={self.ok}, download={self.download!r})"
+        return (f"Plan({self.text!r}, ok={self.ok}, download={self.download!r}, "
+                f"short={self.short!r}, fails={self.fails})")
 
 
 def hf_cache_dir():
@@ -68,31 +79,36 @@ def plan(depth_model, custom="", depth_map="", models_dir="", offline=False):
     ``offline``: downloads are off, whatever the reason)."""
     models_dir = models_dir or models.default_models_dir()
     if depth_map:
-        return Plan(f"Depth: from the file {os.path.basename(depth_map)}")
+        name = os.path.basename(depth_map)
+        return Plan(f"Depth: from the file {name}", short=f"Depth: file {name}")
     if depth_model == "inflate":
-        return Plan("Depth: silhouette inflation (no network)")
+        return Plan("Depth: silhouette inflation (no network)",
+                    short="Depth: silhouette inflation")
     name = custom.strip() if depth_model == "CUSTOM" else depth_model
     if depth_model == "CUSTOM":
         if not name:
-            return Plan("Depth: Custom - no hub id or folder set (Model)", ok=False)
+            return Plan("Depth: Custom - no hub id or folder set (Model)", ok=False,
+                        short="Depth: Custom - no model set", fails=True)
         expanded = os.path.expanduser(name)
         if os.path.isdir(expanded) or catalog.looks_like_path(name):
             if os.path.isfile(os.path.join(expanded, "config.json")):
                 base = os.path.basename(os.path.normpath(expanded))
                 return Plan(f"Depth: folder {base}")
-            return Plan(f"Depth: no model folder at {name}", ok=False)
+            return Plan(f"Depth: no model folder at {name}", ok=False,
+                        short="Depth: no model folder there", fails=True)
     wanted = models.DEFAULT_DEPTH_MODEL if name == "auto" else name
     label = LABELS.get(wanted, wanted)
     prefix = "Depth: Auto -> " if name == "auto" else "Depth: "
     if present(wanted, models_dir):
-        return Plan(prefix + label)
+        return Plan(prefix + label, short=(f"Depth: {label}", label))
     size = SIZES.get(wanted)
     fetch = wanted if models.download_folder(wanted, models_dir) else None
     if offline:
         if name == "auto":
             return Plan(f"{prefix}silhouette inflation (offline: {label} not downloaded)",
-                        ok=False, download=fetch)
+                        ok=False, download=fetch, short="Depth: inflation (offline)")
         return Plan(f"{prefix}{label} - not downloaded" + (f" ({size})" if size else ""),
-                    ok=False, download=fetch)
+                    ok=False, download=fetch, short="Depth: model not downloaded",
+                    fails=True)
     return Plan(f"{prefix}{label} - downloads on first run" + (f" ({size})" if size else ""),
-                download=fetch)
+                download=fetch, short="Depth: downloads on first run")

@@ -10,14 +10,16 @@ import os
 import subprocess
 import sys
 
-from . import vendor
+from . import torch_install, vendor
 
 #: the top-level package folder (``.../blender_img2mesh``) and its parent
-PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_DIR = vendor.PACKAGE_DIR
 PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
-#: vendored site-packages folders, looked for inside the package folder (first found wins)
-
-HEAVY_MODULES = ("torch", "open3d", "transformers", "rembg")
+#: what a worker job imports (requirements-addon.txt) -- Check Dependencies imports them
+NEEDED_MODULES = ("onnxruntime", "open3d", "scipy", "PIL", "huggingface_hub")
+#: the optional part (the text prompt, depth models with no ONNX file): PyTorch & co.
+OPTIONAL_MODULES = ("torch", "transformers", "diffusers")
+HEAVY_MODULES = NEEDED_MODULES + OPTIONAL_MODULES
 
 _PROBE = "import json, sys; print(json.dumps([list(sys.version_info[:3]), sys.prefix]))"
 _checked = {}
@@ -122,6 +124,8 @@ def child_env():
     folder = vendor.vendor_dir()
     if folder:
         paths.append(folder)
+    if torch_install.installed():  # the optional PyTorch, installed from the preferences
+        paths.append(torch_install.target_dir())
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -135,7 +139,11 @@ import importlib, json, sys
 found = {}
 for name in %r:
     try:
-        mod = importlib.import_module(name)
+        if name == "open3d":  # as the worker imports it (without its plotly viewer)
+            from blender_img2mesh.pipeline.geometry import open3d_import
+            mod = open3d_import.load()
+        else:
+            mod = importlib.import_module(name)
         found[name] = getattr(mod, "__version__", "ok")
     except Exception as exc:
         found[name] = None
@@ -163,10 +171,13 @@ def check_dependencies(exe, timeout=180):
     except (ValueError, IndexError, KeyError, TypeError):  # not a Python, or it failed
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         return False, f"{exe} failed: {tail}"
-    missing = [m for m in HEAVY_MODULES if not mods.get(m)]
+    missing = [m for m in NEEDED_MODULES if not mods.get(m)]
     if missing:
         return False, (f"Python {info['python']} is missing {', '.join(missing)} "
                        f"({mods.get(missing[0] + ':error', '')}): install the zip built with "
                        "build.py --vendor for your platform, or set a Python interpreter")
+    optional = [m for m in OPTIONAL_MODULES if mods.get(m)]
     return True, (f"Python {info['python']}, numpy {info.get('numpy')}: "
-                  + ", ".join(f"{m} {mods[m]}" for m in HEAVY_MODULES))
+                  + ", ".join(f"{m} {mods[m]}" for m in NEEDED_MODULES + tuple(optional))
+                  + ("" if "torch" in optional else
+                     "; no PyTorch (the text prompt needs it: Install PyTorch)"))

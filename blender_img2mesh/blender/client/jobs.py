@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from ...pipeline.output.result_files import dead_names  # (standard library only)
-from . import worker_client
+from . import panel_words, worker_client
 
 _STALE_DIR = re.compile(r"^img2mesh-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
@@ -68,7 +68,7 @@ class Runner:
         self.stage, self.fraction, self.message = "start", 0.0, "Starting the worker"
         self.warnings = []
         self.result = None
-        self.error = None  # one line
+        self.error = None  # one line, in the panel's words (client/panel_words.py)
         self.finished = False
         self.cancel_requested = False
         self.started = time.monotonic()
@@ -96,12 +96,12 @@ class Runner:
             self.fraction = max(self.fraction, float(event.get("fraction", 0.0)))
             self.message = event.get("message") or self.label
         elif kind == "warning":
-            self.warnings.append(event.get("message", ""))
+            self.warnings.append(panel_words.in_panel_words(event.get("message", "")))
         elif kind == "result":
             self.result = event
             self.fraction, self.message = 1.0, "Importing"
         elif kind == "error":
-            self._fail(worker_client.error_text(event))
+            self._fail(panel_words.in_panel_words(worker_client.error_text(event)))
 
     def tick(self):
         """Read what the worker said so far; True once the job is over."""

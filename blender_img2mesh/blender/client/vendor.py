@@ -17,7 +17,8 @@ import shutil
 import sys
 import zipfile
 
-PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the add-on's top folder (``.../blender_img2mesh``: this file is in blender/client/)
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: the add-on runs as a 4.2+ extension (module ``bl_ext.<repo>.blender_img2mesh``)
 IS_EXTENSION = __name__.startswith("bl_ext.")
 STAMP = ".img2mesh-wheels"  # in an unpacked folder: the wheels it was made from

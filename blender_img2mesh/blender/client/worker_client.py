@@ -20,7 +20,7 @@ import time
 from . import interpreter
 
 WORKER_MODULE = "blender_img2mesh.pipeline.worker"
-_EOF = {"event": "_eof"}
+EOF_EVENT = {"event": "_eof"}
 _ids = itertools.count(1)
 
 
@@ -87,7 +87,7 @@ class WorkerProcess:
                     self.events.put(event)
         except (OSError, ValueError):
             pass
-        self.events.put(_EOF)
+        self.events.put(EOF_EVENT)
 
     def _read_stderr(self):
         try:
@@ -214,7 +214,7 @@ class Job:
         self.worker.send({"id": self.id, "args": self.args})
 
     def _handle(self, event, out):
-        if event is _EOF:
+        if event is EOF_EVENT:
             code = self.worker.proc.poll()
             if code is None:
                 try:

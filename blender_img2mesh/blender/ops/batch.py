@@ -1,6 +1,8 @@
 """``img2mesh.batch``: many photos (a folder, or several files picked at once) -> one
-object per photo in a new collection, side by side along X; progress "7 / 20" in the
-panel; Cancel (or Esc) keeps the finished ones.  Runs through the warm worker."""
+object per photo in a new collection, placed as Generate places a result (beside
+everything already in the scene, each beside the one before); progress "7 / 20" in the
+panel; Cancel (or Esc) keeps the finished ones; the result box says what happened.
+Runs through the warm worker."""
 
 import os
 
@@ -9,12 +11,10 @@ from bpy.props import CollectionProperty, StringProperty
 
 from ..addon_prefs import get_prefs, python_for
 from ..client import batch_jobs, interpreter, jobs
-from ..scene import mesh_import
-from ..ui import properties
+from ..scene import mesh_import, placement
+from ..ui import panel_info, properties
+from ..ui import text as ui_text
 from .runner import RunnerOperator
-
-#: gap between neighbours, in units of the objects' size
-SPACING = 1.25
 
 
 class IMG2MESH_OT_batch(RunnerOperator, properties.SettingsMixin, bpy.types.Operator):
@@ -46,23 +46,27 @@ class IMG2MESH_OT_batch(RunnerOperator, properties.SettingsMixin, bpy.types.Oper
             items = [bpy.path.abspath(self.directory)] if self.directory else []
         return batch_jobs.photos_in(items)
 
+    def _refuse(self, text):
+        panel_info.record_error(text)
+        ui_text.report_error(self, text, "the Img2Mesh panel and the Info log")
+        return False
+
     def _start(self, context):
         photos = self._photos()
         if not photos:
-            self.report({"ERROR"}, "Img2Mesh: no photos: choose a folder of images or "
-                        "several image files")
-            return False
+            return self._refuse("no photos: choose a folder of images or several image "
+                                "files")
         prefs = get_prefs(context)
         try:
             python = python_for(prefs)
         except interpreter.InterpreterError as exc:
-            self.report({"ERROR"}, f"Img2Mesh: {exc}")
-            return False
+            return self._refuse(str(exc))
         coll = bpy.data.collections.new("Img2Mesh Batch")
         context.scene.collection.children.link(coll)
         self._collection, self._objects = coll.name, []
-        self._origin = tuple(context.scene.cursor.location)
         storage = getattr(prefs, "texture_storage", "PACK")
+        where = getattr(prefs, "placement", "BESIDE")
+        self._frame = getattr(prefs, "frame_results", True)
 
         def make_args(photo, temp_dir):
             stem = "".join(c if c.isalnum() or c in "-_" else "_"
@@ -74,17 +78,22 @@ class IMG2MESH_OT_batch(RunnerOperator, properties.SettingsMixin, bpy.types.Oper
             if path is None:
                 raise ValueError("the worker reported no mesh file")
             notes = []
-            obj = mesh_import.import_result(context, path, mesh_import.object_name(photo),
-                                            runner.result, color=self.color,
-                                            texture_storage=storage, warnings=notes)
+            # beside everything (BESIDE), or from the 3D cursor on, each beside the
+            # batch's earlier results (CURSOR)
+            earlier = [bpy.data.objects[n] for n in self._objects if n in bpy.data.objects]
+            obj = mesh_import.import_result(
+                context, path, mesh_import.object_name(photo), runner.result,
+                color=self.color, texture_storage=storage, warnings=notes,
+                placement="BESIDE" if where == "BESIDE" or earlier else "CURSOR",
+                among=None if where == "BESIDE" else earlier)
             for c in list(obj.users_collection):
                 c.objects.unlink(obj)
             bpy.data.collections[self._collection].objects.link(obj)
-            x = len(self._objects) * self.size * SPACING
-            obj.location = (self._origin[0] + x, self._origin[1], self._origin[2])
             obj["img2mesh_source"] = photo
             self._objects.append(obj.name)
             runner.warnings += notes
+            if self._frame:
+                placement.frame(context, [obj])
 
         keep = getattr(prefs, "keep_worker", True) if prefs else True
         self._runner = batch_jobs.BatchRunner(python, photos, make_args, on_done,
@@ -100,12 +109,18 @@ class IMG2MESH_OT_batch(RunnerOperator, properties.SettingsMixin, bpy.types.Oper
             self.report({"WARNING"}, f"Img2Mesh: {warning}")
         done, total = len(runner.done), len(runner.photos)
         if runner.error == "cancelled":
+            panel_info.record_batch(runner, self._collection, cancelled=True)
             self.report({"WARNING"}, f"Img2Mesh: batch cancelled: {done} of {total} kept")
         elif runner.error:
+            panel_info.record_error(runner.error)
             self.report({"ERROR"}, f"Img2Mesh: {runner.error}")
         else:
+            panel_info.record_batch(runner, self._collection)
             self.report({"INFO"}, f"Img2Mesh: batch: {done} of {total} photos in "
-                        f"'{self._collection}'")
+                        f"'{self._collection}' in {runner.seconds:.1f} s")
+        if self._frame:  # the whole batch in view, selected
+            placement.frame(context, [bpy.data.objects[n] for n in self._objects
+                                      if n in bpy.data.objects])
         return {"FINISHED"} if done else {"CANCELLED"}
 
     def invoke(self, context, event):

@@ -84,7 +84,7 @@ def stop():
 
 def draw(layout, prefs, context=None):
     """The status line: a turning ring (4.0+) or "Checking ..." while the check runs."""
-    from ..ui.panel_info import wrap
+    from ..ui.text import wrap
 
     check = current
     if check is None:
@@ -101,8 +101,8 @@ def draw(layout, prefs, context=None):
 
 
 class IMG2MESH_OT_check_dependencies(bpy.types.Operator):
-    """Check that the worker's Python can import torch, open3d, transformers and rembg
-    (in the background: Blender stays responsive)"""
+    """Check that the worker's Python can import what a job needs (onnxruntime, open3d,
+    scipy, Pillow) and which optional parts (PyTorch) it has; in the background"""
 
     bl_idname = "img2mesh.check_dependencies"
     bl_label = "Check Dependencies"

@@ -8,9 +8,12 @@ folder with progress events, like a generation's.  Blender 4.2+ allows it only w
 import bpy
 from bpy.props import StringProperty
 
-from ...pipeline.models import default_models_dir, download_folder, partial_folder
+from ...pipeline.models import (default_models_dir, download_folder, offline_variable,
+                                partial_folder)
 from ..addon_prefs import get_prefs, online_access, python_for
 from ..client import interpreter, jobs, model_files
+from ..ui import panel_info
+from ..ui.messages import Message, draw_message
 from ..ui.progress import draw_progress
 from ..ui.text import report_error
 from .runner import RunnerOperator
@@ -43,6 +46,8 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
             why = "the worker is busy"
         elif not online_access():
             why = "Online Access is off (Preferences > System > Network)"
+        elif offline_variable():
+            why = f"downloads are off: {offline_variable()} is set"
         if why and hasattr(cls, "poll_message_set"):
             cls.poll_message_set(why)
         return why is None
@@ -69,11 +74,17 @@ class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
     def _finish(self, context):
         runner = self._runner
         if runner.error == "cancelled":
+            panel_info.record_cancelled()
             self.report({"WARNING"}, "Img2Mesh: cancelled")
             return {"CANCELLED"}
         if runner.error:  # the first sentence in the popup, all of it in the Info log
+            panel_info.record_error(runner.error)
             report_error(self, runner.error)
             return {"CANCELLED"}
+        label = dict((name, label) for name, label, _ in MODELS).get(self.name, self.name)
+        panel_info.show([Message(
+            "CHECKMARK", (f"{label} downloaded", "Downloaded"),
+            f"{label} downloaded: {runner.result['path']}")])
         self.report({"INFO"}, f"Img2Mesh: {self.name} is ready: {runner.result['path']}")
         return {"FINISHED"}
 
@@ -91,23 +102,30 @@ def models_folder(prefs):
     return default_models_dir()
 
 
-def draw(layout, prefs=None):
+def draw(layout, prefs=None, context=None):
     """The preferences' Models box: per model, where it already is (and its size), or a
-    Download button; and the progress of a download."""
+    Download button -- greyed out, the reason above, when downloads are off; and the
+    progress of a download.  A model's name and what it is are two columns, so that
+    neither is cut at the preferences window's default size."""
     box = layout.box()
-    box.label(text="Models" + ("" if online_access() else
-                               " (downloads need Online Access: Preferences > System)"),
-              icon="WORLD" if online_access() else "ERROR")
+    why = panel_info.downloads_off()
+    box.label(text="Models", icon="WORLD" if why is None else "ERROR")
+    if why is not None:
+        draw_message(box, context, "prefs_download_off", why)
     runner = jobs.current
     if runner is not None and not runner.finished and "--download" in runner.args:
-        draw_progress(box.column(), runner)
+        draw_progress(box.column(), runner, context)
     folder = models_folder(prefs)
     for name, label, what in MODELS:
-        row = box.row()
+        split = box.split(factor=0.4)
         where = model_files.present(name, folder)
+        split.label(text=label, icon="CHECKMARK" if where else "BLANK1")
+        row = split.row()
         if where:
             size = model_files.human_size(model_files.size_bytes(where))
-            row.label(text=f"{label}: present ({size})", icon="CHECKMARK")
-        else:
-            row.label(text=f"{label}: {what}")
-            row.operator(IMG2MESH_OT_download_model.bl_idname, icon="IMPORT").name = name
+            row.label(text=f"present ({size})")
+            continue
+        row.label(text=what)
+        sub = row.row()
+        sub.enabled = why is None
+        sub.operator(IMG2MESH_OT_download_model.bl_idname, icon="IMPORT").name = name

@@ -8,7 +8,7 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..addon_prefs import get_prefs, python_for
 from ..client import interpreter, jobs
-from ..scene import image_source, mesh_import
+from ..scene import image_source, mesh_import, placement
 from ..ui import panel_info, properties
 from ..ui import text as ui_text
 from .runner import RunnerOperator
@@ -75,7 +75,7 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                 src = image_source.from_file(self.filepath)
                 self._name = mesh_import.object_name(src)
                 title = ui_text.file_name(src)
-            out = f"{temp_dir}/{image_source._safe_stem(self._name)}.ply"
+            out = f"{temp_dir}/{image_source.safe_stem(self._name)}.ply"
             args = properties.cli_args(self, src, out, prefs)
         except Exception:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -102,10 +102,12 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                     panel_info.record_error(runner.error)
                     ui_text.report_error(self, runner.error, PANEL_AND_LOG)
                 else:
+                    panel_info.record_cancelled()
                     self.report({"WARNING"}, "Img2Mesh: cancelled")
                 return {"CANCELLED"}
             path = runner.mesh_path()
             if path is None:
+                panel_info.record_error("the worker reported no mesh file")
                 self.report({"ERROR"}, "Img2Mesh: the worker reported no mesh file")
                 return {"CANCELLED"}
             prefs, notes = get_prefs(context), []
@@ -123,6 +125,8 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
                 ui_text.report_error(self, f"cannot import {path}: {exc}", PANEL_AND_LOG)
                 return {"CANCELLED"}
             panel_info.record(obj, runner, notes)
+            if getattr(prefs, "frame_results", True):
+                placement.frame(context, [obj])  # in a window; headless: nothing
             for warning in runner.warnings + notes:
                 self.report({"WARNING"}, f"Img2Mesh: {warning}")
             self.report({"INFO"}, f"Img2Mesh: {obj.name}: {len(obj.data.vertices)} vertices, "

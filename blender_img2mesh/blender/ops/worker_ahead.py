@@ -51,7 +51,7 @@ class Preload:
                 event = self.worker.events.get_nowait()
             except queue.Empty:
                 break
-            if event is worker_client._EOF:  # the worker died: the next job restarts it
+            if event is worker_client.EOF_EVENT:  # the worker died: the next job restarts it
                 self.worker.preloads.discard(self.id)
                 self.error = "the worker stopped: " + self.worker.last_error_line()
                 worker_client.forget(self.worker)

@@ -20,7 +20,7 @@ def from_file(filepath):
     return path
 
 
-def _safe_stem(name):
+def safe_stem(name):
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._")
     return os.path.splitext(stem)[0] or "image"
 
@@ -29,7 +29,7 @@ def from_image(image, temp_dir):
     """A path the worker can read for the Blender image ``image``."""
     if image is None:
         raise SourceError("no image chosen")
-    stem = _safe_stem(image.name)
+    stem = safe_stem(image.name)
     disk = bpy.path.abspath(image.filepath) if image.filepath else ""
     if image.packed_file is not None:
         ext = os.path.splitext(image.filepath or "")[1] or ".png"

@@ -107,7 +107,8 @@ def texture_path(data, result, warnings=None):
 
 
 def import_result(context, mesh_path, name, result=None, add_camera=False, color="TEXTURE",
-                  texture_storage="PACK", warnings=None, placement="BESIDE", replace=None):
+                  texture_storage="PACK", warnings=None, placement="BESIDE", replace=None,
+                  among=None):
     """Create the object for ``mesh_path``: beside the scene's meshes at the 3D cursor's
     height and depth, or at the 3D cursor (``placement``, see :mod:`placement`), in the
     active collection,
@@ -116,6 +117,7 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
     the .blend by ``texture_storage``, see :mod:`texture`).  ``replace``: an earlier
     result object updated in place instead (:func:`replace_data`: its new mesh, material
     and texture; it keeps its name, place and collections; its camera is aimed anew).
+    ``among``: the objects a new one goes beside (default: all the scene's meshes).
     What the user should know goes to ``warnings`` (a list).  Returns the object."""
     data = ply.read_ply(mesh_path)
     # only a closed back (flat, mirror) has vertices split along UV seams
@@ -136,7 +138,7 @@ def import_result(context, mesh_path, name, result=None, add_camera=False, color
         obj = bpy.data.objects.new(name, mesh)
         active_collection(context).objects.link(obj)
         min_x = float(data.vertices[:, 0].min()) if len(data.vertices) else 0.0
-        obj.location = placing.location_for(context, obj, min_x, placement)
+        obj.location = placing.location_for(context, obj, min_x, placement, among)
     view_layer = context.view_layer
     for other in view_layer.objects:
         if other.select_get():

@@ -3,9 +3,11 @@ Advanced, Generate / progress."""
 
 import bpy
 
-from ..client import jobs
-from ..ops import worker_ahead
+from ..addon_prefs import get_prefs
+from ..client import interpreter, jobs
+from ..ops import torch_install, worker_ahead
 from . import panel_info, pickers, properties
+from .messages import Message, draw_message
 from .progress import draw_progress
 
 
@@ -38,6 +40,12 @@ def draw_source(layout, s):
     elif s.source == "TEXT":  # the whole width: prompts are long
         row = layout.row()
         row.use_property_split = False
+        prefs = get_prefs()
+        origin = interpreter.in_use(getattr(prefs, "python_path", "") if prefs else "")[1]
+        if not torch_install.available(origin):  # greyed out, and why
+            row.enabled = False
+            layout.label(text="The text prompt needs PyTorch, not installed:", icon="INFO")
+            layout.label(text="Preferences > Add-ons > Img2Mesh > Install PyTorch")
         row.prop(s, "prompt", text="", icon="TEXT")
     else:
         layout.template_ID(s, "image", open="image.open")
@@ -78,6 +86,7 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         col.prop(s, "depth_model")
         if s.depth_model == "CUSTOM":
             draw_custom_model(col, s, "Model")
+        panel_info.draw_depth(col, context, s)  # what will really run (one line)
         col.prop(s, "back")
         draw_detail(layout, s)
         col = layout.column()
@@ -85,19 +94,22 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         col.prop(s, "color")
         col.column(heading="Camera").prop(s, "add_camera", text="Add")
         col.column(heading="Result").prop(s, "replace_last", text="Replace Last")
-        panel_info.draw_depth(layout, context, s)  # what will really run
         runner = jobs.current
         if runner is not None and not runner.finished:
             draw_progress(layout.column(), runner, context)
         else:
+            blocker = panel_info.generate_blocker(s, context)
             row = layout.row()
             row.scale_y = 1.5
+            row.enabled = blocker is None  # only when it can work; the reason under it
             target = properties.last_result(context) if s.replace_last else None
             op = row.operator("img2mesh.generate", icon="MESH_MONKEY", text=(
                 f"Update {target.name}" if target is not None else "Generate Mesh"))
             for name, value in properties.operator_settings(s).items():
                 setattr(op, name, value)
-            panel_info.draw_last_result(layout, context)  # the last run, its warnings
+            if blocker is not None:
+                draw_message(layout, context, "generate_off", blocker)
+            panel_info.draw_last_result(layout, context)  # what the last action did
 
 
 #: Advanced: (property, the short label that fits the default sidebar width)
@@ -106,6 +118,22 @@ ADVANCED = (("mask_path", "Mask"), ("depth_map_path", "Depth Map"), ("mesher", "
             ("fov", "FOV"), ("thickness", "Thickness"),
             ("target_faces", "Faces"), ("texture_size", "Texture"), ("frame", "Frame"),
             ("device", "Device"), ("models_dir", "Models"))
+#: what an automatic field says while its toggle is off
+AUTO = "Auto"
+
+
+def draw_field(layout, s, name, text):
+    """A field; an automatic-by-default one (``properties.AUTO_FIELDS``) as its toggle
+    and, when on, its value (limits: the worker's), else the word "Auto"."""
+    if name not in properties.AUTO_FIELDS:
+        layout.prop(s, name, text=text)
+        return
+    row = layout.row(align=True, heading=text)
+    row.prop(s, "use_" + name, text="")
+    if getattr(s, "use_" + name):
+        row.prop(s, name, text="")
+    else:
+        row.label(text=AUTO)
 
 
 class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
@@ -119,12 +147,12 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
         if s.source == "TEXT":  # the text-to-image settings
             for name, text in (("seed", "Seed"), ("steps", "Steps"),
                                ("negative_prompt", "Negative"), ("t2i_model", "Model")):
-                layout.prop(s, name, text=text)
+                draw_field(layout, s, name, text)
             layout.separator()
         elif s.source == "FILE":  # the whole path (typed or pasted; the panel shows the name)
             layout.prop(s, "filepath", text="Path")
         for name, text in ADVANCED:
-            layout.prop(s, name, text=text)
+            draw_field(layout, s, name, text)
         layout.column(heading="Network").prop(s, "offline", text="Offline")
 
 
@@ -139,16 +167,24 @@ class IMG2MESH_PT_batch(_Base, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.img2mesh
         layout = split(self.layout)
-        layout.prop(s, "batch_folder")
+        layout.prop(s, "batch_folder", text="Folder")  # "Photos Folder" is cut
         if jobs.running():
             return  # the progress ("7 / 20") and Cancel are drawn above
-        row = layout.row(align=True)
+        blocker = panel_info.generate_blocker(s, context, photo=False)
         settings = properties.operator_settings(s)
-        op = row.operator("img2mesh.batch", text="Folder", icon="FILE_FOLDER")
+        col = layout.column()
+        col.enabled = blocker is None
+        row = col.row(align=True)
+        row.enabled = bool(s.batch_folder.strip())
+        op = row.operator("img2mesh.batch", text="Run on Folder", icon="FILE_FOLDER")
         for name in properties.SETTING_NAMES:
             setattr(op, name, settings[name])
         op.directory = s.batch_folder
-        row.active = bool(s.batch_folder)
-        op = layout.operator("img2mesh.batch", text="Choose Files...", icon="FILEBROWSER")
+        op = col.operator("img2mesh.batch", text="Choose Files...", icon="FILEBROWSER")
         for name in properties.SETTING_NAMES:
             setattr(op, name, settings[name])
+        if blocker is not None:
+            draw_message(layout, context, "batch_off", blocker)
+        elif not s.batch_folder.strip():
+            draw_message(layout, context, "batch_folder_off", Message(
+                "INFO", ("No folder: choose one, or files", "No folder chosen")))

@@ -7,8 +7,9 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..addon_prefs import ADDON_NAME
 from ..client import interpreter, jobs, vendor, worker_client
-from ..ops import dependency_check, downloads, worker_ahead
+from ..ops import dependency_check, downloads, torch_install, worker_ahead
 from ..scene import placement, texture
+from .text import wrap
 
 #: registered from here (the operator lives with its thread and timer)
 IMG2MESH_OT_check_dependencies = dependency_check.IMG2MESH_OT_check_dependencies
@@ -38,7 +39,8 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
 
     python_path: StringProperty(
         name="Python Interpreter", subtype="FILE_PATH", default="",
-        description="Python with torch, open3d, transformers and rembg installed "
+        description="A Python of your own with the command line's packages "
+        "(requirements.txt) installed "
         "($IMG2MESH_PYTHON, when set, wins; empty: Blender's own Python)")
     models_dir: StringProperty(
         name="Models Folder", subtype="DIR_PATH", default="",
@@ -61,11 +63,13 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
     placement: EnumProperty(
         name="Placement", items=placement.PLACEMENTS, default="BESIDE",
         description="Where a new result goes")
+    frame_results: BoolProperty(
+        name="Frame New Results", default=True,
+        description="The 3D viewport moves to show each new result (and a batch's "
+        "results when it ends), so a result placed beside the others is never out of view")
     dependency_status: StringProperty(name="Status", default="not checked")
 
     def draw(self, context):
-        from .panel_info import wrap
-
         layout = self.layout
         layout.prop(self, "python_path")
         icon, line, origin = interpreter_text(self.python_path)
@@ -76,7 +80,9 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row.prop(self, "keep_worker")
         layout.prop(self, "start_ahead")
         layout.prop(self, "texture_storage")
-        layout.prop(self, "placement")
+        row = layout.row()
+        row.prop(self, "placement")
+        row.prop(self, "frame_results")
         row = layout.row()
         row.operator("img2mesh.check_dependencies", icon="CHECKMARK")
         row.operator("img2mesh.release_models", icon="X")
@@ -85,7 +91,9 @@ class IMG2MESH_AP_preferences(bpy.types.AddonPreferences):
         row.label(text=vendor.status(origin), icon="PACKAGE")
         if vendor.needs_unpack():
             row.operator("img2mesh.unpack_dependencies", icon="IMPORT")
-        downloads.draw(layout, self)
+        downloads.draw(layout, self, context)
+        if origin == interpreter.FROM_BLENDER:  # a Python of the user's own brings its own
+            torch_install.draw(layout)
         warm = worker_client.warm_worker()
         if warm is not None and warm.alive():
             layout.label(text=f"Worker running (pid {warm.pid}, {warm.python})", icon="INFO")

@@ -62,11 +62,13 @@ DEVICES = (
 SETTING_NAMES = (
     "remove_background", "segmenter", "depth_model", "depth_model_custom", "mesher",
     "poisson_depth",
-    "back", "size", "mask_path", "depth_map_path", "fov", "thickness", "target_faces",
-    "max_size", "frame", "offline", "device", "models_dir", "add_camera", "color",
-    "texture_size",
-    "prompt", "negative_prompt", "seed", "steps", "t2i_model",
+    "back", "size", "mask_path", "depth_map_path", "use_fov", "fov", "use_thickness",
+    "thickness", "use_target_faces", "target_faces", "max_size", "frame", "offline",
+    "device", "models_dir", "add_camera", "color", "use_texture_size", "texture_size",
+    "prompt", "negative_prompt", "seed", "use_steps", "steps", "t2i_model",
 )
+#: the fields that are automatic unless their ``use_<name>`` toggle is on
+AUTO_FIELDS = ("fov", "thickness", "target_faces", "texture_size", "steps")
 SOURCES = (
     ("FILE", "File", "An image file on disk"),
     ("IMAGE", "Image", "An image already loaded in Blender"),
@@ -116,13 +118,24 @@ class SettingsMixin:
                               description="Use this mask (white = object) instead of a model")
     depth_map_path: StringProperty(name="Depth Map", subtype="FILE_PATH", default="",
                                    description="Use this depth map instead of a model")
-    fov: FloatProperty(name="Field of View", default=0.0, min=0.0, max=_R["fov"].high,
-                       description="Camera field of view across the longer side in degrees "
-                       "(0: the model's estimate, else 50)")
-    thickness: FloatProperty(name="Thickness", default=0.0, min=0.0, max=_R["thickness"].high,
-                             description="Depth relative to width (0: default 0.5)")
-    target_faces: IntProperty(name="Target Faces", default=0, min=0, max=_R["target_faces"].high,
-                              description="Decimate to about this many triangles (0: off)")
+    # automatic unless turned on (use_*): each value's limits are the worker's own
+    use_fov: BoolProperty(name="Set Field of View", default=False,
+                          description="Give the camera's field of view (off: the depth "
+                          "model's estimate, else 50 degrees)")
+    fov: FloatProperty(name="Field of View", default=catalog.DEFAULT_FOV, min=_R["fov"].low,
+                       max=_R["fov"].high,
+                       description="Camera field of view across the longer side in degrees")
+    use_thickness: BoolProperty(name="Set Thickness", default=False,
+                                description="Give the depth relative to the width (off: "
+                                "the depth's own, or 0.5 for relative depth)")
+    thickness: FloatProperty(name="Thickness", default=0.5, min=_R["thickness"].low,
+                             max=_R["thickness"].high, description="Depth relative to width")
+    use_target_faces: BoolProperty(name="Decimate", default=False,
+                                   description="Decimate the mesh to about Target Faces "
+                                   "triangles (off: all the faces the surface has)")
+    target_faces: IntProperty(name="Target Faces", default=100_000,
+                              min=_R["target_faces"].low, max=_R["target_faces"].high,
+                              description="Decimate to about this many triangles")
     max_size: IntProperty(name="Resolution", default=catalog.DEFAULTS["max_size"],
                           min=_R["max_size"].low, max=_R["max_size"].high, soft_max=2048,
                           subtype="PIXEL", description="Longer side of the working image the "
@@ -138,10 +151,12 @@ class SettingsMixin:
     add_camera: BoolProperty(name="Add Camera", default=False,
                              description="Add a camera matching the photo's field of view")
     color: _color_property()
-    texture_size: IntProperty(name="Texture Size", default=0, min=0, max=_R["texture_size"].high,
-                              soft_max=8192,
-                              subtype="PIXEL", description="Longer side of the texture "
-                              "image at most (0: the photo's own, up to 4096)")
+    use_texture_size: BoolProperty(name="Set Texture Size", default=False,
+                                   description="Limit the texture image's longer side "
+                                   "(off: the photo's own, up to 4096)")
+    texture_size: IntProperty(name="Texture Size", default=2048, min=_R["texture_size"].low,
+                              max=_R["texture_size"].high, soft_max=8192, subtype="PIXEL",
+                              description="Longer side of the texture image at most")
     # text prompt (source Text)
     prompt: StringProperty(name="Prompt", default="",
                            description="What to make, e.g. 'a ceramic mug' (framed as a single "
@@ -149,10 +164,13 @@ class SettingsMixin:
     negative_prompt: StringProperty(name="Negative Prompt", default="",
                                     description="What the picture should not show (not used "
                                     "by turbo models, which run without guidance)")
-    seed: IntProperty(name="Seed", default=0, min=0,
+    seed: IntProperty(name="Seed", default=0, min=_R["seed"].low,
                       description="Random seed: the same seed gives the same picture")
-    steps: IntProperty(name="Steps", default=0, min=0, max=_R["steps"].high,
-                       description="Denoising steps (0: the model's default, 2 for sd-turbo)")
+    use_steps: BoolProperty(name="Set Steps", default=False,
+                            description="Give the number of denoising steps (off: the "
+                            "model's default, 2 for sd-turbo)")
+    steps: IntProperty(name="Steps", default=2, min=_R["steps"].low, max=_R["steps"].high,
+                       description="Denoising steps")
     t2i_model: StringProperty(name="Image Model", default="",
                               description="Text-to-image model: hub id (org/name) or local "
                               "diffusers folder (empty: sd-turbo)")
@@ -206,6 +224,17 @@ def set_last_result(context, obj):
     context.scene.img2mesh.last_result = obj
 
 
+def given(s, name):
+    """Whether the settings ``s`` set the automatic-by-default field ``name`` (see
+    :data:`AUTO_FIELDS`): its toggle ``use_<name>`` is on -- or, for an operator run
+    from a script, the value was given without the toggle (``generate(fov=35.0)``)."""
+    if getattr(s, "use_" + name):
+        return True
+    props = getattr(s, "properties", None)  # an operator's
+    return isinstance(s, bpy.types.Operator) and props is not None and \
+        props.is_property_set(name) and not props.is_property_set("use_" + name)
+
+
 def operator_settings(s):
     """The scene settings ``s`` as the operator's keyword arguments (the panel's button)."""
     kw = {name: getattr(s, name) for name in SETTING_NAMES}
@@ -241,14 +270,10 @@ def cli_args(s, image_path, out_path, prefs=None):
         if model.startswith("//"):
             model = bpy.path.abspath(model)
         args += ["--depth-model", model]
-    if s.fov > 0:
-        args += ["--fov", repr(float(s.fov))]
-    if s.thickness > 0:
-        args += ["--thickness", repr(float(s.thickness))]
-    if s.target_faces > 0:
-        args += ["--target-faces", str(s.target_faces)]
-    if s.texture_size > 0:
-        args += ["--texture-size", str(s.texture_size)]
+    for name in AUTO_FIELDS[:4]:  # steps: the prompt's
+        if given(s, name):
+            value = getattr(s, name)
+            args += [_R[name].option, str(value) if _R[name].whole else repr(float(value))]
     # no --color: the pipeline's default (both) keeps texture and vertex colors in the
     # file, and the Color setting only chooses what feeds the material
     if s.offline or not online_access():  # Blender 4.2+'s Online Access
@@ -267,7 +292,7 @@ def prompt_args(s):
     if not s.prompt.strip():
         raise ValueError("no prompt given: describe the object to generate")
     args = [f"--prompt={s.prompt.strip()}", f"--seed={s.seed}"]
-    if s.steps > 0:
+    if given(s, "steps"):
         args.append(f"--steps={s.steps}")
     if s.negative_prompt.strip():
         args.append(f"--negative-prompt={s.negative_prompt.strip()}")

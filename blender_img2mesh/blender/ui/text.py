@@ -1,5 +1,6 @@
-"""Text for the sidebar and the reports (no bpy here): wrapped to the region's width,
-the first sentence of an error for its popup, a file's name instead of its path."""
+"""Text for the sidebar and the reports (no bpy here): wrapped to the region's width, or
+one line that fits it (the longest form that fits, else cut with an ellipsis), the first
+sentence of an error for its popup, a file's name instead of its path."""
 
 import os
 import re
@@ -84,6 +85,38 @@ def wrap(layout, context, text, icon="NONE", first_icon_only=True, inset=0):
     scale = _scale(context)
     for i, line in enumerate(lines_for(text, text_width(context) / scale - inset)):
         col.label(text=line, icon=icon if (i == 0 or not first_icon_only) else "BLANK1")
+
+
+#: how much narrower a one-line message in the result box is than a panel's line, px
+LINE_INSET = 16
+ELLIPSIS = "\u2026"
+
+
+def fit(forms, width, measure_px=text_px):
+    """One line no wider than ``width`` px: the first of ``forms`` (a text, or texts from
+    the most to the least detailed) that fits, else the last one cut at a word (or, for
+    one long word, anywhere) with an ellipsis."""
+    forms = [forms] if isinstance(forms, str) else list(forms)
+    forms = [" ".join(str(f).split()) for f in forms] or [""]
+    for form in forms:
+        if measure_px(form) <= width:
+            return form
+    text = forms[-1]
+    room = width - measure_px(ELLIPSIS)
+    cut = ""
+    for char in text:
+        if measure_px(cut + char) > room:
+            break
+        cut += char
+    word_end = cut.rstrip().rfind(" ")
+    if word_end > len(cut) // 2:  # end at a word when that keeps most of the line
+        cut = cut[:word_end]
+    return cut.rstrip(" ,;:-") + ELLIPSIS
+
+
+def line_width(context, inset=0):
+    """How wide one line of text may be in the region, px at scale 1 (``inset``: less)."""
+    return text_width(context) / _scale(context) - inset
 
 
 def report_error(operator, text, where="the Info log"):

@@ -1,7 +1,7 @@
 """The local batch's stage overlap: the next photo's work started on a second thread while
 the current one finishes, into the cache slots that :mod:`stages` fills and :func:`run.run`
-looks in (one value per slot, the last photo's), so the next photo's run finds it there (``"reused"`` in its
-result).
+looks in (one value per slot, the last photo's), so the next photo's run finds it there
+(``"reused"`` in its result).
 
 * ``mask`` (the default): once the current photo is at its depth stage, the next photo
   is read and its background removed (a small network beside the big one);
@@ -9,13 +9,13 @@ result).
   later: meshing and writing files, mostly one core), the next photo's depth network
   runs too -- onnxruntime and torch release the GIL.
 
-``IMG2MESH_BATCH_OVERLAP`` = ``0`` (none), ``mask`` or ``depth``; ``python -m benchmarks.batch``
-measures them against each other (README, Batch: both overlaps 0.82x the batch's time
-without one, ``depth`` no faster than ``mask`` on 2 shared cores, so the simpler one is
-the default).  With an overlap the batch's onnxruntime sessions sleep between operators
-instead of spin-waiting on the cores the other stage needs (``IMG2MESH_ORT_SPIN=1``:
-they spin).  The main thread waits for the work ahead before it starts the next photo,
-so a photo's network never runs twice.
+``IMG2MESH_BATCH_OVERLAP`` = ``0`` (none), ``mask`` or ``depth``; ``python -m
+benchmarks.batch`` measures them against each other (docs/benchmarks.md, Batch: the mask
+overlap 0.83x the batch's time without one, ``depth`` no faster than ``mask`` on 2 shared
+cores, so the simpler one is the default). With an overlap the batch's onnxruntime sessions
+sleep between operators instead of spin-waiting on the cores the other stage needs
+(``IMG2MESH_ORT_SPIN=1``: they spin). The main thread waits for the work ahead before it
+starts the next photo, so a photo's network never runs twice.
 """
 
 import os
@@ -78,40 +78,47 @@ class Ahead:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _photo(ns):
+def _photo(source):
     from ..source import image_io
 
-    rgb_full, alpha = image_io.load_photo(ns.input)
-    return image_io.resize_rgb(rgb_full, ns.max_size), alpha
+    rgb_full, alpha = image_io.load_photo(source.photo)
+    return image_io.resize_rgb(rgb_full, source.max_size), alpha
 
 
 def _mask_ahead(ns, cache):
     from .. import stages
+    from ..job import Job
 
     try:
-        if ns.keep_background or ns.mask:
+        job = Job.from_args(ns)
+        if job.mask.keep_background or job.mask.file:
             return
-        rgb, alpha = _photo(ns)
+        rgb, alpha = _photo(job.source)
         if alpha is not None:
             return
-        models_dir, allow = stages.model_places(ns)
-        session = stages.segmenter(ns, alpha, Reporter(), cache, models_dir, allow)
-        stages.reuse(cache, "mask", (stages.photo_key(ns, rgb), ns.segmenter),
-                        lambda: stages.make_mask(ns, rgb, alpha, session), [])
+        session = stages.segmenter(job.mask, alpha, Reporter(), cache, job.models)
+        stages.reuse(cache, "mask", (stages.photo_key(job.source.photo, rgb), job.mask.segmenter),
+                     lambda: stages.make_mask(job.mask, job.source.photo, rgb, alpha, session),
+                     [])
     except Exception:  # noqa: BLE001 -- the photo's own run meets (and reports) it again
         return
 
 
 def _depth_ahead(ns, cache):
+    import dataclasses
+
     from .. import stages
+    from ..job import Job
 
     try:
-        rgb, _ = _photo(ns)
-        models_dir, allow = stages.model_places(ns)
+        job = Job.from_args(ns)
+        rgb, _ = _photo(job.source)
         key = ("depth",)  # only a model the batch has loaded already: no loading here
-        estimator = stages.depth_estimator(ns, Reporter(), _Only(cache, key), models_dir, False)
+        no_download = dataclasses.replace(job.models, allow_download=False)
+        estimator = stages.depth_estimator(job.depth, Reporter(), _Only(cache, key),
+                                           no_download)
         if estimator[0] is not None:
-            stages.predict(estimator, rgb, cache, stages.photo_key(ns, rgb), [])
+            stages.predict(estimator, rgb, cache, stages.photo_key(job.source.photo, rgb), [])
     except Exception:  # noqa: BLE001 -- as above
         return
 

@@ -68,15 +68,20 @@ class Display:
         else:
             self._write(f"error: {err.one_line()}")
 
-    def begin(self, folder, total, todo):
+    def begin(self, folder, total, todo, passed_over=0):
+        """The plan: photos, those to do, the output folder, and how many image files
+        were passed over as results' files (textures, previews, ...)."""
         self.total, self.todo = total, todo
         self.t0 = time.perf_counter()
         if self.json:
             self._emit({"event": "batch_start", "photos": total, "to_do": todo,
-                        "skipped": total - todo, "output": folder})
+                        "skipped": total - todo, "output": folder,
+                        "passed_over": passed_over})
         elif not self.quiet:
             skipped = f" ({total - todo} already done)" if total > todo else ""
-            self._write(f"{total} photos -> {folder}{skipped}")
+            passed = f"; {passed_over} file{'s' * (passed_over != 1)} passed over (results' " \
+                "textures, previews, sidecars)" if passed_over else ""
+            self._write(f"{total} photos -> {folder}{skipped}{passed}")
 
     def photo_start(self, job, stage="starting"):
         self.current, self.fraction, self.stage = job, 0.0, stage

@@ -23,6 +23,7 @@ from ..command.console import refuse, stdout_for_events, wants_json
 from ..errors import Img2MeshError
 from . import plan as batch_plan
 from .ahead import Ahead
+from .discover import expand
 from .display import Display
 from .photo import convert, record
 
@@ -39,19 +40,24 @@ class Stopped(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def _stop_on_signals():
+    """SIGTERM/SIGHUP raise :class:`Stopped`; yields a list that gets each signal's
+    number (a library that turns the exception into a plain ``KeyboardInterrupt`` --
+    Ray's blocking calls do -- does not lose which signal it was)."""
+    received = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     saved = {}
 
     def handler(signum, frame):
+        received.append(signum)
         raise Stopped(signum)
 
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             saved[name] = signal.signal(getattr(signal, name), handler)
     try:
-        yield
+        yield received
     finally:
         for name, old in saved.items():
             signal.signal(getattr(signal, name), old)
@@ -66,12 +72,15 @@ class Manifest:
         self.path = os.path.join(folder, MANIFEST)
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
-            size = os.fstat(self.fd).st_size
-            if size:
-                tail = os.pread(self.fd, min(size, 1 << 20), max(0, size - (1 << 20)))
-                if not tail.endswith(b"\n"):
-                    cut = tail.rfind(b"\n")
-                    os.ftruncate(self.fd, size - len(tail) + cut + 1 if cut >= 0 else 0)
+            size = end = os.fstat(self.fd).st_size
+            if size and os.pread(self.fd, 1, size - 1) != b"\n":
+                while end > 0:  # back, 1 MB at a time, to the last whole line's end
+                    start = max(0, end - (1 << 20))
+                    cut = os.pread(self.fd, end - start, start).rfind(b"\n")
+                    end = start + cut + 1 if cut >= 0 else start
+                    if cut >= 0:
+                        break
+                os.ftruncate(self.fd, end)
         except OSError as exc:
             from ..output.result_files import write_error
 
@@ -103,24 +112,28 @@ def _local(todo, finish, display):
 
 
 def plan(args):
-    """The jobs (one per photo, in order) and the output folder."""
+    """The output folder, the jobs (one per photo, in order) and how many image files
+    discovery passed over (results' files: :mod:`.discover`)."""
     folder = batch_plan.output_folder(args.output)
-    photos = batch_plan.expand(args.input, args.recursive)
+    previews = [args.preview] if isinstance(args.preview, str) else []
+    photos, passed = expand(args.input, args.recursive, [folder, *previews])
     jobs = []
-    for index, (photo, stem) in enumerate(zip(photos, batch_plan.stems(photos))):
+    stems = batch_plan.stems(photos, lambda stem: batch_plan.result_names(
+        stem, folder, args.format, args.preview))
+    for index, (photo, stem) in enumerate(zip(photos, stems)):
         key = batch_plan.settings_key(args, photo)
         ns = batch_plan.photo_args(args, photo, stem, folder, index, key)
         done = None if args.overwrite else batch_plan.finished(ns)
         jobs.append({"index": index, "photo": photo, "stem": stem, "key": key, "args": ns,
                      "done": done})
-    return folder, jobs
+    return folder, jobs, passed
 
 
 def run_batch(args, out):
     """The whole batch; returns the exit code."""
     display = Display(args, out)
     try:
-        folder, jobs = plan(args)
+        folder, jobs, passed = plan(args)
         if args.preview and args.preview is not True:
             batch_plan.output_folder(args.preview)
         manifest = Manifest(folder)
@@ -128,7 +141,7 @@ def run_batch(args, out):
         display.fatal(err)
         return err.exit_code
     todo = [j for j in jobs if not j["done"]]
-    display.begin(folder, len(jobs), len(todo))
+    display.begin(folder, len(jobs), len(todo), passed)
     counts = {"ok": 0, "failed": 0, "skipped": 0}
 
     def finish(job, rec):
@@ -136,9 +149,9 @@ def run_batch(args, out):
         manifest.add(rec)
         display.photo_done(job, rec)
 
-    code = 0
+    code, received = 0, []
     try:
-        with _stop_on_signals():
+        with _stop_on_signals() as received:
             for job in jobs:
                 if job["done"]:
                     finish(job, record(job, "skipped", outputs=job["done"], seconds=0.0))
@@ -149,7 +162,7 @@ def run_batch(args, out):
             else:
                 _local(todo, finish, display)
     except KeyboardInterrupt as exc:
-        code = 128 + getattr(exc, "signum", signal.SIGINT)
+        code = 128 + getattr(exc, "signum", received[0] if received else signal.SIGINT)
     except Img2MeshError as err:  # Ray missing or unreachable
         display.fatal(err)
         code = err.exit_code

@@ -11,19 +11,28 @@ An actor sends its photo's events (stages, warnings, the result) to a small
 died (a crash, out of memory, a lost node) is tried once more on a fresh actor, then
 reported as failed like any other failure.
 
-Ray is optional (``pip install "blender-img2mesh[ray]"``); this module imports it only
+Signals keep the local batch's promises: ``ray.init`` installs its own SIGTERM handler
+(``sys.exit``), which :func:`run` puts back to the batch's, so SIGTERM, SIGINT and SIGHUP
+stop the actors (their temporary files removed), shut down a Ray this driver started, and
+end the batch with its ``batch`` event and 143, 130, 129.  A Ray started here (``--ray``
+alone) shares the driver's fate: killed outright, its processes end with it (Ray's own
+reaper and kernel fate-sharing).
+
+Ray is optional (``pip install ".[ray]"`` in a checkout); this module imports it only
 when ``--ray`` is given.  Every node needs this package installed (the same version).
 """
 
 import logging
 import os
+import signal
+import threading
 import time
 
 from ..errors import Img2MeshError
 from ..output.result_files import clean_stale
 from .photo import convert, record
 
-INSTALL = 'pip install "blender-img2mesh[ray]" (or: pip install "ray[default]")'
+INSTALL = 'pip install ".[ray]" in this project\'s checkout (or: pip install "ray[default]")'
 #: a photo is tried this many times when its actor dies
 ATTEMPTS = 2
 #: test hook (comma-separated): ``NAME`` makes an actor process exit on the photo named
@@ -93,8 +102,22 @@ def _test_crash(photo):
 
 
 def _connect(ray, address):
+    """Connect (or start a local Ray); True when this call started it.  The signal
+    handlers in place before ``ray.init`` are put back after it."""
     if ray.is_initialized():
         return False
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    saved = {} if threading.current_thread() is not threading.main_thread() else \
+        {getattr(signal, n): signal.getsignal(getattr(signal, n)) for n in names
+         if hasattr(signal, n)}
+    try:
+        return _init(ray, address)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _init(ray, address):
     kwargs = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
         if address == "local":
@@ -125,9 +148,9 @@ def actor_options(args, resources):
 def run(args, jobs, finish, display):
     """Convert ``jobs`` on Ray actors; ``finish(job, record)`` for each as it ends."""
     ray = import_ray()
-    started = _connect(ray, args.ray)
-    actors = []
+    started, actors = not ray.is_initialized(), []
     try:
+        _connect(ray, args.ray)
         if not jobs:
             return
         n, options = actor_options(args, ray.cluster_resources())
@@ -181,6 +204,7 @@ def run(args, jobs, finish, display):
                                    out["seconds"], node=out["node"], pid=out["pid"],
                                    attempts=tries))
     except KeyboardInterrupt:
+        _ignore_signals()  # a repeat must not cut the clean-up short
         _stop(ray, actors)  # an actor killed mid-photo leaves temporary files: removed
         if jobs:
             time.sleep(0.5)
@@ -188,8 +212,15 @@ def run(args, jobs, finish, display):
         raise
     finally:
         _stop(ray, actors)
-        if started:
+        if started and ray.is_initialized():
             ray.shutdown()
+
+
+def _ignore_signals():
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def _stop(ray, actors):

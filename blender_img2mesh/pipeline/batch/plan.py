@@ -5,21 +5,24 @@ photo, and the settings key that decides whether a finished result can be kept.
 Output names: ``OUT/<stem>.<format>`` with the photo's name as ``<stem>``.  Photos that
 would share a stem (``a.jpg`` and ``a.png``, or two ``a.jpg`` from two folders) keep it in
 the order they were given for the first one; the others get their extension added
-(``a_png``), then a number (``a_png_2``) -- the same inputs always give the same names.
+(``a_png``), then a number (``a_png_2``); so does a photo one of whose result's files
+(mesh, sidecar, texture, .mtl, preview) would be a photo of the batch or a file of an
+earlier photo's result -- the same inputs always give the same names.  A control
+character (line break, tab ...) in a photo's name becomes ``_`` in its result's names.
 """
 
 import argparse
 import contextlib
-import glob
 import hashlib
 import io
 import json
 import os
 
 from ... import __version__
-from ..catalog import PHOTO_EXTENSIONS  # image files a folder contributes
+from ..catalog import CONTROL_CHARACTERS
 from ..command.arguments import build_parser as single_parser
 from ..errors import Img2MeshError
+from ..output import owners
 
 FORMATS = ("ply", "obj", "glb")
 MESH_EXTENSIONS = tuple(f".{f}" for f in FORMATS)
@@ -45,7 +48,7 @@ def build_parser():
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on a Ray cluster: auto (the one RAY_ADDRESS or 'ray start' "
                    "names), HOST:PORT or ray://HOST:PORT; alone: a Ray on this machine "
-                   "(needs pip install 'blender-img2mesh[ray]')")
+                   "(needs Ray: pip install \".[ray]\" in the checkout)")
     g.add_argument("--ray-actors", type=int, metavar="N",
                    help="Ray actors (each keeps the models loaded; default: one per CPU of "
                    "the cluster, one per GPU with --device cuda)")
@@ -118,49 +121,49 @@ def output_folder(path):
     return path
 
 
-def expand(inputs, recursive=False):
-    """The photos of ``inputs`` (files, folders, globs) in order, each once."""
-    photos, seen = [], set()
-    for item in inputs:
-        if os.path.isdir(item):
-            pattern = os.path.join(glob.escape(item), "**" if recursive else "", "*")
-            found = [f for f in sorted(glob.glob(pattern, recursive=recursive))
-                     if os.path.isfile(f) and f.lower().endswith(PHOTO_EXTENSIONS)]
-            if not found:
-                raise Img2MeshError(f"no photos in the folder {item}", file=item,
-                                    hint="image files: " + ", ".join(PHOTO_EXTENSIONS) +
-                                    ("" if recursive else "; --recursive for subfolders"))
-        elif _is_glob(item) and not os.path.exists(item):
-            found = [f for f in sorted(glob.glob(os.path.expanduser(item), recursive=True))
-                     if os.path.isfile(f)]
-            if not found:
-                raise Img2MeshError(f"no files match {item}", file=item,
-                                    hint="check the pattern (quote it so the shell passes it "
-                                    "on)")
-        else:
-            found = [item]  # a missing or unreadable file fails as that photo
-        for f in found:
-            key = os.path.realpath(f)
-            if key not in seen:
-                seen.add(key)
-                photos.append(os.path.abspath(f))
-    return photos
+def result_names(stem, folder, fmt, preview):
+    """Every path the result of ``stem`` may write: mesh, sidecar, both texture formats
+    (the photo decides which), the .mtl and the preview."""
+    names = [f"{stem}.{fmt}", f"{stem}.json", f"{stem}_texture.jpg", f"{stem}_texture.png"]
+    if fmt == "obj":
+        names.append(f"{stem}.mtl")
+    paths = [os.path.join(folder, n) for n in names]
+    if preview is True:
+        paths.append(os.path.join(folder, f"{stem}_preview.png"))
+    elif preview:
+        paths.append(os.path.join(os.path.abspath(preview), f"{stem}.png"))
+    return paths
 
 
-def stems(photos):
-    """One distinct output stem per photo (see the module's docstring)."""
+def stems(photos, names=None):
+    """One output stem per photo (see the module's docstring); with ``names`` (stem ->
+    the paths its result may write, :func:`result_names`) also none of whose paths is a
+    photo of the batch or a path of an earlier photo's result."""
+    def fold(path):
+        return owners.key(path).lower()
+
     taken, out = set(), []
+    reserved = {fold(p) for p in photos} if names else set()
     for path in photos:
         stem, ext = os.path.splitext(os.path.basename(path))
-        name = stem
-        if name.lower() in taken:
-            name = f"{stem}_{ext.lstrip('.').lower()}" if ext else stem
-        base, n = name, 2
-        while name.lower() in taken:
-            name, n = f"{base}_{n}", n + 1
+        for name in _candidates(CONTROL_CHARACTERS.sub("_", stem), ext):
+            paths = {fold(p) for p in names(name)} if names else set()
+            if name.lower() not in taken and not paths & reserved:
+                break
         taken.add(name.lower())
+        reserved |= paths
         out.append(name)
     return out
+
+
+def _candidates(stem, ext):
+    yield stem
+    base = f"{stem}_{ext.lstrip('.').lower()}" if ext else stem
+    yield base
+    n = 2
+    while True:
+        yield f"{base}_{n}"
+        n += 1
 
 
 def settings_key(args, photo):
@@ -191,17 +194,17 @@ def photo_args(args, photo, stem, out, index, key):
 
 
 def finished(ns):
-    """The outputs of a complete earlier result made with the same settings, or None."""
+    """The outputs of a complete earlier result made with the same settings, or None:
+    its sidecar lists this mesh (and this preview) and every file it lists is there with
+    the size it recorded (:func:`owners.complete`)."""
     sidecar = os.path.splitext(ns.output)[0] + ".json"
-    try:
-        with open(sidecar, encoding="utf-8") as fh:
-            data = json.load(fh)
-        if (data.get("batch") or {}).get("settings") != ns.batch_info["settings"]:
-            return None
-        outs = data["outputs"]
-        if all(os.path.isfile(p) for p in outs) and ns.output in outs and \
-                (not ns.preview or ns.preview in outs):
-            return outs
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    data = owners.read_sidecar(sidecar)
+    if data is None or not isinstance(data.get("batch"), dict) or \
+            data["batch"].get("settings") != ns.batch_info["settings"]:
         return None
-    return None
+    listed = {owners.key(p) for p in data["outputs"]}
+    if owners.key(data["mesh"]) != owners.key(ns.output) or \
+            (ns.preview and owners.key(ns.preview) not in listed) or \
+            not owners.complete(data, sidecar):
+        return None
+    return data["outputs"]

@@ -47,12 +47,15 @@ def build_parser(batch=False):
         prog="img2mesh", description="Turn a photo or a text prompt into a colored 3D mesh "
         "(.ply/.obj/.glb).",
         epilog="Depth models: auto, inflate, " + ", ".join(DEPTH_MODELS) +
-        ", any hub id (org/name) or a local model folder.  See README.md.")
+        ", any hub id (org/name) or a local model folder.  See docs/cli.md and docs/models.md.")
     if batch:
         p.add_argument("input", nargs="*", help="photos, folders (their image files) or glob "
                        "patterns ('shots/*.jpg')")
-        p.add_argument("-o", "--output", help="mesh file (one photo), or the output folder "
-                       "of a batch (created if missing; default: the current folder)")
+        p.add_argument("-o", "--output", help="one photo or a prompt: the mesh file, .ply, "
+                       ".obj or .glb (default: INPUT's name, or the prompt's words, with .ply, "
+                       "in the current folder); a batch: the output folder (created if "
+                       "missing; default: the current folder).  One photo with -o an existing "
+                       "folder runs as a batch of one")
         p.add_argument("--preview", nargs="?", const=True, metavar="PNG|FOLDER",
                        help="also draw the mesh to this PNG (one photo); in a batch "
                        "--preview alone draws OUT/<name>_preview.png, --preview=FOLDER "
@@ -86,7 +89,9 @@ def build_parser(batch=False):
     g.add_argument("--thickness", type=float, default=None, metavar="F",
                    help="depth of the visible part relative to its width, for relative "
                    "depth and inflation (default 0.5; metric depth is kept unless given)")
-    g.add_argument("--device", choices=DEVICES, default="auto")
+    g.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the depth and text-to-image models run; auto: cuda, else mps, "
+                   "else cpu (no effect with --depth-model inflate or --depth-map)")
     g.add_argument("--depth-backend", choices=DEPTH_BACKENDS, default="auto",
                    help="onnx: ONNX Runtime, on the model's ready ONNX repository when it "
                    "has one (no PyTorch needed), else exported once on first use; export: "

@@ -12,6 +12,7 @@ import glob
 import importlib.util
 import math
 import os
+import stat
 import sys
 
 from .. import catalog
@@ -70,6 +71,73 @@ def paths(args):
         stem = os.path.splitext(os.path.basename(args.preview))[0] or "preview"
         raise UsageError(f"--preview must be a .png file: {args.preview}",
                          file=args.preview, hint=f"e.g. --preview {stem}.png", kind="output")
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+#: dest -> (what it is, option) of the options that name a file the run reads
+READ_FILES = (("input", "photo", "INPUT"), ("mask", "mask", "--mask"),
+              ("depth_map", "depth map", "--depth-map"))
+
+
+def file_kind(path):
+    """None when ``path`` is a regular file (symlinks followed) or does not exist;
+    else what it is ("a named pipe (FIFO)", "a folder", ...)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def not_a_file(path, what):
+    """The :class:`UsageError` for ``path`` (the ``what``) when it exists and is no
+    regular file -- a named pipe, a device or a socket would block or never end a
+    read -- else None."""
+    kind = file_kind(path)
+    if kind is None:
+        return None
+    hint = "give the path of an image file inside it" if kind == "a folder" else \
+        f"give a regular file (save the {what} to a file first)"
+    return UsageError(f"{what} is {kind}, not a file: {path}", file=path, hint=hint)
+
+
+def read_files(args):
+    """The photo, ``--mask`` and ``--depth-map``: regular files when they exist (a
+    missing one is reported where it is read)."""
+    read_paths({dest: getattr(args, dest, None) for dest, _, _ in READ_FILES})
+
+
+def read_paths(values):
+    """:func:`read_files` for ``{dest: path}`` (a job's files)."""
+    for dest, what, _ in READ_FILES:
+        value = values.get(dest)
+        err = value and not_a_file(value, what)
+        if err:
+            raise err
+
+
+def models_folder(args):
+    """``--models-dir`` or ``$IMG2MESH_MODELS``: a folder, or a path where one can be
+    made (not a file, nor inside one)."""
+    given = getattr(args, "models_dir", None)
+    name, option = (given, "--models-dir") if given else \
+        (os.environ.get("IMG2MESH_MODELS"), "IMG2MESH_MODELS")
+    if not name:
+        return
+    path = os.path.abspath(os.path.expanduser(name))
+    probe = path
+    while probe and not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.exists(probe) and not os.path.isdir(probe):
+        where = "is a file" if probe == path else f"is inside a file ({probe})"
+        raise UsageError(f"{option} must name a folder for the models, but {path} {where}",
+                         file=path, hint=f"set {option} to a folder (created if missing)"
+                         + (" or unset it" if option == "IMG2MESH_MODELS" else ""),
+                         kind="model")
 
 
 def _folder(name, what, option, needs):
@@ -181,6 +249,8 @@ def prompt_runtime(args):
 def check_all(args):
     numbers(args)
     paths(args)
+    read_files(args)
+    models_folder(args)
     device(args)
     model_folders(args)
     prompt_runtime(args)

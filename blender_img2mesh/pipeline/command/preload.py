@@ -1,12 +1,12 @@
 """A warm worker's ``preload`` request: load the models a job would use, run nothing.
 
 ``{"id": ..., "cmd": "preload", "args": [...]}`` takes a job's arguments (the photo and
-``-o`` may be left out): the background-removal session and the depth model that such a
-job would load are loaded into the worker's ``cache`` under the keys the job looks them up
-with (:func:`stages.segmenter` / :func:`stages.depth_estimator`), so the next job skips the
-loading.  It reports ``progress`` events of the ``model`` stage and a ``result`` with ``preloaded`` (what
-was loaded) and ``seconds``; it writes no files.  The offline rules are the job's.
-"""
+``-o`` may be left out): the background-removal session and the depth model that such a job
+would load are loaded into the worker's ``cache`` under the keys the job looks them up with
+(:func:`stages.segmenter` / :func:`stages.depth_estimator`), so the next job skips the
+loading.  It reports ``progress`` events of the ``model`` stage and a ``result`` with
+``preloaded`` (what was loaded) and ``seconds``; it writes no files.  The offline rules are
+the job's."""
 
 import time
 
@@ -32,15 +32,16 @@ def load_models(args, reporter, cache):
     """Load the segmenter session and the depth estimator a job with ``args`` would use
     into ``cache``; the list of what was loaded (``"segmenter:NAME"``, ``"depth:LABEL"``)."""
     from .. import stages
+    from ..job import Job
 
-    models_dir, allow = stages.model_places(args)
+    job = Job.from_args(args)
     loaded, est = [], None
-    session = stages.segmenter(args, None, reporter, cache, models_dir, allow)
+    session = stages.segmenter(job.mask, None, reporter, cache, job.models)
     if session is not None:
         session()  # the job's lambda: the session lands in the cache under the job's key
         loaded.append(f"segmenter:{args.segmenter}")
     if not args.depth_map:
-        est, label = stages.depth_estimator(args, reporter, cache, models_dir, allow)
+        est, label = stages.depth_estimator(job.depth, reporter, cache, job.models)
         if est is not None:
             loaded.append(f"depth:{label}")
     if loaded:

@@ -145,27 +145,56 @@ def load_estimator(folder, device="auto", backend="auto", models_dir=None, repor
             onnx_depth.nvidia_gpu_for_torch_only(provider_list):
         return torch_model()
     path = onnx_depth.onnx_path(folder, models_dir)
-    reason, est = onnx_depth.failure(path), None
-    if reason is None and not os.path.isfile(path) and not _writable(os.path.dirname(path)):
-        reason = f"cannot write to {os.path.dirname(path)}"
-    elif reason is None and not os.path.isfile(path):
-        phase(0.55, "Preparing the depth model for this machine (once)")
-        from . import onnx_export
+    from . import onnx_cache
 
-        est = DepthEstimator(folder, "cpu")
-        reason = onnx_export.export(folder, path, est)
-    if reason is not None:
-        if backend == "onnx":
-            return give_up(f"the model could not be exported to ONNX ({reason})")
-        if reporter is not None:
-            again = f" (delete {path + onnx_depth.FAILED} to try again)" \
-                if os.path.isfile(path + onnx_depth.FAILED) else ""
-            reporter.warn(f"depth model not prepared for ONNX Runtime ({reason}); used "
-                          f"PyTorch{again}")
-        return est if est is not None and est.device == select_device(device) else \
-            torch_model()
-    phase(0.8, f"Creating the ONNX Runtime session ({name})")
-    return onnx_depth.OnnxDepthEstimator(folder, path, provider_list, spin)
+    damaged = None  # why the exported network is not usable: removed, exported again once
+    if os.path.isfile(path) and onnx_depth.failure(path) is None:
+        damaged = onnx_cache.damage(path, full=not os.path.isfile(
+            onnx_cache.optimized_path(path)))
+    for attempt in (1, 2):
+        if damaged:
+            onnx_cache.discard(path)
+            if reporter is not None:
+                reporter.warn(f"the exported depth network {os.path.basename(path)} was "
+                              f"damaged ({damaged}): removed and exported again")
+        reason, est = _exported(folder, path, phase)
+        if reason is not None:
+            if backend == "onnx":
+                return give_up(f"the model could not be exported to ONNX ({reason})")
+            if reporter is not None:
+                again = f" (delete {path + onnx_depth.FAILED} to try again)" \
+                    if os.path.isfile(path + onnx_depth.FAILED) else ""
+                reporter.warn(f"depth model not prepared for ONNX Runtime ({reason}); used "
+                              f"PyTorch{again}")
+            return est if est is not None and est.device == select_device(device) else \
+                torch_model()
+        phase(0.8, f"Creating the ONNX Runtime session ({name})")
+        try:
+            return onnx_depth.OnnxDepthEstimator(folder, path, provider_list, spin)
+        except Exception as exc:  # noqa: BLE001 -- a damaged file: onnxruntime's own errors
+            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else \
+                type(exc).__name__
+            if attempt == 2 or damaged:
+                return give_up(f"the exported network cannot be loaded ({why})")
+            damaged = f"onnxruntime cannot load it: {why}"
+    return None  # (not reached)
+
+
+def _exported(folder, path, phase):
+    """``(None, None)`` when the exported network ``path`` is there (made now if
+    missing), else ``(why not, the PyTorch model loaded for the export or None)``."""
+    from . import onnx_run as onnx_depth
+
+    reason = onnx_depth.failure(path)
+    if reason is not None or os.path.isfile(path):
+        return reason, None
+    if not _writable(os.path.dirname(path)):
+        return f"cannot write to {os.path.dirname(path)}", None
+    phase(0.55, "Preparing the depth model for this machine (once)")
+    from . import onnx_export
+
+    est = DepthEstimator(folder, "cpu")
+    return onnx_export.export(folder, path, est), est
 
 
 def _writable(folder):

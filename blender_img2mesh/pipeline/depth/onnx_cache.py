@@ -10,7 +10,12 @@
   (the optimised graph is specific to the execution provider) and per onnxruntime
   version; sessions still run the hardware-specific *all*-level passes when they load it;
 * ``<stem>.source`` -- in ``<models>/onnx/`` (networks of models given by path), the
-  model folder the network was made from.
+  model folder the network was made from;
+* ``<stem>.onnx.sha256`` -- the exported network's size and SHA-256 when it was written:
+  :func:`damage` compares the size at every load and the hash whenever the optimised
+  form is to be made (once per onnxruntime version, when that pass costs far more than
+  the hash); a damaged network (cut short by a full disk, overwritten) is removed with
+  its files by :func:`discard` and exported again once (:mod:`.estimate`).
 
 :func:`prune` runs after a file is written: it removes the files of other versions of
 the same model (another config, weights, opset, exporter or onnxruntime), those whose
@@ -18,6 +23,7 @@ model folder is gone, and temporary files of processes that died.
 """
 
 import contextlib
+import hashlib
 import os
 import re
 import socket
@@ -25,11 +31,13 @@ import socket
 from ..output import result_files as outputs
 
 SOURCE = ".source"
+RECORD = ".sha256"
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:32] or "host"
-# <base>.depth-<key>  +  .onnx | .onnx.failed | .ort<version>-<provider>.onnx | .source
+# <base>.depth-<key>  +  .onnx | .onnx.failed | .onnx.sha256 | .ort<version>-<provider>.onnx
+#                     | .source
 _FILE = re.compile(r"^(?P<base>.+)\.depth-(?P<key>[0-9a-f]{16})"
-                   r"(?P<kind>\.onnx|\.onnx\.failed|\.ort(?P<ort>[^-]+)-[a-z]+\.onnx|"
-                   r"\.source)$")
+                   r"(?P<kind>\.onnx|\.onnx\.failed|\.onnx\.sha256|"
+                   r"\.ort(?P<ort>[^-]+)-[a-z]+\.onnx|\.source)$")
 _TMP = re.compile(r"^.+\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.tmp$")
 
 
@@ -71,6 +79,49 @@ def write_optimized(path):
         return None
     prune(os.path.dirname(path), keep=path)
     return target
+
+
+def _sha256(path):
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def record_export(path):
+    """Keep the size and hash of the network just exported to ``path`` beside it."""
+    record = path + RECORD
+    tmp = tmp_name(record)
+    with contextlib.suppress(OSError):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(f"{os.path.getsize(path)} {_sha256(path)}\n")
+        os.replace(tmp, record)
+
+
+def damage(path, full=False):
+    """Why the exported network ``path`` is not what was written -- its size, and with
+    ``full`` its hash, differ from the record -- or None (intact, or no record: a file
+    from before records were kept, which only a failed load can tell)."""
+    try:
+        with open(path + RECORD, encoding="utf-8") as fh:
+            size, digest = fh.read(200).split()
+        size = int(size)
+    except (OSError, ValueError):
+        return None
+    try:
+        have = os.path.getsize(path)
+    except OSError as exc:
+        return exc.strerror or "unreadable"
+    if have != size:
+        return f"{have} bytes instead of the {size} written"
+    if full and _sha256(path) != digest:
+        return "its content changed since it was written"
+    return None
+
+
+def discard(path):
+    """Remove the exported network ``path`` with its record and optimised form."""
+    for name in (path, path + RECORD, optimized_path(path)):
+        with contextlib.suppress(OSError):
+            os.remove(name)
 
 
 def record_source(path, folder):

@@ -107,6 +107,52 @@ def depth_jumps(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     return tuple(out)
 
 
+def rim_depth(depth, f, mask, max_slope=12.0, ratio=2.0, max_steep=60.0):
+    """``depth`` with each surface reaching its own outline: where the last pixel of a
+    surface along a row or column (the next pixel out is off the mask, or across a
+    :func:`depth_jumps` jump) is itself cut off by a jump *away from* the camera, it is
+    brought forward to continue the step before it: at most ``ratio`` times that step
+    (and ``max_steep`` footprints), which is never a jump -- a rim keeps its slope, a
+    flat surface's flying pixel lands on the surface.
+
+    Such a pixel is a grazing rim (a sphere's or a torus's limb: the depth's last step
+    there is the steepest of a steady run and, measured at pixel centres, often more than
+    twice the one before) or a flying pixel (depth blended with what lies behind the
+    edge).  Either way it is the object's -- the mask says so -- and cut off, the
+    outline stops a pixel short of the mask's edge; brought forward, the surface reaches
+    the edge while no pixel floats between two surfaces.  Only ever moves depth toward
+    the camera, only at such last pixels; a jump between two surfaces that both go on
+    (an occlusion inside the object) is left as it is.  Thresholds as
+    :func:`depth_jumps`; looks at the jumps' pixels only (few)."""
+    depth = np.asarray(depth)
+    h, w = depth.shape
+    z = np.asarray(depth, np.float64)
+    limit = np.full(z.shape, np.inf)
+    jumps = depth_jumps(depth, f, max_slope, mask, ratio, max_steep)
+    for axis, jump in enumerate(jumps):
+        n = (h, w)[axis]
+        a = np.nonzero(jump)
+        b = (a[0] + 1, a[1]) if axis == 0 else (a[0], a[1] + 1)
+        farther = z[b] > z[a]
+        p = tuple(np.where(farther, b[i], a[i]) for i in range(2))  # the far pixel
+        q = tuple(np.where(farther, a[i], b[i]) for i in range(2))
+        k = np.where(farther, 1, -1)  # from q to p along the axis
+        o_at, r_at = p[axis] + k, q[axis] - k  # the next pixel out, the one before q
+        on_o, on_r = (o_at >= 0) & (o_at < n), (r_at >= 0) & (r_at < n)
+        o, r, step_out = list(p), list(q), list(p)
+        o[axis], r[axis] = np.clip(o_at, 0, n - 1), np.clip(r_at, 0, n - 1)
+        step_out[axis] = np.clip(np.minimum(p[axis], o_at), 0, n - 2)  # p -> o in ``jump``
+        o, r, step_out = tuple(o), tuple(r), tuple(step_out)
+        last = on_o & (~mask[o] | jump[step_out])
+        before = np.where(on_r & mask[r], np.abs(z[q] - z[r]), np.inf)
+        steady = np.minimum(ratio * before, max_steep * z[q] / f)  # never a jump
+        rim = mask[p] & mask[q] & last & (z[p] - z[q] > steady)
+        np.minimum.at(limit, (p[0][rim], p[1][rim]), (z[q] + 0.99 * steady)[rim])
+    if not np.isfinite(limit).any():
+        return depth
+    return np.minimum(z, limit).astype(depth.dtype)
+
+
 def depth_edges(depth, f, max_slope=12.0, mask=None, ratio=2.0, max_steep=60.0):
     """True at both pixels of every :func:`depth_jumps` step (so no surface made of
     pixels bridges the jump)."""

@@ -3,9 +3,10 @@
 Two meshers (``--mesher``; ``auto`` picks by ``--back``, see :func:`surface.mesher_for`):
 
 * ``grid``: the masked depth image triangulated pixel by pixel.  Depth outliers are
-  replaced by their neighbourhood's median, pixels at depth jumps (occlusion edges,
-  "flying pixels") are left out so no triangle bridges a jump; the outline's pixel steps
-  are smoothed away (:mod:`outline`).
+  replaced by their neighbourhood's median, a surface's last pixel before the mask's
+  edge or a jump is kept on that surface (:func:`camera.rim_depth`: a grazing rim or a
+  flying pixel is neither cut off nor left floating), no triangle bridges a depth jump
+  (occlusion edges); the outline's pixel steps are smoothed away (:mod:`outline`).
 * ``poisson``: oriented points (thinned to what the octree can use) -> screened Poisson
   -> for an open back, trimmed to what the photo supports.
 """
@@ -26,6 +27,8 @@ def _grid(z, mask, f, keep_background, reporter):
     zx = _extended(z, mask, keep_background)
     outliers, median = camera.depth_outliers(zx, mask, f, return_median=True)
     zx = np.where(outliers, median, zx)
+    # a grazing rim's last pixel (or a flying one) onto its surface, not cut off
+    zx = camera.rim_depth(zx, f, mask)
     # every pixel of the object keeps its vertex; only the triangles that would span a
     # depth jump are left out, so both surfaces reach the jump (the front one's outline
     # then goes onto the mask's edge there too, like the object's outline)
@@ -106,20 +109,21 @@ def _poisson(z, mask, f, keep_background, octree_depth, back, reporter):
     return V, T, len(P)
 
 
-def build_surface(args, z, mask, f, reporter):
-    """(vertices Nx3 float64 in the camera frame, triangles Mx3, info for the result)."""
-    mesher = surface.mesher_for(args.mesher, args.back)
-    if mesher == "grid" and args.back != "open":
+def build_surface(spec, z, mask, f, reporter):
+    """(vertices Nx3 float64 in the camera frame, triangles Mx3, info for the result);
+    ``spec``: a :class:`job.GeometrySpec`."""
+    mesher = surface.mesher_for(spec.mesher, spec.back)
+    if mesher == "grid" and spec.back != "open":
         raise Img2MeshError(f"--mesher grid makes the visible surface only; --back "
-                            f"{args.back} needs --mesher poisson (or auto)")
+                            f"{spec.back} needs --mesher poisson (or auto)")
     if mesher == "grid":
-        V, T, n_points = _grid(z, mask, f, args.keep_background, reporter)
+        V, T, n_points = _grid(z, mask, f, spec.whole_picture, reporter)
     else:
-        V, T, n_points = _poisson(z, mask, f, args.keep_background, args.poisson_depth,
-                                  args.back, reporter)
+        V, T, n_points = _poisson(z, mask, f, spec.whole_picture, spec.poisson_depth,
+                                  spec.back, reporter)
         V, T = surface.drop_small_parts(V, T)
-    if args.target_faces and len(T) > args.target_faces:
-        V, T = surface.decimate(V, T, args.target_faces)
+    if spec.target_faces and len(T) > spec.target_faces:
+        V, T = surface.decimate(V, T, spec.target_faces)
     if len(T) == 0:
         raise Img2MeshError("the surface came out empty" +
                             (" after trimming" if mesher == "poisson" else ""),
@@ -130,5 +134,5 @@ def build_surface(args, z, mask, f, reporter):
                             hint="check the depth (--depth-map, --depth-scale, --depth-kind) "
                             "and --fov")
     info = {"mesher": mesher, "points": n_points,
-            "poisson_depth": args.poisson_depth if mesher == "poisson" else None}
+            "poisson_depth": spec.poisson_depth if mesher == "poisson" else None}
     return V, T, info

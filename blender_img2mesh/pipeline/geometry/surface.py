@@ -2,7 +2,8 @@
 
 ``grid`` (the default for an open back): the visible surface *is* the depth image, a
 height field over the pixel grid, so its triangles are the pixel quads whose corners are
-all on the object and not across a depth jump.  Every vertex is a measured point (nothing
+all on the object and not across a depth jump (where a jump runs diagonally, the half
+quad on either side of it).  Every vertex is a measured point (nothing
 smoothed, nothing invented, nothing to trim), and it costs milliseconds.
 
 ``poisson`` (needed for closed backs, optional for open): Poisson (open3d) always makes a
@@ -20,6 +21,7 @@ known, so what Poisson invents must go:
 import numpy as np
 
 from ..catalog import BACKS, MESHERS  # noqa: F401 -- this module's names
+from . import open3d_import
 
 
 def mesher_for(mesher, back):
@@ -34,30 +36,36 @@ def grid_mesh(valid, cut=None):
     ``valid``: two per quad with four valid corners, one per quad with three.  Wound
     counter-clockwise as seen from the camera of the camera frame (x right, y down, z
     forward), i.e. facing it.  ``cut``: ``(down, right)`` steps no triangle may span
-    (:func:`camera.depth_jumps`): a quad with one on a side gets none.  Returns (index of
-    each valid pixel's vertex as an HxW array, -1 elsewhere; triangles Mx3)."""
+    (:func:`camera.depth_jumps`): a quad with one on a side gets at most one triangle,
+    of three corners joined by two uncut sides (where a jump runs diagonally, one corner
+    is on the other surface: the other three still make their triangle, so neither
+    surface stops a pixel short of the jump).  Returns (index of each valid pixel's
+    vertex as an HxW array, -1 elsewhere; triangles Mx3)."""
     h, w = valid.shape
     idx = np.full((h, w), -1, np.int64)
     idx[valid] = np.arange(np.count_nonzero(valid))
     a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]  # a b / c d
     va, vb, vc, vd = a >= 0, b >= 0, c >= 0, d >= 0
-    if cut is not None:
-        down, right = cut
-        whole = ~(down[:, :-1] | down[:, 1:] | right[:-1, :] | right[1:, :])
-        va, vb, vc, vd = va & whole, vb & whole, vc & whole, vd & whole
-    full = va & vb & vc & vd
+    if cut is None:
+        top = bottom = left = right = np.zeros((h - 1, w - 1), bool)
+    else:
+        down, across = cut
+        top, bottom, left, right = across[:-1, :], across[1:, :], down[:, :-1], down[:, 1:]
+    full = va & vb & vc & vd & ~(top | bottom | left | right)
     tris = [np.stack([a[full], c[full], b[full]], 1), np.stack([b[full], c[full], d[full]], 1)]
-    for keep, corners in (((~va) & vb & vc & vd, (b, c, d)), (va & vb & vc & ~vd, (a, c, b)),
-                          (va & ~vb & vc & vd, (a, c, d)), (va & vb & ~vc & vd, (a, d, b))):
+    taken = full.copy()  # one triangle per quad that is not full: no overlaps
+    for corners, ok in (((a, c, b), va & vb & vc & ~top & ~left),
+                        ((b, c, d), vb & vc & vd & ~bottom & ~right),
+                        ((a, d, b), va & vb & vd & ~top & ~right),
+                        ((a, c, d), va & vc & vd & ~left & ~bottom)):
+        keep = ok & ~taken
+        taken |= keep
         tris.append(np.stack([k[keep] for k in corners], 1))
     return idx, np.concatenate(tris).astype(np.int64)
 
 
 def _o3d():
-    import open3d as o3d
-
-    o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
-    return o3d
+    return open3d_import.load()
 
 
 def add_back(points, normals, back, outline_depth=None):

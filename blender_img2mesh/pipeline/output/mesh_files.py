@@ -15,7 +15,19 @@ import io
 import numpy as np
 from PIL import Image
 
+from ..catalog import control_character
+
 TEXTURE_FORMATS = {"jpeg": ".jpg", "png": ".png"}
+
+
+def header_name(name):
+    """``name`` as a header line holds it: a name with a control character (a line
+    break would end the line and break the file) is a ``ValueError``, never written."""
+    bad = control_character(name)
+    if bad:
+        raise ValueError(f"a file name with a control character ({bad}) cannot be written "
+                         f"into a mesh header: {name!r}")
+    return name
 
 
 def encode_image(image, fmt, quality=97):
@@ -51,7 +63,7 @@ def write_ply(path, vertices, triangles, colors=None, uv=None, texture_name=None
     face["idx"] = triangles
     header = ["ply", "format binary_little_endian 1.0", "comment made by blender_img2mesh"]
     if texture_name:
-        header.append(f"comment TextureFile {texture_name}")
+        header.append(f"comment TextureFile {header_name(texture_name)}")
     header += [f"element vertex {len(vert)}", *props, f"element face {len(face)}",
                "property list uchar int vertex_indices", "end_header", ""]
     with open(path, "wb") as fh:
@@ -71,7 +83,7 @@ def write_obj(path, vertices, triangles, colors=None, uv=None, mtl_name=None,
     """Wavefront OBJ; ``mtl_name`` (beside it) when the mesh has a material."""
     parts = ["# made by blender_img2mesh\n"]
     if mtl_name:
-        parts.append(f"mtllib {mtl_name}\n")
+        parts.append(f"mtllib {header_name(mtl_name)}\n")
     if colors is not None:
         v = np.column_stack([vertices, np.asarray(colors, np.float64) / 255.0])
         parts.append(_rows("v %.6f %.6f %.6f %.4f %.4f %.4f\n", v))
@@ -95,6 +107,6 @@ def write_mtl(path, texture_name=None, material="img2mesh"):
     lines = [f"newmtl {material}", "Ka 1.000 1.000 1.000", "Kd 1.000 1.000 1.000",
              "Ks 0.000 0.000 0.000", "d 1.0", "illum 1"]
     if texture_name:
-        lines.append(f"map_Kd {texture_name}")
+        lines.append(f"map_Kd {header_name(texture_name)}")
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("\n".join(lines) + "\n")

@@ -8,12 +8,13 @@ the mesh's vertex density.
 import numpy as np
 from scipy import ndimage
 
+from ..geometry import open3d_import
+
 
 def cast(vertices, triangles, origins, directions):
     """First hit of each ray: (triangle index, -1 for a miss; barycentric (u, v) of the
     hit: point = (1-u-v) a + u b + v c)."""
-    import open3d as o3d
-
+    o3d = open3d_import.load()
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(np.ascontiguousarray(vertices, np.float32)),
                         o3d.core.Tensor(np.ascontiguousarray(triangles, np.uint32)))

@@ -16,6 +16,12 @@ destination folder, and renamed into place only when all of them are complete:
 * temporary names are ``.NAME.img2mesh-HOST-PID-XXXX.partial``: what a run killed with
   SIGKILL leaves behind is removed by the next run into the same folder once that
   process is gone;
+* one owner per name (:mod:`.owners`): a name that another existing result lists in its
+  sidecar is refused before anything is written; the previous result of the same mesh
+  name is replaced whole (its files that this result does not write again are removed
+  at the commit);
+* every file is flushed to the disk (fsync) before the rename that publishes it, and the
+  folder after the renames;
 * an error while writing (disk full, read-only file system, permission refused) is an
   :class:`Img2MeshError` naming the output and what to do, not an internal error.
 """
@@ -23,19 +29,16 @@ destination folder, and renamed into place only when all of them are complete:
 import contextlib
 import errno
 import os
-import re
 import secrets
-import signal
-import socket
-import threading
 
+from ..catalog import control_character
 from ..errors import Img2MeshError
+from . import owners
+from .disk import HOST, clean_stale, dead_names, folder_lock, fsync, pid_alive, signals_held
 
-_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:32] or "host"
-_TAG = f".img2mesh-{_HOST}-{os.getpid()}-"
-_STALE = re.compile(r"^\..*\.img2mesh-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]+"
-                    r"\.(partial|old)$")
-_HELD = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+__all__ = ["Result", "check_output", "clean_stale", "dead_names", "pid_alive", "write_error"]
+
+_TAG = f".img2mesh-{HOST}-{os.getpid()}-"
 
 _HINTS = {
     errno.ENOSPC: "the disk is full: free some space or choose another folder",
@@ -65,78 +68,6 @@ def _same_file(a, b):
         return False
 
 
-def pid_alive(pid):
-    """Whether process ``pid`` exists on this machine (True when it cannot be told: on
-    Windows ``os.kill(pid, 0)`` would end the process, so there nothing counts as gone)."""
-    if os.name == "nt":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def dead_names(folder, pattern):
-    """The names in ``folder`` that ``pattern`` matches (its group ``pid``, and
-    ``host`` when it has one) whose process, on this machine, is gone."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    dead = []
-    for name in names:
-        m = pattern.match(name)
-        if not m or m.groupdict().get("host", _HOST) != _HOST or \
-                int(m["pid"]) == os.getpid() or pid_alive(int(m["pid"])):
-            continue
-        dead.append(name)
-    return dead
-
-
-def clean_stale(folder):
-    """Remove temporary files that runs on this machine left in ``folder`` when they
-    were killed (their process is gone).  Returns the names removed."""
-    removed = []
-    for name in dead_names(folder, _STALE):
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(folder, name))
-            removed.append(name)
-    return removed
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """SIGINT/SIGTERM/SIGHUP wait until the block is over (main thread, POSIX)."""
-    if not hasattr(signal, "pthread_sigmask") or \
-            threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-@contextlib.contextmanager
-def _folder_lock(folder):
-    """An advisory lock on the folder itself (no lock file is left behind)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: renames are still atomic one by one
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def check_output(path, formats, what="output"):
     """``path`` made absolute, or an error (before any heavy work) when it cannot be
     written: wrong extension, missing or read-only folder, a folder by that name."""
@@ -146,6 +77,12 @@ def check_output(path, formats, what="output"):
         stem = os.path.splitext(os.path.basename(path))[0]
         raise Img2MeshError(f"{what} must end in {', '.join(formats)}: {path}", file=path,
                             hint=f"e.g. {stem}{formats[0]}", kind="output")
+    bad = control_character(os.path.basename(path))
+    if bad:
+        raise Img2MeshError(f"{what} name holds a control character ({bad}): {path!r}",
+                            file=path, hint="choose a name without line breaks, tabs or other "
+                            "control characters (the mesh names its texture and material "
+                            "inside its header)", kind="output")
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise Img2MeshError(f"{what} folder does not exist: {folder}", file=path,
@@ -162,14 +99,19 @@ def check_output(path, formats, what="output"):
 class Result:
     """The files of one result.  ``plan`` each final path first (cheap checks, before
     the work), ``write`` each, then ``commit``; leaving the ``with`` block without a
-    commit (an error, an interrupt) removes every temporary file."""
+    commit (an error, an interrupt) removes every temporary file.  ``owner``: the mesh
+    path naming this result (the previous result of that name is replaced whole; see
+    :mod:`.owners`)."""
 
-    def __init__(self, inputs=()):
+    def __init__(self, inputs=(), owner=None):
         self.inputs = [os.path.abspath(p) for p in inputs if p]
+        self.owner = owners.key(owner) if owner else None
         self.planned = {}  # final path -> what it is
         self.temps = {}  # final path -> temporary path (written)
         self.committed = False
+        self.removed = []  # files of the previous result removed by the commit
         self._cleaned = set()
+        self._index = owners.Index()
 
     def __enter__(self):
         return self
@@ -197,12 +139,30 @@ class Result:
             raise Img2MeshError(f"the {what} would replace a folder: {path}", file=path,
                                 hint="move the folder or choose another output name",
                                 kind="output")
+        other = self._index.owner(path)
+        if other is not None and owners.key(other["mesh"]) != self.owner:
+            raise Img2MeshError(
+                f"the {what} {path} belongs to another result, {other['mesh']}: nothing was "
+                "written", file=path, hint=f"choose another output name, or delete that "
+                f"result first ({owners.describe(other)})", kind="output")
         folder = os.path.dirname(path)
         if folder not in self._cleaned:
             self._cleaned.add(folder)
             clean_stale(folder)
         self.planned[path] = what
         return path
+
+    def previous(self):
+        """The sidecar data of the result this one replaces (same mesh name), or None."""
+        if self.owner is None:
+            return None
+        found = [d for d in owners.sidecars(os.path.dirname(self.owner)).values()
+                 if owners.key(d["mesh"]) == self.owner]
+        return found[0] if found else None
+
+    def sizes(self):
+        """``{final path: bytes}`` of the files written so far (for the sidecar)."""
+        return {p: os.path.getsize(t) for p, t in self.temps.items()}
 
     def temp_path(self, path):
         """A new hidden temporary name beside planned ``path`` (the file is created)."""
@@ -225,6 +185,7 @@ class Result:
         tmp = self.temp_path(path)
         try:
             writer(tmp)
+            fsync(tmp)
             if hasattr(os, "umask"):  # the file mode a plain open() would give
                 umask = os.umask(0)
                 os.umask(umask)
@@ -242,9 +203,10 @@ class Result:
     def commit(self):
         """Rename every written file into place, all or none."""
         folders = sorted({os.path.dirname(p) for p in self.temps})
-        with _signals_held(), contextlib.ExitStack() as stack:
+        with signals_held(), contextlib.ExitStack() as stack:
             for folder in folders:
-                stack.enter_context(_folder_lock(folder))
+                stack.enter_context(folder_lock(folder))
+            previous = self.previous()
             backups, done, current = {}, [], None
             try:
                 for final in self.temps:
@@ -272,5 +234,12 @@ class Result:
                     with contextlib.suppress(OSError):
                         os.remove(backup)
                 self.discard()
+            if previous is not None:  # the old result's files not written again
+                for path in owners.leftovers(previous, done, self.inputs, owners.Index()):
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
+                        self.removed.append(path)
+            for folder in folders:
+                fsync(folder, directory=True)
             self.committed = True
         return done

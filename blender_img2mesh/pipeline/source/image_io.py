@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..command.checks import not_a_file
 from ..errors import Img2MeshError
 
 #: refuse images larger than this many pixels (Pillow's bomb check, made an error)
@@ -25,9 +26,9 @@ def _check_file(path, what):
     if not os.path.exists(path):
         raise Img2MeshError(f"{what} not found: {path}", file=path,
                             hint="check the path and spelling")
-    if os.path.isdir(path):
-        raise Img2MeshError(f"{what} is a folder, not a file: {path}", file=path,
-                            hint="give the path of an image file inside it")
+    err = not_a_file(path, what)  # a named pipe or a device would never end the read
+    if err:
+        raise Img2MeshError(err.message, file=path, hint=err.hint)
     if not os.access(path, os.R_OK):
         raise Img2MeshError(f"cannot read {what}: {path}", file=path,
                             hint="check the file's permissions")
@@ -108,8 +109,9 @@ def load_photo(path):
     return np.ascontiguousarray(rgb), mask
 
 
-def load_mask(path, shape):
-    """A mask file (white = object; alpha is used if present) resized to ``shape`` (h, w)."""
+def load_mask(path, shape, photo_size=None):
+    """A mask file (white = object; alpha is used if present) resized to ``shape`` (h, w);
+    ``photo_size`` (w, h): the photo's own size, which a mismatch names."""
     img = open_image(path, "mask")
     img = ImageOps.exif_transpose(img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -117,22 +119,27 @@ def load_mask(path, shape):
     else:
         img = Image.fromarray(_to_8bit(np.asarray(img.convert("L") if img.mode not in
                                                    ("I;16", "I", "F") else img)))
-    _check_aspect(img.size, shape, path, "mask")
+    _check_aspect(img.size, shape, path, "mask", photo_size)
     if img.size != (shape[1], shape[0]):
         img = img.resize((shape[1], shape[0]), Image.NEAREST)
     return np.asarray(img) >= 128
 
 
-def _check_aspect(size_wh, shape_hw, path, what):
+def _check_aspect(size_wh, shape_hw, path, what, photo_size=None):
+    """The proportions of ``size_wh`` must be those of the working size ``shape_hw``;
+    the message names the photo's own size (``photo_size``, w h) when given."""
     w, h = size_wh
     H, W = shape_hw
     if abs(w / h - W / H) > 0.01 * (W / H):
-        raise Img2MeshError(f"{what} is {w}x{h} px but the image is {W}x{H} px: {path}",
-                            file=path, hint=f"give a {what} with the image's size")
+        PW, PH = photo_size or (W, H)
+        raise Img2MeshError(f"{what} is {w}x{h} px but the photo is {PW}x{PH} px: {path}",
+                            file=path, hint=f"give a {what} of {PW}x{PH} px (or the same "
+                            "proportions)")
 
 
-def load_depth_map(path, shape):
-    """A depth map (.npy float, 16-bit PNG/TIFF, or EXR) as float32 resized to ``shape``.
+def load_depth_map(path, shape, photo_size=None):
+    """A depth map (.npy float, 16-bit PNG/TIFF, or EXR) as float32 resized to ``shape``
+    (``photo_size`` as :func:`load_mask`'s).
 
     Values are returned as stored; the caller applies ``--depth-scale``/``--depth-kind``.
     """
@@ -162,7 +169,7 @@ def load_depth_map(path, shape):
         if depth.ndim == 3:
             depth = depth[..., 0]
     depth = _check_depth_values(depth.astype(np.float32), path)
-    _check_aspect((depth.shape[1], depth.shape[0]), shape, path, "depth map")
+    _check_aspect((depth.shape[1], depth.shape[0]), shape, path, "depth map", photo_size)
     if depth.shape != tuple(shape):
         depth = np.asarray(Image.fromarray(depth, mode="F").resize((shape[1], shape[0]),
                                                                     Image.NEAREST))

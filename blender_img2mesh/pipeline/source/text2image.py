@@ -139,28 +139,31 @@ def generate(pipe, prompt, *, negative_prompt=None, steps=2, guidance=0.0, seed=
     return out.images[0].convert("RGB")
 
 
-def image_from_prompt(args, reporter, cache, models_dir, allow):
-    """Stage ``prompt``: find and load the model, generate; returns (PIL image, info)."""
+def image_from_prompt(prompt, device, reporter, cache, places):
+    """Stage ``prompt``: find and load the model, generate; returns (PIL image, info).
+    ``prompt``: a :class:`job.Prompt`; ``device``: as ``--device``; ``places``: a
+    :class:`job.Models`."""
     from ..depth.estimate import select_device
 
-    name = args.t2i_model
+    name = prompt.model
     reporter.stage("prompt", f"Loading text-to-image model ({name})")
     folder, hub_id = resolve_t2i_model(
-        name, models_dir, allow, progress=lambda fr, msg: reporter.update(0.1 * fr, msg))
-    device = select_device(args.device)
+        name, places.folder, places.allow_download,
+        progress=lambda fr, msg: reporter.update(0.1 * fr, msg))
+    device = select_device(device)
     key = ("t2i", folder, device)
     if key not in cache:
         reporter.update(0.1, f"Loading text-to-image model ({name}, {device})")
         cache[key] = load_pipeline(folder, device)
     ident = hub_id or os.path.basename(os.path.normpath(folder))
     steps, guidance = model_defaults(ident)
-    steps = args.steps or steps
-    guidance = guidance if args.guidance is None else args.guidance
-    if args.negative_prompt and guidance <= 1.0:
+    steps = prompt.steps or steps
+    guidance = guidance if prompt.guidance is None else prompt.guidance
+    if prompt.negative and guidance <= 1.0:
         reporter.warn(f"--negative-prompt has no effect at guidance {guidance:g} ({ident}); "
                       "give --guidance 2 or more to use it")
-    seed = random.randrange(2 ** 32) if args.seed is None else args.seed
-    text = apply_template(args.prompt, args.prompt_template)
+    seed = random.randrange(2 ** 32) if prompt.seed is None else prompt.seed
+    text = apply_template(prompt.text, prompt.template)
     reporter.update(0.15, f"Generating the image (seed {seed})")
 
     def on_step(done, total):  # measured on 2 CPU cores, sd-turbo at 512 px: a step takes
@@ -169,10 +172,10 @@ def image_from_prompt(args, reporter, cache, models_dir, allow):
         if done == total:
             reporter.update(0.7, "Decoding the image")
 
-    picture = generate(cache[key], text, negative_prompt=args.negative_prompt, steps=steps,
-                       guidance=guidance, seed=seed, size=args.image_size, on_step=on_step)
-    info = {"prompt": args.prompt, "prompt_used": text,
-            "negative_prompt": args.negative_prompt or None, "seed": seed, "steps": steps,
+    picture = generate(cache[key], text, negative_prompt=prompt.negative, steps=steps,
+                       guidance=guidance, seed=seed, size=prompt.image_size, on_step=on_step)
+    info = {"prompt": prompt.text, "prompt_used": text,
+            "negative_prompt": prompt.negative or None, "seed": seed, "steps": steps,
             "guidance": guidance, "t2i_model": hub_id or folder,
             "image_size": list(picture.size)}
     return picture, info
