@@ -251,8 +251,8 @@ def scene():
 def tiny_models(tmp_path_factory):
     """Tiny random-weight depth models saved like real ones (save_pretrained folders)."""
     import torch
-    from transformers import (BeitConfig, DepthAnythingConfig, DepthAnythingForDepthEstimation,
-                              Dinov2Config, DPTConfig, DPTForDepthEstimation,
+    from transformers import (BeitConfig, DepthAnythingForDepthEstimation,
+                              DPTConfig, DPTForDepthEstimation,
                               DPTImageProcessor, GLPNConfig, GLPNForDepthEstimation,
                               GLPNImageProcessor, ZoeDepthConfig, ZoeDepthForDepthEstimation)
     from transformers.models.zoedepth.image_processing_pil_zoedepth import (
@@ -275,14 +275,9 @@ def tiny_models(tmp_path_factory):
         mlp_ratios=[2, 2, 2, 2])), GLPNImageProcessor())
 
     def depth_anything(**extra):
-        return DepthAnythingForDepthEstimation(DepthAnythingConfig(
-            backbone_config=Dinov2Config(
-                image_size=518, patch_size=14, hidden_size=32, num_hidden_layers=4,
-                num_attention_heads=2, intermediate_size=64,
-                out_features=["stage1", "stage2", "stage3", "stage4"],
-                reshape_hidden_states=False),
-            fusion_hidden_size=16, neck_hidden_sizes=[8, 16, 32, 32], head_hidden_size=8,
-            reassemble_hidden_size=32, patch_size=14, **extra))
+        from tiny_onnx_repo import tiny_config
+
+        return DepthAnythingForDepthEstimation(tiny_config(**extra))
 
     da_processor = DPTImageProcessor(size={"height": 518, "width": 518},
                                      keep_aspect_ratio=True, ensure_multiple_of=14,

@@ -50,9 +50,9 @@ def test_unreachable_hub_leaves_nothing(tmp_path, cli):
     proc = cli(["--download", "glpn-nyu", "--models-dir", tmp_path / "m"],
                env={"HF_ENDPOINT": "http://127.0.0.1:9"})
     assert proc.returncode == 2
-    assert "cannot download depth model vinvino02/glpn-nyu" in proc.stderr
-    assert not (tmp_path / "m" / "vinvino02--glpn-nyu").exists()
-    assert not (tmp_path / "m" / "vinvino02--glpn-nyu.partial").exists()
+    assert "cannot download depth model Xenova/glpn-nyu" in proc.stderr
+    assert not (tmp_path / "m" / "Xenova--glpn-nyu").exists()
+    assert not (tmp_path / "m" / "Xenova--glpn-nyu.partial").exists()
 
 
 def test_download_takes_no_input(tmp_path, cli, photo):

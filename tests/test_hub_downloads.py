@@ -225,7 +225,8 @@ def test_download_progress_with_a_growing_total():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("glpn-nyu", "vinvino02--glpn-nyu"), ("sd-turbo", "stabilityai--sd-turbo"),
+    ("glpn-nyu", "Xenova--glpn-nyu"), ("zoedepth-nyu-kitti", "Intel--zoedepth-nyu-kitti"),
+    ("sd-turbo", "stabilityai--sd-turbo"),
     ("tiny-org/x", "tiny-org--x"), ("u2netp", "u2netp"), ("./folder/x", None)])
 def test_download_folder(tmp_path, name, expected):
     got = models.download_folder(name, str(tmp_path))

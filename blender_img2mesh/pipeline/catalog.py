@@ -26,6 +26,41 @@ DEPTH_MODELS = {
     "depth-pro": ("apple/DepthPro-hf", "Apple sample code license", "metric"),
 }
 DEFAULT_DEPTH_MODEL = "depth-anything-v2-small"
+#: ready ONNX repositories on the Hub (transformers.js's layout: ``config.json``,
+#: ``preprocessor_config.json``, ``onnx/model.onnx`` fp32, ``onnx/model_fp16.onnx``,
+#: int8 as ``onnx/model_int8.onnx`` (onnx-community) or ``onnx/model_quantized.onnx``
+#: (Xenova)): depth alias -> repo id.  These run on onnxruntime alone (no torch).  The
+#: others have none this project runs -- the metric-indoor Depth Anything and ZoeDepth
+#: none at all; onnx-community/DepthPro-ONNX exists, but Depth Pro's processing is not
+#: reproduced here -- so they take the local export, which needs torch (:func:`depth_path`)
+DEPTH_ONNX_REPOS = {
+    "depth-anything-v2-small": "onnx-community/depth-anything-v2-small",  # 99 / 50 / 27 MB
+    "depth-anything-v2-base": "onnx-community/depth-anything-v2-base",
+    "depth-anything-v2-large": "onnx-community/depth-anything-v2-large",  # 1.34 GB / 347 MB
+    "glpn-nyu": "Xenova/glpn-nyu",  # 246 / 124 / 65 MB
+    "glpn-kitti": "Xenova/glpn-kitti",
+    "dpt-hybrid": "Xenova/dpt-hybrid-midas",  # 533 / 267 / 208 MB
+    "dpt-large": "Xenova/dpt-large",  # 1.37 GB / 684 / 353 MB
+}
+#: which network of an ONNX repository runs: variant -> its files in the repository, first
+#: found wins
+DEPTH_VARIANT_FILES = {
+    "fp32": ("onnx/model.onnx",),
+    "fp16": ("onnx/model_fp16.onnx",),
+    "int8": ("onnx/model_int8.onnx", "onnx/model_quantized.onnx"),
+}
+DEPTH_VARIANTS = ("auto", *DEPTH_VARIANT_FILES)
+#: chosen by measurement (python -m benchmarks.depth_variants; docs/benchmarks.md)
+DEFAULT_DEPTH_VARIANT = "fp32"
+
+
+def depth_path(alias):
+    """How a catalog depth model runs: ``"onnx repo"`` (a ready ONNX repository,
+    onnxruntime only) or ``"local export, needs torch"`` (the transformers model,
+    exported to ONNX once on this machine)."""
+    return "onnx repo" if alias in DEPTH_ONNX_REPOS else "local export, needs torch"
+
+
 #: the depth models the panel offers by name, with their labels and download sizes
 PANEL_DEPTH_MODELS = {
     "depth-anything-v2-small": ("Depth Anything V2 Small", "~100 MB"),
@@ -56,7 +91,7 @@ FRAMES = ("blender", "camera")
 COLOR_MODES = ("auto", "both", "texture", "vertex")
 DEPTH_KINDS = ("auto", "metric", "relative")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DEPTH_BACKENDS = ("auto", "onnx", "torch")
+DEPTH_BACKENDS = ("auto", "onnx", "export", "torch")
 TEXTURE_FORMATS = ("auto", "jpeg", "png")
 
 # ---- numbers --------------------------------------------------------------------------

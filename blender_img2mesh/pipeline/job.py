@@ -50,8 +50,9 @@ class MaskSpec:
 @dataclass(frozen=True)
 class DepthSpec:
     """Depth: from ``file`` (a depth map) or ``model`` (``auto``, ``inflate``, an alias, a
-    hub id or a folder) on ``device`` / ``backend``; how it is read (``kind``, ``scale``),
-    shaped (``thickness``) and seen (``fov``: None for the model's estimate or 50)."""
+    hub id or a folder) on ``device`` / ``backend`` (``variant``: which network of a ready
+    ONNX repository); how it is read (``kind``, ``scale``), shaped (``thickness``) and
+    seen (``fov``: None for the model's estimate or 50)."""
     model: str = "auto"
     file: Optional[str] = None
     kind: str = "auto"
@@ -60,6 +61,7 @@ class DepthSpec:
     device: str = "auto"
     backend: str = "auto"
     fov: Optional[float] = None
+    variant: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class Job:
                           keep_background=args.keep_background),
             depth=DepthSpec(model=args.depth_model, file=args.depth_map, kind=args.depth_kind,
                             scale=args.depth_scale, thickness=args.thickness,
-                            device=args.device, backend=args.depth_backend, fov=args.fov),
+                            device=args.device, backend=args.depth_backend, fov=args.fov,
+                            variant=getattr(args, "depth_variant", "auto")),
             geometry=GeometrySpec(mesher=args.mesher, poisson_depth=args.poisson_depth,
                                   back=args.back, target_faces=args.target_faces,
                                   whole_picture=args.keep_background),

@@ -10,7 +10,8 @@ import os
 import shutil
 import threading
 
-from .catalog import DEFAULT_DEPTH_MODEL, DEPTH_MODELS, REMBG_MODELS, T2I_MODELS, looks_like_path  # noqa: F401
+from .catalog import (DEFAULT_DEPTH_MODEL, DEPTH_MODELS, DEPTH_ONNX_REPOS,  # noqa: F401
+                      REMBG_MODELS, T2I_MODELS, looks_like_path)
 from .errors import Img2MeshError, ModelUnavailable
 
 #: files a depth model needs; weights only as safetensors (never pickles)
@@ -145,21 +146,24 @@ def partial_folder(target):
 def download_folder(name, models_dir):
     """Where a download of model ``name`` goes in ``models_dir`` (its ``.partial`` folder
     is :func:`partial_folder` of it): a hub model's folder (an alias of a depth or
-    text-to-image model, or ``org/name``), ``<models_dir>/<name>`` for rembg's models
+    text-to-image model -- a depth model's ready ONNX repository when it has one -- or
+    ``org/name``), ``<models_dir>/<name>`` for rembg's models
     (whose files land flat beside it), None for anything else.  Light: the add-on uses it
     to clean up after Cancel."""
     if name in REMBG_MODELS:
         return os.path.join(models_dir, name)
     aliases = {**DEPTH_MODELS, **T2I_MODELS}
-    repo_id = aliases[name][0] if name in aliases else name
+    repo_id = DEPTH_ONNX_REPOS.get(name) or (aliases[name][0] if name in aliases else name)
     if repo_id.count("/") != 1 or not all(repo_id.split("/")) or looks_like_path(repo_id):
         return None
     return os.path.join(models_dir, local_name(repo_id))
 
 
 @contextlib.contextmanager
-def downloading(what, repo_id, target, progress, hint):
+def downloading(what, repo_id, target, progress, hint, merge=False):
     """Download parts of hub repository ``repo_id`` into ``target``, all or nothing.
+    ``merge``: ``target`` is a complete model folder already, and the files come into it
+    (another network of an ONNX repository); else ``target`` must not exist.
 
     The block gets ``get(allow_patterns)``, which runs ``snapshot_download`` into a
     ``.partial`` folder beside ``target`` (call it more than once to add files) and returns
@@ -168,7 +172,7 @@ def downloading(what, repo_id, target, progress, hint):
     it is removed and a hub failure becomes one clear :class:`ModelUnavailable` line.  The
     hub client's own bookkeeping (refs) goes into the partial folder too, not the user's
     Hugging Face cache."""
-    if os.path.lexists(target):  # not a complete model (else it was found): in the way
+    if os.path.lexists(target) and not merge:  # not a complete model: in the way
         raise ModelUnavailable(f"cannot download {what} {repo_id}: {target} is there but "
                                "holds no complete model", file=target,
                                hint="remove or rename it, then try again")
@@ -192,10 +196,24 @@ def downloading(what, repo_id, target, progress, hint):
             raise ModelUnavailable(f"cannot download {what} {repo_id}: "
                                    f"{download_failure(exc)}", file=target, hint=hint) from None
         shutil.rmtree(bookkeeping, ignore_errors=True)
-        os.replace(partial, target)
+        if merge:
+            _merge(partial, target)
+        else:
+            os.replace(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def _merge(partial, target):
+    """Move every file of ``partial`` to the same place in ``target`` (each one whole),
+    then remove ``partial``."""
+    for root, _, names in os.walk(partial):
+        for name in names:
+            rel = os.path.relpath(os.path.join(root, name), partial)
+            os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
+            os.replace(os.path.join(partial, rel), os.path.join(target, rel))
+    shutil.rmtree(partial)
 
 
 def _causes(exc):

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from . import models
-from .depth import convert, estimate
+from .depth import convert, estimate, onnx_repo
 from .errors import Img2MeshError, ModelUnavailable
 from .geometry import camera
 from .mask import segment
@@ -114,9 +114,10 @@ def depth_estimator(spec, reporter, cache, places):
     reporter.stage("model", f"Loading depth model ({short})")
     reporter.update(0.0, f"Reading the depth model's files ({short})", phase="read")
     try:  # a download moves the first half of the stage
-        folder, hub_id = models.resolve_depth_model(
+        folder, hub_id, network = onnx_repo.locate(
             wanted, places.folder, places.allow_download,
-            progress=lambda fr, msg: reporter.update(0.5 * fr, msg, phase="read"))
+            lambda fr, msg: reporter.update(0.5 * fr, msg, phase="read"),
+            spec.backend, spec.variant)
     except ModelUnavailable as err:
         if name != "auto":
             raise
@@ -124,8 +125,15 @@ def depth_estimator(spec, reporter, cache, places):
                       f"silhouette inflation instead. For learned depth, allow downloads or "
                       f"put the model at {err.file}")
         return None, "inflate"
-    est = cached(cache, ("depth", folder, spec.device, spec.backend),
-                 lambda: estimate.load_estimator(folder, spec.device, spec.backend,
+    if network is not None:  # a ready ONNX repository: onnxruntime alone
+        est = cached(cache, ("depth", folder, network, spec.device),
+                     lambda: onnx_repo.load(folder, network, spec.device, reporter,
+                                            cache.get(ORT_SPIN, True),
+                                            not onnx_repo.in_hub_cache(folder)))
+        return est, hub_id or folder
+    backend = "onnx" if spec.backend == "export" else spec.backend
+    est = cached(cache, ("depth", folder, spec.device, backend),
+                 lambda: estimate.load_estimator(folder, spec.device, backend,
                                                  places.folder, reporter,
                                                  cache.get(ORT_SPIN, True)))
     return est, hub_id or folder

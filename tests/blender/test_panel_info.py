@@ -99,6 +99,14 @@ def test_depth_line_for_each_state(no_models, tmp_path):
     snap.mkdir(parents=True)
     (snap / "config.json").write_text("{}")
     assert depth_plan.plan("glpn-nyu", models_dir=d, offline=True).text == "Depth: GLPN NYU"
+    # its ready ONNX repository's folder, as the worker downloads it: found too
+    assert not depth_plan.plan("dpt-hybrid", models_dir=d, offline=True).ok
+    onnx_folder = no_models / "Xenova--dpt-hybrid-midas"
+    onnx_folder.mkdir()
+    (onnx_folder / "config.json").write_text("{}")
+    p = depth_plan.plan("dpt-hybrid", models_dir=d, offline=True)
+    assert (p.text, p.ok) == ("Depth: dpt-hybrid", True)
+    assert panel_info.depth_name("Xenova/dpt-hybrid-midas") == "dpt-hybrid"
 
 
 def test_panel_says_what_runs_and_what_ran(addon, no_models):

@@ -51,14 +51,21 @@ def hf_cache_dir():
 
 def present(name, models_dir):
     """Where depth model ``name`` (an alias or ``org/name``) is already on disk -- the
-    models folder or the Hugging Face cache, as the worker looks -- or None."""
+    models folder or the Hugging Face cache, its ready ONNX repository or its transformers
+    copy, as the worker looks -- or None.  (Any variant: the worker fetches another one
+    in seconds.)"""
     repo_id = models.DEPTH_MODELS[name][0] if name in models.DEPTH_MODELS else name
-    for candidate in (name, models.local_name(repo_id)):
+    onnx_id = catalog.DEPTH_ONNX_REPOS.get(name)  # its ready ONNX repository, if any
+    names = [name, models.local_name(repo_id)] + ([models.local_name(onnx_id)] if onnx_id
+                                                  else [])
+    for candidate in names:
         folder = os.path.join(models_dir, candidate)
         if models_dir and os.path.isfile(os.path.join(folder, "config.json")):
             return folder
-    if repo_id.count("/") == 1:
-        pattern = os.path.join(hf_cache_dir(), "models--" + repo_id.replace("/", "--"),
+    for hub_id in filter(None, (onnx_id, repo_id)):
+        if hub_id.count("/") != 1:
+            continue
+        pattern = os.path.join(hf_cache_dir(), "models--" + hub_id.replace("/", "--"),
                                "snapshots", "*", "config.json")
         found = glob.glob(pattern)
         if found:

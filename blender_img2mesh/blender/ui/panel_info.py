@@ -100,7 +100,7 @@ def depth_name(used):
     if used in ("", "inflate"):
         return "silhouette inflation" if used else "?"
     for alias, (repo_id, *_) in depth_plan.models.DEPTH_MODELS.items():
-        if used in (alias, repo_id):
+        if used in (alias, repo_id, depth_plan.catalog.DEPTH_ONNX_REPOS.get(alias)):
             return depth_plan.LABELS.get(alias, alias)
     return used.rstrip("/\\").rsplit("/", 1)[-1] if "/" in used and used.count("/") > 1 \
         else used

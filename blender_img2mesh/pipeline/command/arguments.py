@@ -12,6 +12,7 @@ from ..catalog import (
     BACKS,
     COLOR_MODES,
     DEFAULT_DEPTH_MODEL,
+    DEFAULT_DEPTH_VARIANT,
     DEFAULT_FOV,
     DEFAULT_SEGMENTER,
     DEFAULT_T2I_MODEL,
@@ -19,6 +20,7 @@ from ..catalog import (
     DEPTH_BACKENDS,
     DEPTH_KINDS,
     DEPTH_MODELS,
+    DEPTH_VARIANTS,
     DEVICES,
     FRAMES,
     MESHERS,
@@ -91,9 +93,13 @@ def build_parser(batch=False):
                    help="where the depth and text-to-image models run; auto: cuda, else mps, "
                    "else cpu (no effect with --depth-model inflate or --depth-map)")
     g.add_argument("--depth-backend", choices=DEPTH_BACKENDS, default="auto",
-                   help="run the depth model on ONNX Runtime (exported once, on first use) "
-                   "or PyTorch; auto: ONNX Runtime when the model can be exported "
-                   "(default: %(default)s)")
+                   help="onnx: ONNX Runtime, on the model's ready ONNX repository when it "
+                   "has one (no PyTorch needed), else exported once on first use; export: "
+                   "always the local export (PyTorch); torch: PyTorch; auto: as onnx, "
+                   "falling back to PyTorch (default: %(default)s)")
+    g.add_argument("--depth-variant", choices=DEPTH_VARIANTS, default="auto",
+                   help="which network of a ready ONNX repository: fp32, fp16 or int8 "
+                   f"(auto: {DEFAULT_DEPTH_VARIANT}, chosen by measurement)")
     g.add_argument("--models-dir", metavar="DIR",
                    help="folder of local models (default: $IMG2MESH_MODELS or "
                    "~/.cache/blender_img2mesh/models)")

@@ -145,11 +145,12 @@ def _folder(name, what, option, needs):
     that is clearly a path must exist."""
     expanded = os.path.expanduser(name)
     if os.path.isdir(expanded):
-        for pattern, label in needs:
-            if not glob.glob(os.path.join(expanded, pattern)):
+        for patterns, label in needs:  # one of the patterns must match
+            if not any(glob.glob(os.path.join(expanded, p)) for p in patterns):
                 raise UsageError(f"{what} folder has no {label}: {expanded}", file=expanded,
                                  hint=f"{option} needs a folder saved with "
-                                 "save_pretrained(), a model name, or a hub id",
+                                 "save_pretrained() or an ONNX repository's folder, a "
+                                 "model name, or a hub id",
                                  kind="model")
     elif catalog.looks_like_path(name):
         raise UsageError(f"{what} folder not found: {expanded}", file=expanded,
@@ -160,10 +161,11 @@ def model_folders(args):
     """``--depth-model DIR`` and ``--t2i-model DIR``, before any import of torch."""
     if args.depth_model not in ("auto", "inflate") and not args.depth_map:
         _folder(args.depth_model, "depth model", "--depth-model",
-                (("config.json", "config.json"), ("*.safetensors", ".safetensors weights")))
+                ((("config.json",), "config.json"),
+                 (("*.safetensors", "onnx/*.onnx"), ".safetensors weights or onnx/*.onnx")))
     if args.prompt is not None:
         _folder(args.t2i_model, "text-to-image model", "--t2i-model",
-                (("model_index.json", "model_index.json"),))
+                ((("model_index.json",), "model_index.json"),))
 
 
 def _torch_build():
@@ -224,6 +226,26 @@ def unused_device(args):
     return None
 
 
+def _installed(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def prompt_runtime(args):
+    """A text prompt on an install without PyTorch (the add-on's light one): refused at
+    once, before any model is downloaded, saying what to install."""
+    if args.prompt is None:
+        return
+    missing = [m for m in ("torch", "diffusers", "transformers") if not _installed(m)]
+    if missing:
+        raise UsageError("--prompt (text to image) needs " + ", ".join(missing) +
+                         ", not installed here", kind="model",
+                         hint="pip install torch diffusers transformers (the command line's "
+                         "full install), or give a photo: everything else runs without them")
+
+
 def check_all(args):
     numbers(args)
     paths(args)
@@ -231,3 +253,4 @@ def check_all(args):
     models_folder(args)
     device(args)
     model_folders(args)
+    prompt_runtime(args)

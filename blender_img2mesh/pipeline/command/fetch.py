@@ -3,7 +3,8 @@ add-on's Download button), with progress events, and nothing else.
 
 NAME is a background-removal model (rembg's names: ``u2netp``, ``u2net``, ...), a
 text-to-image model (``sd-turbo``, ``sdxl-turbo``) or a depth model (an alias such as
-``depth-anything-v2-small`` or ``glpn-nyu``, or a hub id ``org/name``).  A model already
+``depth-anything-v2-small`` or ``glpn-nyu``, or a hub id ``org/name``; its ready ONNX
+repository's network when it has one, as a job would take it).  A model already
 there (models folder, Hugging Face cache, the package's bundled ``models/``) is reported
 at once; otherwise it is downloaded only when downloads are allowed, else a clear error.
 """
@@ -46,7 +47,10 @@ def fetch(args, reporter):
 
         path, hub_id = resolve_t2i_model(name, models_dir, allow, progress)
     else:
-        path, hub_id = models.resolve_depth_model(name, models_dir, allow, progress)
+        from ..depth import onnx_repo
+
+        path, hub_id, _ = onnx_repo.locate(name, models_dir, allow, progress,
+                                           args.depth_backend, args.depth_variant)
     reporter.close_stage()
     result = {"download": name, "kind": kind, "path": path, "hub_id": hub_id,
               "models_dir": models_dir}

@@ -118,20 +118,25 @@ def compare(session, model, proc, sizes):
     return None
 
 
-def export(folder, path, estimator):
-    """Export the model of ``estimator`` (a :class:`depth.DepthEstimator` on the CPU,
-    loaded from ``folder``) to ``path``; returns None, or why it could not be done (then
-    ``path + ".failed"`` holds the reason)."""
-    _, _, proc = depth_prep.read_config(folder)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    onnx_cache.record_source(path, folder)
+def write_checked(model, proc, path):
+    """Export the transformers depth ``model`` (on the CPU, eval mode; ``proc``: its
+    processing from :func:`prep.read_config`) to ``path``, proven against PyTorch on
+    the check pictures first.  Returns None, or why it could not be done (then nothing
+    is written at ``path``).  Also used to build ONNX repositories for tests and
+    benchmarks."""
+    return _write_checked(model, proc, path)[0]
+
+
+def _write_checked(model, proc, path):
+    """:func:`write_checked`, and whether a failure was the disk's (not the model's)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = onnx_cache.tmp_name(path)
     reason, disk = None, False
     try:
         x = depth_prep.preprocess(onnx_depth.check_image(*TRACE_SIZE), proc)
-        _export_to(estimator.model, x, tmp)
+        _export_to(model, x, tmp)
         sess = onnx_depth.session(tmp, ["CPUExecutionProvider"])
-        reason = compare(sess, estimator.model, proc, (TRACE_SIZE, *CHECK_SIZES))
+        reason = compare(sess, model, proc, (TRACE_SIZE, *CHECK_SIZES))
         del sess
         if reason is None:
             os.replace(tmp, path)
@@ -139,12 +144,24 @@ def export(folder, path, estimator):
         disk = _disk_trouble(exc)
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}" \
             if str(exc).strip() else type(exc).__name__
+    if reason is not None:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+    return reason, disk
+
+
+def export(folder, path, estimator):
+    """Export the model of ``estimator`` (a :class:`depth.DepthEstimator` on the CPU,
+    loaded from ``folder``) to ``path``; returns None, or why it could not be done (then
+    ``path + ".failed"`` holds the reason)."""
+    _, _, proc = depth_prep.read_config(folder)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx_cache.record_source(path, folder)
+    reason, disk = _write_checked(estimator.model, proc, path)
     if reason is None:
         onnx_cache.record_export(path)
         onnx_cache.write_optimized(path)  # also removes the files of older versions
         return None
-    with contextlib.suppress(OSError):
-        os.remove(tmp)
     if disk:  # not the model's fault: the next run tries again
         return f"{reason}; not remembered, the next run tries again"
     marker = onnx_cache.tmp_name(path + onnx_depth.FAILED)

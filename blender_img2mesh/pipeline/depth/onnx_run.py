@@ -137,20 +137,27 @@ class OnnxDepthEstimator:
 
     backend = "onnx"
 
-    def __init__(self, folder, path, provider_list, spin=True):
+    def __init__(self, folder, path, provider_list, spin=True, repo=False, optimized=True):
+        """``path``: a network exported here, or (``repo``) one of a ready ONNX
+        repository; ``optimized``: load (and keep) its optimised graph beside it."""
         self.model_type, self.kind, self.proc = depth_prep.read_config(folder)
         self.path = path
-        from . import onnx_cache
+        if not repo:
+            from . import onnx_cache
 
-        onnx_cache.record_source(path, folder)  # files made before it was recorded
-        self.session = session(path, provider_list, optimized=True, spin=spin)
+            onnx_cache.record_source(path, folder)  # files made before it was recorded
+        self.session = session(path, provider_list, optimized=optimized, spin=spin)
         used = self.session.get_providers()[0]
         self.device = LABELS.get(used, used)
-        self.input = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        self.input = first.name
+        # a float16 network may take float16 pixels (most keep float32 inputs)
+        self.dtype = np.float16 if first.type == "tensor(float16)" else np.float32
         self.threads = max(1, os.cpu_count() or 1)
 
     def forward(self, pixel_values):
-        return self.session.run(None, {self.input: pixel_values})[0]
+        out = self.session.run(None, {self.input: pixel_values.astype(self.dtype, copy=False)})
+        return out[0].astype(np.float32, copy=False)
 
     def predict(self, rgb):
         """Raw depth at the image's size (float32 HxW) and the model's fov (None: none
