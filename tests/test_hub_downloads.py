@@ -87,12 +87,14 @@ def test_run_downloads_its_depth_model_on_first_use(tmp_path, hub, cli, parse_js
     assert result["depth_kind"] == "relative" and os.path.getsize(out) > 0
     _same_files(tiny_models["depth_anything"], m / "tiny-org--tiny-depth-anything")
     # the model's folder, its ONNX Runtime export made on first use (--depth-backend
-    # auto) and that export's optimised graph, nothing else: no .partial folder
+    # auto), the export's size-and-hash record and its optimised graph, nothing else: no
+    # .partial folder
     names = sorted(os.listdir(m))
-    assert names[0] == "tiny-org--tiny-depth-anything" and len(names) == 3
+    assert names[0] == "tiny-org--tiny-depth-anything" and len(names) == 4, names
     assert names[1].startswith("tiny-org--tiny-depth-anything.depth-") and \
         names[1].endswith(".onnx") and result["depth_backend"] == "onnx"
-    assert names[2] == os.path.basename(onnx_cache.optimized_path(str(m / names[1])))
+    assert names[2] == names[1] + onnx_cache.RECORD
+    assert names[3] == os.path.basename(onnx_cache.optimized_path(str(m / names[1])))
 
 
 def test_text_to_image_model_download_then_offline_use(tmp_path, hub, cli,

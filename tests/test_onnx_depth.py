@@ -86,7 +86,8 @@ def test_onnx_depth_equals_torch_depth(lively_models, onnx_dir, photo, name):
     assert not [e for e in reporter.events if e["event"] == "warning"]
     files = [f for f in os.listdir(os.path.join(onnx_dir, "onnx")) if f.startswith(name + "-")]
     base = os.path.basename(est.path)[:-len(".onnx")]
-    assert sorted(files) == sorted([base + ".onnx", base + onnx_cache.SOURCE, os.path.basename(
+    assert sorted(files) == sorted([base + ".onnx", base + onnx_cache.SOURCE,
+                                    base + ".onnx" + onnx_cache.RECORD, os.path.basename(
         onnx_cache.optimized_path(est.path))]), "one network per model, no temporaries left"
     inputs = set()
     for h, w in SHAPES:
