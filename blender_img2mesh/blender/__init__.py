@@ -8,7 +8,7 @@ import bpy
 
 from .client import jobs, worker_client
 from .ops import batch as batch_ops
-from .ops import dependency_check, downloads, drop, worker_ahead
+from .ops import dependency_check, downloads, drop, views, worker_ahead
 from .ops import generate as operators
 from .ui import panels, pickers, preferences, properties
 
@@ -23,6 +23,7 @@ classes = (
     operators.IMG2MESH_OT_cancel,
     batch_ops.IMG2MESH_OT_batch,
     *pickers.CLASSES,  # the photo's image browser, the custom model's folder
+    *views.CLASSES,  # the Views source's photos
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,
     panels.IMG2MESH_PT_batch,

@@ -65,12 +65,14 @@ SETTING_NAMES = (
     "back", "size", "mask_path", "depth_map_path", "fov", "thickness", "target_faces",
     "max_size", "frame", "offline", "device", "models_dir", "add_camera", "color",
     "texture_size",
-    "prompt", "negative_prompt", "seed", "steps", "t2i_model",
+    "prompt", "negative_prompt", "seed", "steps", "t2i_model", "view_cameras",
 )
 SOURCES = (
     ("FILE", "File", "An image file on disk"),
     ("IMAGE", "Image", "An image already loaded in Blender"),
     ("TEXT", "Text", "Generate the image from a text prompt (text-to-image model)"),
+    ("VIEWS", "Views", "Several photos of one object from all around it: one whole object "
+     "(the cameras are recovered from the photos)"),
 )
 
 
@@ -137,6 +139,9 @@ class SettingsMixin:
                                "preference)")
     add_camera: BoolProperty(name="Add Camera", default=False,
                              description="Add a camera matching the photo's field of view")
+    view_cameras: BoolProperty(name="Add Cameras", default=False,
+                               description="Views: add the recovered cameras, each with its "
+                               "photo as background image, to see how the object fits")
     color: _color_property()
     texture_size: IntProperty(name="Texture Size", default=0, min=0, max=_R["texture_size"].high,
                               soft_max=8192,
@@ -182,6 +187,9 @@ class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
     depth_model_custom: StringProperty(
         name="Custom Depth Model", default="", update=ahead,
         description="Hub id (org/name) or local model folder, for depth model Custom")
+    views_paths: StringProperty(name="Photos", default="",
+                                description="Views: the photos of the object, or folders "
+                                "of them, separated by ';'")
     batch_folder: StringProperty(name="Photos Folder", subtype="DIR_PATH", default="",
                                  description="Batch: every image file of this folder")
     replace_last: BoolProperty(
@@ -215,6 +223,8 @@ def operator_settings(s):
         kw["image_name"] = s.image.name if s.image is not None else ""
     elif s.source == "FILE":
         kw["filepath"] = s.filepath
+    elif s.source == "VIEWS":
+        kw["views"] = s.views_paths
     return kw
 
 
@@ -228,10 +238,8 @@ def cli_args(s, image_path, out_path, prefs=None):
     mask = bpy.path.abspath(s.mask_path) if s.mask_path and image_path else ""
     if mask:
         args += ["--mask", mask]
-    elif not s.remove_background:
-        args.append("--keep-background")
     else:
-        args += ["--segmenter", s.segmenter]
+        args += segment_args(s)
     if s.depth_map_path and image_path:  # mask and depth map: a photo's, not a prompt's
         args += ["--depth-map", bpy.path.abspath(s.depth_map_path)]
     else:
@@ -245,12 +253,23 @@ def cli_args(s, image_path, out_path, prefs=None):
         args += ["--fov", repr(float(s.fov))]
     if s.thickness > 0:
         args += ["--thickness", repr(float(s.thickness))]
+    # no --color: the pipeline's default (both) keeps texture and vertex colors in the
+    # file, and the Color setting only chooses what feeds the material
+    return args + machine_args(s, prefs)
+
+
+def segment_args(s):
+    """Background removal: the segmenter, or none (``--keep-background``)."""
+    return ["--segmenter", s.segmenter] if s.remove_background else ["--keep-background"]
+
+
+def machine_args(s, prefs=None):
+    """The options of every job: faces, texture size, offline, device, models folder."""
+    args = []
     if s.target_faces > 0:
         args += ["--target-faces", str(s.target_faces)]
     if s.texture_size > 0:
         args += ["--texture-size", str(s.texture_size)]
-    # no --color: the pipeline's default (both) keeps texture and vertex colors in the
-    # file, and the Color setting only chooses what feeds the material
     if s.offline or not online_access():  # Blender 4.2+'s Online Access
         args.append("--offline")
     device = s.device if s.device != "PREFS" else getattr(prefs, "device", "auto")
