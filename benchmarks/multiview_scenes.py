@@ -312,11 +312,12 @@ def place_camera(cam, target, distance, azimuth, elevation):
 
 
 def camera_json(cam, f, width, height):
-    """{"K", "R", "t"}: world -> OpenCV camera (COLMAP's convention)."""
-    m = BLENDER_CAM_TO_CV @ cam.matrix_world.inverted()
+    """{"K", "R", "t"}: world -> OpenCV camera (COLMAP's convention); R made exactly
+    orthonormal (Blender's matrices are single precision)."""
+    m = np.array(BLENDER_CAM_TO_CV @ cam.matrix_world.inverted(), np.float64)
+    U, _, Vt = np.linalg.svd(m[:3, :3])
     return {"K": [[f, 0.0, 0.5 * width], [0.0, f, 0.5 * height], [0.0, 0.0, 1.0]],
-            "R": [[float(m[i][j]) for j in range(3)] for i in range(3)],
-            "t": [float(m[i][3]) for i in range(3)]}
+            "R": (U @ Vt).tolist(), "t": m[:3, 3].tolist()}
 
 
 def view_plan(n_views, n_heldout, seed):
