@@ -52,6 +52,8 @@ import bmesh
 import numpy as np
 from mathutils import Matrix, Vector
 
+from benchmarks import make_scenes
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLENDER_CAM_TO_CV = Matrix(((1, 0, 0, 0), (0, -1, 0, 0), (0, 0, -1, 0), (0, 0, 0, 1)))
 BACKGROUND = (235, 235, 235)  # plain light grey (sRGB bytes)
@@ -131,24 +133,6 @@ def cylinder(name, radius, z0, z1, segments=96):
     return mesh_object(name, bm)
 
 
-def torus(name, major, minor, nu=96, nv=32):
-    bm = bmesh.new()
-    verts = []
-    for i in range(nu):
-        a = 2 * math.pi * i / nu
-        for j in range(nv):
-            b = 2 * math.pi * j / nv
-            r = major + minor * math.cos(b)
-            verts.append(bm.verts.new((r * math.cos(a), r * math.sin(a), minor * math.sin(b))))
-    for i in range(nu):
-        for j in range(nv):
-            i1, j1 = (i + 1) % nu, (j + 1) % nv
-            bm.faces.new([verts[i * nv + j], verts[i1 * nv + j], verts[i1 * nv + j1],
-                          verts[i * nv + j1]])
-    bmesh.ops.recalc_face_normals(bm, faces=bm.faces)
-    return mesh_object(name, bm)
-
-
 def box(name, lo, hi):
     bm = bmesh.new()
     geom = bmesh.ops.create_cube(bm, size=1.0)
@@ -182,7 +166,7 @@ def bake(obj, name):
 
 def make_mug():
     cup = cylinder("mug_outer", 0.55, -0.6, 0.6)
-    handle = torus("mug_handle", 0.3, 0.07, nu=64, nv=24)
+    handle = make_scenes.make_torus(0.3, 0.07, nu=64, nv=24)
     handle.rotation_euler = (math.pi / 2, 0, 0)  # in the XZ plane
     handle.location = (0.68, 0, 0.0)
     cavity = cylinder("mug_cavity", 0.48, -0.5, 0.8)
@@ -192,7 +176,7 @@ def make_mug():
 
 
 def make_torus():
-    return bake(torus("torus_raw", 0.75, 0.28), "torus")
+    return bake(make_scenes.make_torus(0.75, 0.28, nu=96, nv=32), "torus")
 
 
 def make_box():
@@ -216,17 +200,7 @@ OBJECTS = {"mug": (make_mug, "coffee"), "torus": (make_torus, "astronaut"),
 
 def evaluated_triangles(obj):
     """(vertices Nx3 float64 world frame, triangles Mx3 int64), modifiers applied."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    ev = obj.evaluated_get(depsgraph)
-    mesh = ev.to_mesh()
-    mesh.calc_loop_triangles()
-    co = np.empty(len(mesh.vertices) * 3)
-    mesh.vertices.foreach_get("co", co)
-    tri = np.empty(len(mesh.loop_triangles) * 3, np.int64)
-    mesh.loop_triangles.foreach_get("vertices", tri)
-    ev.to_mesh_clear()
-    m = np.array(obj.matrix_world)
-    return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3], tri.reshape(-1, 3)
+    return make_scenes.evaluated_triangles(obj, Matrix.Identity(4))
 
 
 def texture_material(obj, image_path, lo, hi):
@@ -268,19 +242,13 @@ def texture_material(obj, image_path, lo, hi):
 def setup_scene(width, height, samples):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     sc = bpy.context.scene
+    make_scenes.setup_render(sc, width, height)  # size, RGBA PNG, film transparent
     sc.render.engine = "CYCLES"
     sc.cycles.device = "CPU"
     sc.cycles.samples = samples
     sc.cycles.use_denoising = False  # OIDN costs ~10 s a frame on 2 cores
     sc.cycles.seed = 0
     sc.cycles.max_bounces = 2
-    sc.render.resolution_x, sc.render.resolution_y = width, height
-    sc.render.resolution_percentage = 100
-    sc.render.film_transparent = True
-    sc.render.image_settings.file_format = "PNG"
-    sc.render.image_settings.color_mode = "RGBA"
-    sc.render.image_settings.color_depth = "8"
-    sc.view_settings.view_transform = "Standard"
     world = bpy.data.worlds.new("world")
     world.use_nodes = True
     world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.7, 0.7, 0.7, 1)
@@ -373,8 +341,7 @@ def render_set(folder, name, size, n_views, n_heldout, samples, textures, seed=0
             cams[file] = camera_json(cam, f, width, height)
             cams[file]["view"] = {"azimuth_deg": az, "elevation_deg": el,
                                   "distance": base * dist}
-        with open(os.path.join(folder, sub, "cameras.json"), "w") as fh:
-            json.dump(cams, fh, indent=1)
+        write_json(os.path.join(folder, sub, "cameras.json"), cams)
         listing[sub or "given"] = sorted(cams)
     os.remove(os.path.join(tmp, "render.png"))
     os.rmdir(tmp)
@@ -388,14 +355,16 @@ def render_set(folder, name, size, n_views, n_heldout, samples, textures, seed=0
             "maker": "benchmarks/multiview_scenes.py",
             "cameras": "x_cam = R X_world + t, OpenCV axes; K in px, top-left pixel "
                        "centre (0.5, 0.5) (COLMAP)"}
-    with open(os.path.join(folder, "scene.json"), "w") as fh:
-        json.dump(info, fh, indent=1)
+    write_json(os.path.join(folder, "scene.json"), info)  # last: the set is complete
     return info
 
 
+def write_json(path, data):
+    with open(path, "w") as fh:
+        json.dump(data, fh, indent=1)
+
+
 def main(argv=None):
-    if argv is None:
-        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join("bench_data", "multiview"))
     p.add_argument("--only", default="", help="comma-separated objects: " + ",".join(OBJECTS))
@@ -409,7 +378,9 @@ def main(argv=None):
     p.add_argument("--python", default=os.environ.get("IMG2MESH_PYTHON") or
                    os.path.join(REPO, ".venv", "bin", "python"),
                    help="a Python with scikit-image, for the textures")
-    args = p.parse_args(argv)
+    # ``blender -b -P`` passes the script's options after ``--``
+    args = p.parse_args(sys.argv[sys.argv.index("--") + 1:] if argv is None and "--" in
+                        sys.argv else argv)
     textures = ensure_textures(os.path.join(args.out, "textures"), args.python)
     if args.small:
         jobs = [("small", "mug", (320, 240), 14, 2)]
