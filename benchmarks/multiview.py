@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from benchmarks import multiview_bad as bad
 from benchmarks import multiview_eval as ev
 from benchmarks import multiview_hull as hull
 from benchmarks.accuracy_report import write as write_section
@@ -162,7 +163,7 @@ def stages(results):
     return out
 
 
-def section(results, pictures, meta):
+def section(results, pictures, meta, bad_rows=None):
     doc = [BEGIN, "## Whole objects from several photos (multi-view)", "",
            "`python -m benchmarks.multiview` on the sets of `python -m "
            "benchmarks.multiview_scenes` (Cycles, " + meta + "). `hull` is the classical "
@@ -178,6 +179,9 @@ def section(results, pictures, meta):
     st = stages(results)
     if st:
         doc += ["Stage times of `ours` (sidecar):", ""] + st + [""]
+    if bad_rows:
+        doc += ["Bad input (`benchmarks/multiview_bad.py`; wanted: exit 2, one clear line, "
+                "nothing written):", "", bad.table(bad_rows), ""]
     for name, path in pictures.items():
         doc += [f"Held-out views of `{name}`: truth, hull, ours (left to right).", "",
                 f"![{name}]({os.path.basename(path)})", ""]
@@ -228,11 +232,16 @@ def main(argv=None):
     print(table(results))
     for line in stages(results):
         print(line)
+    bad_rows = None
+    if method and len(results) >= 2:
+        first, second = (os.path.join(args.data, n) for n in list(results)[:2])
+        bad_rows = bad.check(first, second, os.path.join(args.out, "bad"))
+        print(bad.table(bad_rows))
     if args.doc and results:
         scene = truth["scene"]
         meta = (f"{len(truth['cameras'])} views + {len(truth['heldout'])} held out at "
                 f"{scene['width']}x{scene['height']}")
-        write_section(args.doc, section(results, pictures, meta), BEGIN, END)
+        write_section(args.doc, section(results, pictures, meta, bad_rows), BEGIN, END)
     return 0
 
 
