@@ -119,6 +119,12 @@ def test_views_generate_one_object_with_its_cameras(addon, fake_worker, tmp_path
     assert not jobs.running()
 
 
+def test_object_name_from_the_photos_folder():
+    assert view_cameras.views_name(["/shots/mug/a.jpg", "/shots/mug/b.jpg"]) == "mug"
+    assert view_cameras.views_name(["/shots/mug/images/a.jpg"]) == "mug"
+    assert view_cameras.views_name(["/a.jpg"]) == "views"
+
+
 def test_views_without_cameras_adds_none(addon, fake_worker, tmp_path):
     fake_worker("views")
     folder = _photos(tmp_path, 3, "cup")

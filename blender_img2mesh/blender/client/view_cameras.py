@@ -34,10 +34,19 @@ def split_paths(text):
     return [p.strip() for p in (text or "").split(";") if p.strip()]
 
 
+#: folder names that say nothing about the object: the name is their parent's
+GENERIC_FOLDERS = {"images", "image", "photos", "pictures", "views", "frames", "input",
+                   "inputs", "img", "imgs"}
+
+
 def views_name(photos):
-    """The object's name: the first photo's folder name (``"views"`` at the root)."""
+    """The object's name: the first photo's folder name, or its parent's when that is a
+    generic name such as ``images`` (``"views"`` at the root)."""
     folder = os.path.dirname(os.path.abspath(photos[0])) if photos else ""
-    return os.path.basename(folder.rstrip("/\\")) or "views"
+    name = os.path.basename(folder.rstrip("/\\"))
+    if name.lower() in GENERIC_FOLDERS:
+        name = os.path.basename(os.path.dirname(folder.rstrip("/\\"))) or name
+    return name or "views"
 
 
 def camera_to_object(R, t):
