@@ -124,7 +124,7 @@ def strip(truth, renders, path, names=("truth", "hull", "ours")):
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255)
             for r in rows]
     img = Image.fromarray(np.vstack(rows))
-    img.thumbnail((1600, 2400))
+    img.thumbnail((800, 1200))  # small enough for the repository's docs
     img.save(path, optimize=True)
 
 
@@ -183,7 +183,8 @@ def section(results, pictures, meta, bad_rows=None):
         doc += ["Bad input (`benchmarks/multiview_bad.py`; wanted: exit 2, one clear line, "
                 "nothing written):", "", bad.table(bad_rows), ""]
     for name, path in pictures.items():
-        doc += [f"Held-out views of `{name}`: truth, hull, ours (left to right).", "",
+        shown = ", ".join(["truth", *results[name]["methods"]])
+        doc += [f"Held-out views of `{name}`: {shown} (left to right).", "",
                 f"![{name}]({os.path.basename(path)})", ""]
     return "\n".join(doc + [END, ""])
 
