@@ -8,7 +8,7 @@ import bpy
 
 from .client import jobs, worker_client
 from .ops import batch as batch_ops
-from .ops import dependency_check, downloads, drop, torch_install, worker_ahead
+from .ops import dependency_check, downloads, drop, torch_install, views, worker_ahead
 from .ops import generate as operators
 from .ui import messages, panels, pickers, preferences, properties
 
@@ -25,6 +25,7 @@ classes = (
     batch_ops.IMG2MESH_OT_batch,
     *messages.CLASSES,  # the one-line messages' tooltips and popups
     *pickers.CLASSES,  # the photo's image browser, the custom model's folder
+    *views.CLASSES,  # the Views source's photos
     panels.IMG2MESH_PT_main,
     panels.IMG2MESH_PT_advanced,
     panels.IMG2MESH_PT_batch,

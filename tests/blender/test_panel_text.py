@@ -5,6 +5,7 @@ phases included), and errors: the first sentence in the popup, all of it in the 
 and the panel."""
 
 import os
+import shutil
 import subprocess
 import types
 
@@ -104,7 +105,7 @@ def test_split_labels_fit_the_default_sidebar(scene):
     scene.depth_model, scene.back = "CUSTOM", "flat"
     for name in properties.AUTO_FIELDS:  # the toggles on: their values shown
         setattr(scene, "use_" + name, True)
-    for source in ("FILE", "IMAGE", "TEXT"):
+    for source in ("FILE", "IMAGE", "TEXT", "VIEWS"):
         scene.source = source
         for panel in (panels.IMG2MESH_PT_main, panels.IMG2MESH_PT_advanced,
                       panels.IMG2MESH_PT_batch):
@@ -130,6 +131,31 @@ def test_photo_shows_its_file_name_not_its_path(scene):
     assert scene.filepath in tip
     assert ui_text.file_name("//photos/cat.jpg") == "cat.jpg"
     assert ui_text.file_name("/models/my-glpn/") == "my-glpn"
+
+
+def test_views_source_shows_the_photo_count_and_its_settings(scene, tmp_path):
+    scene.source = "VIEWS"
+    record = draw(panels.IMG2MESH_PT_main)
+    assert ("operator", "Choose Photos...", False) in record
+    folder = tmp_path / "mug"
+    folder.mkdir()
+    for k in range(4):
+        shutil.copy(helpers.photo(), folder / f"view_{k}.png")
+    (folder / "notes.txt").write_text("not a photo")
+    assert bpy.ops.img2mesh.pick_views(directory=str(folder) + os.sep) == {"FINISHED"}
+    assert scene.views_paths == str(folder) and scene.source == "VIEWS"
+    record = draw(panels.IMG2MESH_PT_main)
+    assert ("operator", "4 photos in mug", False) in record
+    shown = names(record)
+    # the photos give the whole shape: no depth model, back or detail; the cameras toggle
+    assert "view_cameras" in shown and "segmenter" in shown and "size" in shown
+    assert not {"depth_model", "back", "max_size", "add_camera"} & set(shown)
+    assert "views_paths" in names(draw(panels.IMG2MESH_PT_advanced))
+    # several files picked in the browser
+    assert bpy.ops.img2mesh.pick_views(directory=str(folder) + os.sep, files=[
+        {"name": "view_0.png"}, {"name": "view_2.png"}]) == {"FINISHED"}
+    assert scene.views_paths == ";".join(str(folder / n) for n in ("view_0.png", "view_2.png"))
+    assert ("operator", "2 photos in mug", False) in draw(panels.IMG2MESH_PT_main)
 
 
 def test_resolution_and_surface_detail(scene):

@@ -24,6 +24,9 @@ STAGE_LABELS = {
     "segment": "Removing background", "depth": "Estimating depth", "points": "Building points",
     "surface": "Reconstructing surface", "trim": "Trimming", "export": "Writing mesh",
     "preview": "Drawing preview",
+    # several photos of one object (the Views source)
+    "features": "Finding features", "matching": "Matching photos",
+    "cameras": "Recovering cameras", "texture": "Baking texture",
 }
 
 

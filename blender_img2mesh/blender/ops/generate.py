@@ -7,10 +7,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..addon_prefs import get_prefs, python_for
-from ..client import interpreter, jobs
+from ..client import interpreter, jobs, view_cameras
 from ..scene import image_source, mesh_import, placement
 from ..ui import panel_info, properties
 from ..ui import text as ui_text
+from . import views as views_source
 from .runner import RunnerOperator
 
 #: where an error's whole text is (its popup has the first sentence)
@@ -32,6 +33,9 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
     image_name: StringProperty(name="Blender Image", default="",
                                description="Name of an image loaded in Blender (instead of "
                                "a file)")
+    views: StringProperty(name="Photos", default="",
+                          description="Views: the photos of one object (or folders of "
+                          "them), separated by ';'")
     source: EnumProperty(name="Source", default="AUTO", items=(
         ("AUTO", "Auto", "The image file, else the Blender image, whichever is given"),
         *properties.SOURCES))
@@ -51,6 +55,9 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
     # -- setup -------------------------------------------------------------------------
     def _make_runner(self, context):
         text = self.source == "TEXT"
+        self._views = None
+        if self.source == "VIEWS":
+            return self._views_runner(context)
         if not (text or self.filepath or self.image_name):
             raise image_source.SourceError("no image given: choose an image file or a "
                                            "Blender image")
@@ -83,6 +90,18 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
         keep = getattr(prefs, "keep_worker", True) if prefs else True
         return jobs.Runner(python, args, temp_dir, keep_worker=keep, title=title)
 
+    def _views_runner(self, context):
+        """Several photos of one object: one ``--views`` job."""
+        self._views = views_source.photos(self.views)
+        prefs = get_prefs(context)
+        python = python_for(prefs)
+        self._name = view_cameras.views_name(self._views)
+        temp_dir = jobs.new_temp_dir()
+        args = views_source.views_args(self, self._views, f"{temp_dir}/views.ply", prefs)
+        keep = getattr(prefs, "keep_worker", True) if prefs else True
+        return jobs.Runner(python, args, temp_dir, keep_worker=keep,
+                           title=f"{len(self._views)} photos of {self._name}")
+
     def _start(self, context):
         try:
             self._runner = self._make_runner(context).start()
@@ -113,13 +132,16 @@ class IMG2MESH_OT_generate(RunnerOperator, properties.SettingsMixin, bpy.types.O
             prefs, notes = get_prefs(context), []
             try:
                 obj = mesh_import.import_result(
-                    context, path, self._name, runner.result, add_camera=self.add_camera,
+                    context, path, self._name, runner.result,
+                    add_camera=self.add_camera and not self._views,
                     color=self.color, warnings=notes,
                     texture_storage=getattr(prefs, "texture_storage", "PACK"),
                     placement=getattr(prefs, "placement", "BESIDE"),
                     replace=properties.last_result(context) if self.replace_last else None)
                 image_source.keep_generated_image(runner.result, obj.name)
                 properties.set_last_result(context, obj)
+                if self._views and self.view_cameras:
+                    views_source.add_result_cameras(context, obj, runner.result, self._views)
             except (ValueError, OSError, RuntimeError) as exc:
                 panel_info.record_error(f"cannot import {path}: {exc}")
                 ui_text.report_error(self, f"cannot import {path}: {exc}", PANEL_AND_LOG)

@@ -5,7 +5,7 @@ import bpy
 
 from ..addon_prefs import get_prefs
 from ..client import interpreter, jobs
-from ..ops import torch_install, worker_ahead
+from ..ops import torch_install, views, worker_ahead
 from . import panel_info, pickers, properties
 from .messages import Message, draw_message
 from .progress import draw_progress
@@ -37,6 +37,8 @@ def draw_source(layout, s):
     row.prop(s, "source", expand=True)
     if s.source == "FILE":
         layout.operator("img2mesh.pick_image", text=pickers.photo_label(s), icon="FILE_IMAGE")
+    elif s.source == "VIEWS":  # several photos (or a folder) of one object
+        layout.operator("img2mesh.pick_views", text=views.label(s), icon="FILE_FOLDER")
     elif s.source == "TEXT":  # the whole width: prompts are long
         row = layout.row()
         row.use_property_split = False
@@ -69,6 +71,43 @@ def draw_detail(layout, s):
         col.prop(s, "poisson_depth")
 
 
+def draw_photo_settings(layout, context, s):
+    """One photo (or a prompt): background removal, depth (and the line saying what will
+    really run), back, detail, size, color, camera, replace."""
+    col = layout.column(heading="Background")  # short labels: the sidebar is narrow
+    col.prop(s, "remove_background", text="Remove")
+    sub = col.column()
+    sub.active = s.remove_background and not s.mask_path
+    sub.prop(s, "segmenter", text="Model")
+    col = layout.column()
+    col.prop(s, "depth_model")
+    if s.depth_model == "CUSTOM":
+        draw_custom_model(col, s, "Model")
+    panel_info.draw_depth(col, context, s)  # what will really run (one line)
+    col.prop(s, "back")
+    draw_detail(layout, s)
+    col = layout.column()
+    col.prop(s, "size")
+    col.prop(s, "color")
+    col.column(heading="Camera").prop(s, "add_camera", text="Add")
+    col.column(heading="Result").prop(s, "replace_last", text="Replace Last")
+
+
+def draw_views_settings(layout, s):
+    """Several photos of one object: the masks' model, size, color, the cameras, replace
+    (depth, back and detail are the method's own: the photos give the whole shape)."""
+    col = layout.column(heading="Background")
+    col.prop(s, "remove_background", text="Remove")
+    sub = col.column()
+    sub.active = s.remove_background
+    sub.prop(s, "segmenter", text="Model")
+    col = layout.column()
+    col.prop(s, "size")
+    col.prop(s, "color")
+    col.column(heading="Cameras").prop(s, "view_cameras", text="Add")
+    col.column(heading="Result").prop(s, "replace_last", text="Replace Last")
+
+
 class IMG2MESH_PT_main(_Base, bpy.types.Panel):
     bl_label = "Image to Mesh"
 
@@ -77,23 +116,10 @@ class IMG2MESH_PT_main(_Base, bpy.types.Panel):
         worker_ahead.panel_drawn()  # the first draw: start the worker (a timer, at once)
         layout = split(self.layout)
         draw_source(layout, s)
-        col = layout.column(heading="Background")  # short labels: the sidebar is narrow
-        col.prop(s, "remove_background", text="Remove")
-        sub = col.column()
-        sub.active = s.remove_background and not s.mask_path
-        sub.prop(s, "segmenter", text="Model")
-        col = layout.column()
-        col.prop(s, "depth_model")
-        if s.depth_model == "CUSTOM":
-            draw_custom_model(col, s, "Model")
-        panel_info.draw_depth(col, context, s)  # what will really run (one line)
-        col.prop(s, "back")
-        draw_detail(layout, s)
-        col = layout.column()
-        col.prop(s, "size")
-        col.prop(s, "color")
-        col.column(heading="Camera").prop(s, "add_camera", text="Add")
-        col.column(heading="Result").prop(s, "replace_last", text="Replace Last")
+        if s.source == "VIEWS":
+            draw_views_settings(layout, s)
+        else:
+            draw_photo_settings(layout, context, s)
         runner = jobs.current
         if runner is not None and not runner.finished:
             draw_progress(layout.column(), runner, context)
@@ -151,6 +177,8 @@ class IMG2MESH_PT_advanced(_Base, bpy.types.Panel):
             layout.separator()
         elif s.source == "FILE":  # the whole path (typed or pasted; the panel shows the name)
             layout.prop(s, "filepath", text="Path")
+        elif s.source == "VIEWS":  # the photos and folders, typed or pasted (';' between)
+            layout.prop(s, "views_paths", text="Photos")
         for name, text in ADVANCED:
             draw_field(layout, s, name, text)
         layout.column(heading="Network").prop(s, "offline", text="Offline")

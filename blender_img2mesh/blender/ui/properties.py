@@ -65,7 +65,7 @@ SETTING_NAMES = (
     "back", "size", "mask_path", "depth_map_path", "use_fov", "fov", "use_thickness",
     "thickness", "use_target_faces", "target_faces", "max_size", "frame", "offline",
     "device", "models_dir", "add_camera", "color", "use_texture_size", "texture_size",
-    "prompt", "negative_prompt", "seed", "use_steps", "steps", "t2i_model",
+    "prompt", "negative_prompt", "seed", "use_steps", "steps", "t2i_model", "view_cameras",
 )
 #: the fields that are automatic unless their ``use_<name>`` toggle is on
 AUTO_FIELDS = ("fov", "thickness", "target_faces", "texture_size", "steps")
@@ -73,6 +73,8 @@ SOURCES = (
     ("FILE", "File", "An image file on disk"),
     ("IMAGE", "Image", "An image already loaded in Blender"),
     ("TEXT", "Text", "Generate the image from a text prompt (text-to-image model)"),
+    ("VIEWS", "Views", "Several photos of one object from all around it: one whole object "
+     "(the cameras are recovered from the photos)"),
 )
 
 
@@ -150,6 +152,9 @@ class SettingsMixin:
                                "preference)")
     add_camera: BoolProperty(name="Add Camera", default=False,
                              description="Add a camera matching the photo's field of view")
+    view_cameras: BoolProperty(name="Add Cameras", default=False,
+                               description="Views: add the recovered cameras, each with its "
+                               "photo as background image, to see how the object fits")
     color: _color_property()
     use_texture_size: BoolProperty(name="Set Texture Size", default=False,
                                    description="Limit the texture image's longer side "
@@ -200,6 +205,9 @@ class IMG2MESH_PG_settings(SettingsMixin, bpy.types.PropertyGroup):
     depth_model_custom: StringProperty(
         name="Custom Depth Model", default="", update=ahead,
         description="Hub id (org/name) or local model folder, for depth model Custom")
+    views_paths: StringProperty(name="Photos", default="",
+                                description="Views: the photos of the object, or folders "
+                                "of them, separated by ';'")
     batch_folder: StringProperty(name="Photos Folder", subtype="DIR_PATH", default="",
                                  description="Batch: every image file of this folder")
     replace_last: BoolProperty(
@@ -244,6 +252,8 @@ def operator_settings(s):
         kw["image_name"] = s.image.name if s.image is not None else ""
     elif s.source == "FILE":
         kw["filepath"] = s.filepath
+    elif s.source == "VIEWS":
+        kw["views"] = s.views_paths
     return kw
 
 
@@ -257,10 +267,8 @@ def cli_args(s, image_path, out_path, prefs=None):
     mask = bpy.path.abspath(s.mask_path) if s.mask_path and image_path else ""
     if mask:
         args += ["--mask", mask]
-    elif not s.remove_background:
-        args.append("--keep-background")
     else:
-        args += ["--segmenter", s.segmenter]
+        args += segment_args(s)
     if s.depth_map_path and image_path:  # mask and depth map: a photo's, not a prompt's
         args += ["--depth-map", bpy.path.abspath(s.depth_map_path)]
     else:
@@ -270,12 +278,25 @@ def cli_args(s, image_path, out_path, prefs=None):
         if model.startswith("//"):
             model = bpy.path.abspath(model)
         args += ["--depth-model", model]
-    for name in AUTO_FIELDS[:4]:  # steps: the prompt's
+    for name in ("fov", "thickness"):
         if given(s, name):
-            value = getattr(s, name)
-            args += [_R[name].option, str(value) if _R[name].whole else repr(float(value))]
+            args += [_R[name].option, repr(float(getattr(s, name)))]
     # no --color: the pipeline's default (both) keeps texture and vertex colors in the
     # file, and the Color setting only chooses what feeds the material
+    return args + machine_args(s, prefs)
+
+
+def segment_args(s):
+    """Background removal: the segmenter, or none (``--keep-background``)."""
+    return ["--segmenter", s.segmenter] if s.remove_background else ["--keep-background"]
+
+
+def machine_args(s, prefs=None):
+    """The options of every job: faces, texture size, offline, device, models folder."""
+    args = []
+    for name in ("target_faces", "texture_size"):
+        if given(s, name):
+            args += [_R[name].option, str(getattr(s, name))]
     if s.offline or not online_access():  # Blender 4.2+'s Online Access
         args.append("--offline")
     device = s.device if s.device != "PREFS" else getattr(prefs, "device", "auto")
