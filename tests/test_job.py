@@ -24,6 +24,7 @@ CHANGES = {
     "device": (["--device", "cpu"], ("depth", "device"), "cpu"),
     "depth_backend": (["--depth-backend", "torch"], ("depth", "backend"), "torch"),
     "fov": (["--fov", "40"], ("depth", "fov"), 40.0),
+    "depth_variant": (["--depth-variant", "fp16"], ("depth", "variant"), "fp16"),
     "models_dir": (["--models-dir", "/tmp/m"], ("models", "folder"), "/tmp/m"),
     "offline": (["--offline"], ("models", "allow_download"), False),
     "max_size": (["--max-size", "256"], ("source", "max_size"), 256),
