@@ -28,7 +28,6 @@ from ..catalog import (
     T2I_MODELS,
     TEXTURE_FORMATS,
 )
-from ..source.text2image import slug
 from . import checks
 
 
@@ -207,6 +206,8 @@ def _check_prompt_args(p, args):
     if args.mask or args.depth_map:
         p.error("--mask and --depth-map need a photo: they cannot be used with --prompt")
     if args.output is None:
+        from ..source.text2image import slug  # (inspect, random ...: not for --help)
+
         args.output = slug(args.prompt) + ".ply"
 
 
