@@ -1,4 +1,4 @@
-"""The accuracy benchmark's metrics (benchmarks/metrics.py) on cases with known answers,
+"""The accuracy benchmark's metrics (benchmarks/accuracy/metrics.py) on cases with known answers,
 and the pipeline on an exact depth map: the benchmark's target (visible-surface
 F-score@1% >= 0.95) on an analytic sphere, and a ring whose hole must stay open."""
 
@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from benchmarks import metrics as bm
+from benchmarks.accuracy import metrics as bm
 
 
 def plane_points(n=60, z=0.0):

@@ -1,5 +1,5 @@
-"""The multi-view benchmark's measures (benchmarks/multiview_eval.py, multiview_hull.py,
-multiview.py) on a synthetic set with known answers: a coloured sphere seen by 12 cameras
+"""The multi-view benchmark's measures (benchmarks/multiview/eval.py, hull.py,
+run.py) on a synthetic set with known answers: a coloured sphere seen by 12 cameras
 on a ring above it, rendered by the pipeline's own ray caster (so the truth images and the
 scoring renderer agree exactly)."""
 
@@ -11,9 +11,9 @@ import pytest
 import trimesh
 from PIL import Image
 
-from benchmarks import multiview as mv
-from benchmarks import multiview_eval as ev
-from benchmarks import multiview_hull as hull
+from benchmarks.multiview import run as mv
+from benchmarks.multiview import eval as ev
+from benchmarks.multiview import hull
 
 W, H, F, RADIUS, BACKGROUND = 96, 72, 90.0, 0.8, (235, 235, 235)
 

@@ -1,6 +1,6 @@
 """Photo fidelity: how much of the photo the mesh shows, seen through the photo's camera.
 
-    .venv/bin/python -m benchmarks.fidelity [--scenes bench_data] [--cost]
+    .venv/bin/python -m benchmarks.accuracy.fidelity [--scenes bench_data] [--cost]
         [--out docs/benchmarks.md]
 
 For each photo the pipeline makes a mesh (``--frame camera``, ``.ply`` with both the
@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PHOTOS = ("coffee.png", "astronaut.png", "motorcycle_left.png")
 BEGIN, END = "<!-- fidelity:begin -->", "<!-- fidelity:end -->"
@@ -178,7 +178,7 @@ def scenes(folder):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenes", help="ground-truth views (python -m benchmarks.make_scenes)")
+    p.add_argument("--scenes", help="ground-truth views (python -m benchmarks.accuracy.make_scenes)")
     p.add_argument("--out", help="also write the table (Markdown) here")
     p.add_argument("--photos", default=",".join(PHOTOS), help="scikit-image photos")
     p.add_argument("--cost", action="store_true", help="also time what the texture adds "
@@ -208,9 +208,9 @@ def main(argv=None):
         import datetime
         import platform
 
-        from .accuracy_report import write
+        from .report import write
 
-        command = "python -m benchmarks.fidelity " + " ".join(
+        command = "python -m benchmarks.accuracy.fidelity " + " ".join(
             sys.argv[1:] if argv is None else argv)
         machine = f"{platform.machine()}, {os.cpu_count()} cores"
         write(a.out, "\n".join([

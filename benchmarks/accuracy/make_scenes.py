@@ -1,10 +1,10 @@
 """Ground-truth scenes for the accuracy benchmark (``python -m benchmarks.accuracy``).
 
-    .venv-blender/bin/python -m benchmarks.make_scenes [--out bench_data]
+    .venv-blender/bin/python -m benchmarks.accuracy.make_scenes [--out bench_data]
         [--size 512x384] [--only sphere,torus] [--samples 200000]
 
 Runs with Blender as a Python module (``bpy``; Debian's ``blender -b -P
-benchmarks/make_scenes.py`` works too, with ``--`` before the options).  Deterministic: the same files every run (fixed geometry,
+benchmarks/accuracy/make_scenes.py`` works too, with ``--`` before the options).  Deterministic: the same files every run (fixed geometry,
 cameras and random seeds; Workbench rendering).  About a minute for all views.
 
 Objects (all about 2 units across, centred on the origin, Z up):
@@ -382,7 +382,7 @@ def main(argv=None):
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
     with open(os.path.join(args.out, "index.json"), "w") as fh:
         json.dump({"views": index, "size": [width, height], "maker":
-                   "benchmarks/make_scenes.py", "blender": bpy.app.version_string},
+                   "benchmarks/accuracy/make_scenes.py", "blender": bpy.app.version_string},
                   fh, indent=1)
     return 0
 

@@ -1,4 +1,4 @@
-"""The markdown report of ``benchmarks/accuracy.py`` (the accuracy section of
+"""The markdown report of ``benchmarks/accuracy/run.py`` (the accuracy section of
 ``docs/benchmarks.md``).  Only this section, between its two markers, is replaced when the
 file exists, so other sections (speed) can live in the same file."""
 
@@ -9,7 +9,7 @@ import numpy as np
 BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
 
 PROTOCOL = """\
-**Scenes** (`benchmarks/make_scenes.py`, Blender {blender} as the `bpy` module,
+**Scenes** (`benchmarks/accuracy/make_scenes.py`, Blender {blender} as the `bpy` module,
 Workbench, {w}x{h} px, film transparent): a UV sphere (smooth), a bevelled box (boxy), a
 torus and a table on thin legs (thin parts, see-through gaps), Suzanne with subdivision
 and a solidified bowl (concave), 2-4 viewpoints each ({n} views; the sphere from its
@@ -28,7 +28,7 @@ docstring on why not the Z pass), the fov, and points sampled by area on the tru
 | `ours-true-mirror` | the same with `--back mirror` (closed solid: the front mirrored) |
 | `ours-inflate` | `--depth-model inflate --fov FOV --frame camera` (no depth given: the silhouette inflated) |
 | `ours-inflate-mirror` | the same with `--back mirror` |
-| `prototype` | the original prototype's geometry on the same true depth: x1000, 16 px crop, squeezed to 8 bits, fixed focal 500 px, statistical outlier removal (20, 6), default normals, Poisson depth 10 untrimmed, one thread (`benchmarks/prototype_baseline.py`'s steps) |
+| `prototype` | the original prototype's geometry on the same true depth: x1000, 16 px crop, squeezed to 8 bits, fixed focal 500 px, statistical outlier removal (20, 6), default normals, Poisson depth 10 untrimmed, one thread (`benchmarks/speed/prototype_baseline.py`'s steps) |
 
 **Alignment.** Every reconstruction is in its own camera frame (x right, y down, z
 forward, camera at the origin).  Metric ones (`truth`, `ours-true*`) are scored as they
@@ -41,7 +41,7 @@ symmetric ICP of the visible part of the prediction to the true visible points; 
 else (no rotation, no x/y shift, no anisotropic scale: the prototype's wrong focal length
 stays wrong, as it would in use).
 
-**Metrics** (`benchmarks/metrics.py`), after scaling so that the true object's bounding
+**Metrics** (`benchmarks/accuracy/metrics.py`), after scaling so that the true object's bounding
 box (its own axes) has longest side 1: 100 k points sampled by area on the prediction
 (numpy), nearest neighbours with scipy's `cKDTree`.  *Accuracy* = mean distance
 prediction -> truth, *completeness* = mean distance truth -> prediction (Chamfer-L1 is their
@@ -89,7 +89,7 @@ def markdown(rows, methods, meta, fs, target):
     by = {(r["view"], r["method"]): r for r in rows}
     out = [BEGIN, "## Geometric accuracy on ground-truth renders", "",
            f"Made by `{meta['command']}` on {meta['date']} ({meta['machine']}), from scenes "
-           f"made by `.venv-blender/bin/python -m benchmarks.make_scenes --out "
+           f"made by `.venv-blender/bin/python -m benchmarks.accuracy.make_scenes --out "
            f"bench_data` (15 s).  The benchmark itself takes about 15 minutes on 2 cores (most of it scoring: 100 k-point samples, ray casts and k-d trees per run).", "",
            PROTOCOL.format(blender=meta.get("blender", "5.0"), w=meta["size"][0],
                            h=meta["size"][1], n=len(views)), ""]

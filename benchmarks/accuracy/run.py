@@ -1,10 +1,10 @@
 """Geometric accuracy on ground-truth renders: this pipeline vs the original prototype.
 
-    .venv-blender/bin/python -m benchmarks.make_scenes --out bench_data   # once
+    .venv-blender/bin/python -m benchmarks.accuracy.make_scenes --out bench_data   # once
     .venv/bin/python -m benchmarks.accuracy --scenes bench_data --out docs/benchmarks.md
     (or: .venv/bin/python -m benchmarks.speed accuracy --scenes bench_data --out ...)
 
-For every view made by ``benchmarks/make_scenes.py`` (RGBA render, true depth, fov, true
+For every view made by ``benchmarks/accuracy/make_scenes.py`` (RGBA render, true depth, fov, true
 surface samples) it reconstructs the object with
 
 * ``ours-true``          -- the pipeline on the true depth: ``--depth-map depth.npy --fov
@@ -22,7 +22,7 @@ surface samples) it reconstructs the object with
 each in its own child process (time per stage from the pipeline's sidecar / the
 prototype's clocks; peak memory = the child's ``ru_maxrss``), and scores each result
 against the truth, for the visible surface and for the whole object (see
-``benchmarks/metrics.py`` for the metrics and ``docs/benchmarks.md`` for the protocol).
+``benchmarks/accuracy/metrics.py`` for the metrics and ``docs/benchmarks.md`` for the protocol).
 """
 
 import argparse
@@ -39,7 +39,7 @@ import numpy as np
 
 from . import metrics as bm
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 #: method -> (kind, extra pipeline options, metric?)
 METHODS = {
@@ -114,12 +114,12 @@ def run_pipeline(view_dir, info, options, out_ply):
 
 
 def prototype_geometry(depth_m, rgb, poisson_depth=10):
-    """The prototype's steps 3-8 (see ``benchmarks/prototype_baseline.py``) on a depth map in metres
+    """The prototype's steps 3-8 (see ``benchmarks/speed/prototype_baseline.py``) on a depth map in metres
     on the network's grid.  Returns (vertices, triangles, timings, info)."""
     import open3d as o3d
 
-    from . import prototype_baseline
-    from .prototype_baseline import PAD
+    from ..speed import prototype_baseline
+    from ..speed.prototype_baseline import PAD
 
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
     t = {}
@@ -212,7 +212,7 @@ def bench(scenes, methods, work, n_samples, log=print):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenes", default="bench_data", help="benchmarks.make_scenes's output")
+    p.add_argument("--scenes", default="bench_data", help="benchmarks.accuracy.make_scenes's output")
     p.add_argument("--out", default=None, help="write the markdown report here")
     p.add_argument("--methods", default=",".join(METHODS),
                    help="comma-separated subset of: " + ", ".join(METHODS))
@@ -235,7 +235,7 @@ def main(argv=None):
         p.error(f"unknown method(s): {', '.join(sorted(unknown))}")
     if not os.path.isfile(os.path.join(args.scenes, "index.json")):
         p.error(f"no scenes in {args.scenes}: run .venv-blender/bin/python -m "
-                f"benchmarks.make_scenes --out {args.scenes} first")
+                f"benchmarks.accuracy.make_scenes --out {args.scenes} first")
     command = "python -m benchmarks.accuracy " + " ".join(argv)
     with tempfile.TemporaryDirectory(prefix="img2mesh-acc-") as tmp:
         work = args.keep or tmp
@@ -246,7 +246,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         rows = bench(scenes, methods, work, args.samples)
         if args.overlay:
-            from . import accuracy_report
+            from . import report as accuracy_report
 
             accuracy_report.overlay(args.overlay[1], rows, scenes, args.overlay[0])
         print(f"benchmarks.accuracy: {len(rows)} runs in {time.perf_counter() - t0:.0f} s",
@@ -263,7 +263,7 @@ def main(argv=None):
         meta["overlay"] = [args.overlay[0], os.path.relpath(
             args.overlay[1], os.path.dirname(os.path.abspath(args.out or args.overlay[1])))]
     if args.out:
-        from . import accuracy_report
+        from . import report as accuracy_report
 
         accuracy_report.write(args.out, accuracy_report.markdown(rows, methods, meta, FS,
                                                                  TARGET))

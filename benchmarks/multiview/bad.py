@@ -1,6 +1,6 @@
 """Bad input for ``img2mesh --views`` (issue 20): each case should end with one clear line,
 exit 2, and nothing written.  Made from two ground-truth sets
-(``benchmarks/multiview_scenes.py``):
+(``benchmarks/multiview/scenes.py``):
 
 * ``different objects`` -- half the views of one object, half of another;
 * ``identical``         -- one photo copied 12 times;
@@ -16,9 +16,9 @@ import sys
 
 from PIL import Image
 
-from benchmarks.multiview_eval import read_image
+from .eval import read_image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def make_cases(first, second, folder):

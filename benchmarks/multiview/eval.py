@@ -2,7 +2,7 @@
 ground truth, the similarity alignment on camera centres, the surface no view sees, the
 F-scores, and held-out views rendered from a coloured mesh (PSNR, silhouette IoU).
 
-A set folder is what ``benchmarks/multiview_scenes.py`` writes (images/, masks/,
+A set folder is what ``benchmarks/multiview/scenes.py`` writes (images/, masks/,
 cameras.json, heldout/, mesh.ply, scene.json).  Cameras everywhere in the sidecar's
 convention: ``{"K", "R", "t"}``, ``x_cam = R X + t`` in OpenCV axes, K in pixels with the
 top-left pixel's centre at (0.5, 0.5) -- the convention of ``pipeline/output/render``'s
@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from benchmarks import metrics
-from benchmarks.fidelity import psnr
+from ..accuracy import metrics
+from ..accuracy.fidelity import psnr
 from blender_img2mesh.pipeline.output import render
 
 F_LABELS = {"1%": 0.01, "2%": 0.02}  # F-score thresholds, shares of the bbox diagonal

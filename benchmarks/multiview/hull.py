@@ -16,7 +16,7 @@ import os
 import numpy as np
 from scipy import ndimage
 
-from benchmarks.multiview_eval import centre, read_image
+from .eval import centre, read_image
 
 
 def carve(truth, resolution=192):

@@ -1,4 +1,4 @@
-"""The textured objects of the multi-view ground truth (``benchmarks/multiview_scenes.py``),
+"""The textured objects of the multi-view ground truth (``benchmarks/multiview/scenes.py``),
 built with bpy: meshes made closed and plain (booleans applied, the result baked into a new
 mesh, so the true mesh is exactly what is rendered) and a diffuse material that needs no
 UVs.  Objects (about 1.2-2 units across, centred near the origin, Z up): ``mug`` (an open
@@ -11,7 +11,7 @@ import bmesh
 import numpy as np
 from mathutils import Matrix, Vector
 
-from benchmarks import make_scenes
+from ..accuracy import make_scenes
 
 
 def mesh_object(name, bm):

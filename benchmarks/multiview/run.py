@@ -1,21 +1,21 @@
 """Whole objects from several photos (issue 20): ``img2mesh --views`` against ground truth
 and against the classical floor, a visual hull from the same masks and TRUE cameras.
 
-    .venv-blender/bin/python -m benchmarks.multiview_scenes --out bench_data/multiview
+    .venv-blender/bin/python -m benchmarks.multiview.scenes --out bench_data/multiview
     .venv/bin/python -m benchmarks.multiview [--data bench_data/multiview] [--only mug,box]
         [--out bench_out/multiview] [--doc docs/benchmarks.md] [--no-method] [--hull-res 192]
 
-Per set (``benchmarks/multiview_scenes.py``: 30 views + 4 held out, 640 x 480):
+Per set (``benchmarks/multiview/scenes.py``: 30 views + 4 held out, 640 x 480):
 
 * the method: ``python -m blender_img2mesh --views SET/images -o OUT/object.ply -q`` as a
   whole fresh process (wall time from start to exit, imports included; peak memory = the
   child's VmHWM); its sidecar's cameras (registered / given), its per-stage timings;
   the mesh brought into the truth's frame by a similarity fitted on the camera centres
   (Umeyama); run only when the command line has ``--views``;
-* the floor: ``benchmarks/multiview_hull.py`` (voxel carving + marching cubes, coloured
+* the floor: ``benchmarks/multiview/hull.py`` (voxel carving + marching cubes, coloured
   from the most frontal view that sees each vertex), its time in this process;
 * both scored the same way: F@1% and F@2% of the true bounding-box diagonal (200k samples
-  each way, ``benchmarks/metrics.py``); the held-out views rendered from the coloured mesh
+  each way, ``benchmarks/accuracy/metrics.py``); the held-out views rendered from the coloured mesh
   (``pipeline/output/render.py``): PSNR inside the true silhouette (the plain background
   where the mesh misses) and silhouette IoU; and the share of the true surface that no
   given view sees, with the F ceiling it implies (precision 1, recall = that share).
@@ -29,13 +29,13 @@ import time
 
 import numpy as np
 
-from benchmarks import multiview_bad as bad
-from benchmarks import multiview_eval as ev
-from benchmarks import multiview_hull as hull
-from benchmarks.accuracy_report import write as write_section
-from benchmarks.onnx_vs_torch import MAIN as HWM_MAIN
+from . import bad
+from . import eval as ev
+from . import hull
+from ..accuracy.report import write as write_section
+from ..speed.onnx_vs_torch import MAIN as HWM_MAIN
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BEGIN, END = "<!-- multiview:begin -->", "<!-- multiview:end -->"
 TARGETS = {"registered": 0.95, "f@1%": 0.90, "f@2%": 0.97, "psnr": 23.0, "iou": 0.95,
            "seconds": 60.0, "peak_mb": 3072.0}
@@ -166,7 +166,7 @@ def stages(results):
 def section(results, pictures, meta, bad_rows=None):
     doc = [BEGIN, "## Whole objects from several photos (multi-view)", "",
            "`python -m benchmarks.multiview` on the sets of `python -m "
-           "benchmarks.multiview_scenes` (Cycles, " + meta + "). `hull` is the classical "
+           "benchmarks.multiview.scenes` (Cycles, " + meta + "). `hull` is the classical "
            "floor: a visual hull carved from the same masks and the TRUE cameras, coloured "
            "from the most frontal view. `ours` is `img2mesh --views` as a fresh process "
            "(imports included; peak = its VmHWM), aligned to the truth by a similarity on "
@@ -180,7 +180,7 @@ def section(results, pictures, meta, bad_rows=None):
     if st:
         doc += ["Stage times of `ours` (sidecar):", ""] + st + [""]
     if bad_rows:
-        doc += ["Bad input (`benchmarks/multiview_bad.py`; wanted: exit 2, one clear line, "
+        doc += ["Bad input (`benchmarks/multiview/bad.py`; wanted: exit 2, one clear line, "
                 "nothing written):", "", bad.table(bad_rows), ""]
     for name, path in pictures.items():
         shown = ", ".join(["truth", *results[name]["methods"]])

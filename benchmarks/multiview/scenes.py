@@ -1,13 +1,13 @@
 """Ground truth for the multi-view benchmark (``python -m benchmarks.multiview``):
 textured objects rendered by Cycles (CPU) from known cameras.
 
-    .venv-blender/bin/python -m benchmarks.multiview_scenes [--out bench_data/multiview]
+    .venv-blender/bin/python -m benchmarks.multiview.scenes [--out bench_data/multiview]
         [--only mug,torus] [--size 640x480] [--views 30] [--heldout 4] [--samples 48]
         [--small]            # 14 views of the mug at 320 x 240 into OUT/small (a quick set)
 
 Blender as a Python module (``bpy``).  Deterministic: fixed geometry, cameras, textures
 and Cycles seed.  The textures are photos of scikit-image times colour noise
-(``benchmarks/multiview_textures.py``, run once with ``--python``, default
+(``benchmarks/multiview/textures.py``, run once with ``--python``, default
 ``$IMG2MESH_PYTHON`` or ``.venv/bin/python``: bpy's Python has no scikit-image).
 
 Objects (about 1.2-2 units across, centred on the origin, Z up):
@@ -51,10 +51,10 @@ import bpy  # first: mathutils comes with it
 import numpy as np
 from mathutils import Matrix, Vector
 
-from benchmarks import make_scenes
-from benchmarks.multiview_objects import OBJECTS, evaluated_triangles, texture_material
+from ..accuracy import make_scenes
+from .objects import OBJECTS, evaluated_triangles, texture_material
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLENDER_CAM_TO_CV = Matrix(((1, 0, 0, 0), (0, -1, 0, 0), (0, 0, -1, 0), (0, 0, 0, 1)))
 BACKGROUND = (235, 235, 235)  # plain light grey (sRGB bytes)
 FOV_DEG = 45.0
@@ -103,13 +103,13 @@ def read_rgba(path):
 
 
 def ensure_textures(folder, python):
-    """The texture PNGs in ``folder``, made by ``benchmarks.multiview_textures`` run with
+    """The texture PNGs in ``folder``, made by ``benchmarks.multiview.textures`` run with
     ``python`` if any is missing."""
     names = ("astronaut", "coffee", "chelsea", "rocket", "hubble")
     paths = {n: os.path.join(folder, n + ".png") for n in names}
     if not all(os.path.exists(p) for p in paths.values()):
         env = dict(os.environ, PYTHONPATH=REPO)
-        subprocess.run([python, "-m", "benchmarks.multiview_textures", folder], check=True,
+        subprocess.run([python, "-m", "benchmarks.multiview.textures", folder], check=True,
                        env=env, cwd=REPO, stdout=subprocess.DEVNULL)
     return paths
 
@@ -229,7 +229,7 @@ def render_set(folder, name, size, n_views, n_heldout, samples, textures, seed=0
             "bbox_min": V.min(0).tolist(), "bbox_max": V.max(0).tolist(),
             "diagonal": float(np.linalg.norm(size3)), "views": listing["given"],
             "heldout": listing["heldout"], "blender": bpy.app.version_string,
-            "maker": "benchmarks/multiview_scenes.py",
+            "maker": "benchmarks/multiview/scenes.py",
             "cameras": "x_cam = R X_world + t, OpenCV axes; K in px, top-left pixel "
                        "centre (0.5, 0.5) (COLMAP)"}
     write_json(os.path.join(folder, "scene.json"), info)  # last: the set is complete

@@ -1,6 +1,6 @@
-"""Texture images for the multi-view ground truth (``benchmarks/multiview_scenes.py``).
+"""Texture images for the multi-view ground truth (``benchmarks/multiview/scenes.py``).
 
-    .venv/bin/python -m benchmarks.multiview_textures OUT_FOLDER
+    .venv/bin/python -m benchmarks.multiview.textures OUT_FOLDER
 
 Runs with the pipeline's venv (scikit-image); Blender's bpy Python has neither
 scikit-image nor Pillow, so the scene maker calls this once and loads the PNGs.
@@ -74,8 +74,12 @@ def write_all(folder):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m benchmarks.multiview_textures OUT_FOLDER", file=sys.stderr)
+    usage = "usage: python -m benchmarks.multiview.textures OUT_FOLDER"
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print(usage, file=sys.stderr)
         return 2
     for path in write_all(argv[0]):
         print(path)

@@ -1,7 +1,7 @@
 """Benchmark of the batch (not a test): 20 photos through the local batch, the warm worker,
 20 separate command-line runs and a Ray batch on this machine, all in one run.
 
-    .venv/bin/python -m benchmarks.batch [--photos 20] [--repeat 3] [--no-ray]
+    .venv/bin/python -m benchmarks.speed.batch [--photos 20] [--repeat 3] [--no-ray]
                                          [--overlap] [--spin] [--fast | --glpn]
 
 Photos: scikit-image's colour photos and matplotlib's grace_hopper, repeated under
@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
           "hubble_deep_field.jpg", "grace_hopper.jpg"]
 

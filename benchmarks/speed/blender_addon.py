@@ -4,14 +4,14 @@ started ahead (worker_ahead.py) against a warm one, and the import of a 300k-tri
 colored mesh.
 
     IMG2MESH_PYTHON=$PWD/.venv/bin/python \\
-        .venv-blender/bin/python -m benchmarks.blender_addon [--repeat 3]
+        .venv-blender/bin/python -m benchmarks.speed.blender_addon [--repeat 3]
 
 Runs in Blender as a Python module (bpy, background mode: the operator runs synchronously;
 registered without preferences, 'Keep Models Loaded' counts as on: the worker stays warm).
 The depth model is the full-size Depth Anything V2 Small architecture (transformers'
 default ``DepthAnythingConfig()``, ~25 M parameters) with random weights, built into a temp
-folder by the pipeline's Python (``python -m benchmarks.inputs``, as
-``benchmarks/speed.py`` uses it); background removal is the real u2netp from the models
+folder by the pipeline's Python (``python -m benchmarks.speed.inputs``, as
+``benchmarks/speed/run.py`` uses it); background removal is the real u2netp from the models
 folder (scripts/get_models.py).  A benchmark, not a test: it prints what it measured.
 """
 
@@ -33,12 +33,12 @@ from blender_img2mesh.blender.scene import mesh_import
 from blender_img2mesh.blender.client import ply, worker_client
 from blender_img2mesh.blender.ops import worker_ahead
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PIPELINE_PYTHON = os.environ.setdefault("IMG2MESH_PYTHON", f"{REPO}/.venv/bin/python")
 
 #: run by the pipeline's Python (torch stays out of this process), in the repository's
 #: root: the depth model, the PLYs
-INPUTS = ["-m", "benchmarks.inputs"]
+INPUTS = ["-m", "benchmarks.speed.inputs"]
 
 
 def inputs():

@@ -2,7 +2,7 @@
 
 What a user of the command line waits: from the process's start to its exit (Python's
 start, every import, loading the models, one run, writing the files).  Run by
-``benchmarks/speed.py`` after its per-stage table, in the same temporary folder (the same
+``benchmarks/speed/run.py`` after its per-stage table, in the same temporary folder (the same
 random-weight networks, their ONNX files already made there, the same plausible depth
 fed to the geometry of both methods; see speed.py's docstring):
 

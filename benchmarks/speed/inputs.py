@@ -2,9 +2,9 @@
 depth network architectures with random weights (speed does not depend on the weights),
 the plausible depth both methods' geometry is fed, and a 300k-triangle colored mesh.
 
-    .venv/bin/python -m benchmarks.inputs depth-anything FOLDER   # for blender_addon.py
-    .venv/bin/python -m benchmarks.inputs big-ply OUT.ply
-    .venv/bin/python -m benchmarks.inputs big-textured-ply OUT.ply
+    .venv/bin/python -m benchmarks.speed.inputs depth-anything FOLDER   # for blender_addon.py
+    .venv/bin/python -m benchmarks.speed.inputs big-ply OUT.ply
+    .venv/bin/python -m benchmarks.speed.inputs big-textured-ply OUT.ply
 
 ``speed.py``, ``onnx_vs_torch.py`` and ``batch.py`` import it; ``blender_addon.py`` (bpy,
 no torch in its process) runs it as a program in the pipeline's Python.
@@ -81,7 +81,7 @@ def write_big_ply(path):
     """150,544 vertices, 299,538 colored triangles, written by the pipeline's write_ply."""
     from blender_img2mesh.pipeline.output.mesh_files import write_ply
 
-    from .fixtures import grid_mesh
+    from ..fixtures import grid_mesh
 
     verts, colors, tris = grid_mesh(388)
     write_ply(path, verts, tris, colors.astype(float))
@@ -95,7 +95,7 @@ def write_big_textured_ply(path):
 
     from blender_img2mesh.pipeline.output.mesh_files import encode_image, write_ply
 
-    from .fixtures import grid_mesh, photo
+    from ..fixtures import grid_mesh, photo
 
     verts, colors, tris = grid_mesh(388)
     lo, hi = verts.min(axis=0), verts.max(axis=0)

@@ -1,11 +1,11 @@
 """Benchmark: the depth network on ONNX Runtime against PyTorch, in one run.
 
-    .venv/bin/python -m benchmarks.onnx_vs_torch [--image PATH] [--repeat N] [--runs N]
+    .venv/bin/python -m benchmarks.speed.onnx_vs_torch [--image PATH] [--repeat N] [--runs N]
 
 A benchmark, not a test: it prints what it measured in this run (nothing is compared with
 stored numbers).  Networks: the full-size GLPN-NYU architecture (MiT-b4, ~61 M parameters)
 and Depth Anything V2 Small (ViT-S/14 + DPT head, ~25 M), random weights, saved like real
-models (``benchmarks/inputs.py``); each is exported to ONNX once by the pipeline itself
+models (``benchmarks/speed/inputs.py``); each is exported to ONNX once by the pipeline itself
 (``depth.load_estimator``; the export's time is printed too).
 
 1. Forward pass: the same input tensor (the photo preprocessed as the pipeline does at
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def forward_times(folder, models_dir, rgb, repeat):

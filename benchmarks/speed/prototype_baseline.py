@@ -1,5 +1,5 @@
 """The original prototype (photo -> GLPN depth -> open3d point cloud -> Poisson -> .obj),
-re-implemented step for step for ``benchmarks/speed.py``.  Not part of the package.
+re-implemented step for step for ``benchmarks/speed/run.py``.  Not part of the package.
 
 The prototype's steps, unchanged:
 

@@ -57,9 +57,9 @@ import sys
 import tempfile
 import time
 
-from .speed_workers import MARK, quiet_libraries, worker_main
+from .workers import MARK, quiet_libraries, worker_main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def cpu_ticks():
@@ -93,7 +93,7 @@ def main(argv=None):
     if argv[:1] == ["--_worker"]:  # a method's process: nothing else imported first
         return worker_main(*argv[1:3])
     if argv[:1] == ["accuracy"]:  # geometric accuracy on ground-truth renders
-        from . import accuracy
+        from ..accuracy import run as accuracy
 
         return accuracy.main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -123,7 +123,7 @@ def main(argv=None):
 
     from . import prototype_baseline as proto
     from .inputs import make_default_network, make_network, plausible_depth, resample
-    from .speed_report import report
+    from .report import report
     from blender_img2mesh.pipeline.source import image_io
     from blender_img2mesh.pipeline import models
 
@@ -192,10 +192,10 @@ def main(argv=None):
             cfg["others"] = 100.0 * max(0.0, busy - ours_cpu) / (wall * (os.cpu_count() or 1))
         report(cfg, params, base, ours, dmap, poisson, default, warm)
         if args.runs > 0:
-            from . import speed_cold
+            from . import cold
 
-            speed_cold.run_and_report(cfg, cfg_path, args.runs, spawn,
-                                      with_default=not args.no_default_model)
+            cold.run_and_report(cfg, cfg_path, args.runs, spawn,
+                                with_default=not args.no_default_model)
     return 0
 
 

@@ -1,8 +1,8 @@
-"""The methods' processes of ``benchmarks/speed.py`` (see its docstring): the prototype's
+"""The methods' processes of ``benchmarks/speed/run.py`` (see its docstring): the prototype's
 and ours, each run in a fresh ``python -m benchmarks.speed --_worker MODE CONFIG`` that prints
 its timings as one ``MARK`` line of JSON.  Modes: ``baseline``, ``ours``, ``warm``,
 ``poisson``, ``default``, ``depthmap``, ``warm-default``, and ``cold-*`` (one run in a
-fresh process, for ``speed_cold.py``)."""
+fresh process, for ``cold.py``)."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""The benchmark's scene maker (benchmarks/make_scenes.py) against analytic truth:
+"""The benchmark's scene maker (benchmarks/accuracy/make_scenes.py) against analytic truth:
 ray-cast depth of a sphere and a tilted plane vs their closed-form depth, the render's
 alpha vs the ray-cast silhouette (same fov and pixel-centre conventions as Blender's own
 renderer), Blender's Z pass vs the ray-cast depth (both along the optical axis), and the
@@ -14,7 +14,7 @@ import pytest
 from mathutils import Vector
 
 import helpers
-from benchmarks import make_scenes as mbs  # the repository is on sys.path (conftest.py)
+from benchmarks.accuracy import make_scenes as mbs  # the repository is on sys.path (conftest.py)
 
 W, H, FOV, R = 160, 120, 50.0, 1.0
 

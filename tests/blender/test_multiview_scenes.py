@@ -1,4 +1,4 @@
-"""The multi-view ground truth (benchmarks/multiview_scenes.py): its cameras.json (the
+"""The multi-view ground truth (benchmarks/multiview/scenes.py): its cameras.json (the
 sidecar's convention, COLMAP's) against Cycles' own render of the true mesh -- the mesh
 ray cast through every pixel centre with K, R, t gives the rendered mask -- and the set's
 layout (images on the plain background, held-out views apart, a closed true mesh)."""
@@ -12,7 +12,7 @@ from mathutils import Vector
 from mathutils.bvhtree import BVHTree
 
 import bpy
-from benchmarks import multiview_scenes as mvs
+from benchmarks.multiview import scenes as mvs
 
 W, H = 64, 48
 

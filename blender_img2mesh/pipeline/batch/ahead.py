@@ -10,7 +10,7 @@ looks in (one value per slot, the last photo's), so the next photo's run finds i
   runs too -- onnxruntime and torch release the GIL.
 
 ``IMG2MESH_BATCH_OVERLAP`` = ``0`` (none), ``mask`` or ``depth``; ``python -m
-benchmarks.batch`` measures them against each other (docs/benchmarks.md, Batch: the mask
+benchmarks.speed.batch`` measures them against each other (docs/benchmarks.md, Batch: the mask
 overlap 0.83x the batch's time without one, ``depth`` no faster than ``mask`` on 2 shared
 cores, so the simpler one is the default). With an overlap the batch's onnxruntime sessions
 sleep between operators instead of spin-waiting on the cores the other stage needs
