@@ -76,7 +76,7 @@ def build(root, seed=1, variants=True):
     for path in (os.path.dirname(here), here):  # the package and benchmarks/
         if path not in sys.path:
             sys.path.insert(0, path)
-    from benchmarks import onnx_variants
+    from benchmarks.speed import onnx_variants
     from blender_img2mesh.pipeline.depth import onnx_export, prep
 
     repo, source = os.path.join(root, "repo"), os.path.join(root, "source")

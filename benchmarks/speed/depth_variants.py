@@ -1,7 +1,7 @@
 """Which network of a ready ONNX repository runs by default (fp32, fp16 or int8), by
 measurement; and the ONNX repository path against today's exported path.
 
-    python -m benchmarks.depth_variants [--work DIR] [--runs N] [--skip-generate]
+    python -m benchmarks.speed.depth_variants [--work DIR] [--runs N] [--skip-generate]
 
 What it does, on the FULL-SIZE Depth Anything V2 Small architecture (its published
 config: DINOv2 ViT-S/14, 24.8 M parameters) with random weights -- the real weights are
@@ -10,7 +10,7 @@ not reachable from here:
 1. builds the model with transformers, exports it with the project's exporter
    (:func:`onnx_export.write_checked`, which proves it against PyTorch) into an ONNX
    repository folder laid out like onnx-community's, and makes fp16 and int8 as those
-   repositories are made (:mod:`benchmarks.onnx_variants`);
+   repositories are made (:mod:`benchmarks.speed.onnx_variants`);
 2. speed of each variant: session creation and ``predict`` on a 512 x 384 photo (the
    pipeline's default working size), median of ``--runs``;
 3. agreement with fp32 inside the object (u2netp's mask of a real photo): maximum and
@@ -295,7 +295,7 @@ def main(argv=None):
     gen = {} if args.skip_generate else generate(args.work, repo, source, args.variant, 3)
     imports = sorted((import_time(args.work, repo) for _ in range(3)), key=lambda r: r[0])
     imp, heavy, torch_in = imports[0]  # the least disturbed of three (shared cores)
-    print(f"<!-- made by python -m benchmarks.depth_variants on {time.strftime('%Y-%m-%d')}, "
+    print(f"<!-- made by python -m benchmarks.speed.depth_variants on {time.strftime('%Y-%m-%d')}, "
           f"{platform.machine()}, {os.cpu_count()} cores, {time.perf_counter() - t0:.0f} s -->")
     print(f"Full-size Depth Anything V2 Small ({params:.1f} M parameters, random weights); "
           "photo 512 x 384 (network input 518 x 392), object mask by u2netp.\n")

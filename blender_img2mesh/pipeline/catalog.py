@@ -50,7 +50,7 @@ DEPTH_VARIANT_FILES = {
     "int8": ("onnx/model_int8.onnx", "onnx/model_quantized.onnx"),
 }
 DEPTH_VARIANTS = ("auto", *DEPTH_VARIANT_FILES)
-#: chosen by measurement (python -m benchmarks.depth_variants; docs/benchmarks.md)
+#: chosen by measurement (python -m benchmarks.speed.depth_variants; docs/benchmarks.md)
 DEFAULT_DEPTH_VARIANT = "fp32"
 
 
