@@ -6,6 +6,12 @@ downloaded here (Blender 5.2's own validator checks it), Blender's extension ins
 installs it into temp user folders, and Generate runs on a photo offline with NO interpreter
 of the user's own: the worker is Blender's Python 3.13 (numpy 2) plus the wheels Blender
 installed -- background removal with the bundled u2netp, Poisson with a mirrored back.
+In the same Blender session a second Generate takes the learned-depth path: a tiny Depth
+Anything V2 ONNX repository (tests/tiny_onnx_repo.py, built here with the pipeline venv's
+torch) served under the real repository id by the local imitation of the Hub
+(tests/hub_server.py on 127.0.0.1, HF_ENDPOINT), downloaded by the add-on's worker with
+Online Access on, and run by onnxruntime -- with no torch or transformers in the worker
+(tests/blender/worker_probe/ records what it imported).
 """
 
 import json
@@ -18,11 +24,15 @@ import pytest
 
 import helpers
 import blender_img2mesh
+from blender_img2mesh.pipeline import catalog
 
 ROOT = os.environ.get("IMG2MESH_PY313_ROOT", os.path.join(helpers.REPO, ".venv-py313-root"))
 IN_ROOT = os.path.join(helpers.REPO, "scripts", "in_py313_root.sh")
 VERSION = blender_img2mesh.__version__
 ZIP = f"blender_img2mesh-{VERSION}-linux-x64-py313.zip"
+TESTS = os.path.dirname(helpers.HERE)
+#: the repository the default learned model (Depth Anything V2 Small) downloads
+DEPTH_REPO = catalog.DEPTH_ONNX_REPOS["depth-anything-v2-small"]
 
 
 def in_root(*cmd, timeout=1800):
@@ -51,7 +61,38 @@ def work():
 
 
 @pytest.fixture(scope="module")
-def zip_py313(work):
+def tiny_repo_build(tmp_path_factory):
+    """The tiny ONNX repository, built by the pipeline venv (torch) while the zip is made."""
+    out = str(tmp_path_factory.mktemp("tiny_onnx"))
+    proc = subprocess.Popen([helpers.PIPELINE_PYTHON, os.path.join(TESTS, "tiny_onnx_repo.py"),
+                             out], cwd=helpers.REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            env=dict(os.environ, PYTHONPATH=helpers.REPO))
+    yield proc, os.path.join(out, "repo")
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def hub(tiny_repo_build):
+    """The local imitation of the Hub serving the tiny repository as ``DEPTH_REPO``."""
+    proc, repo = tiny_repo_build
+    output = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, output[-4000:]
+    sys.path.insert(0, TESTS)
+    try:
+        from hub_server import FakeHub
+    finally:
+        sys.path.remove(TESTS)
+    server = FakeHub().start()
+    server.add(DEPTH_REPO, repo)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def zip_py313(work, tiny_repo_build):
     host, inside = work
     fill = subprocess.run([sys.executable, os.path.join(helpers.REPO, "build.py"), "--vendor",
                            "--platform", "linux-x64", "--python", "3.13", "--download-only"],
@@ -82,18 +123,32 @@ def test_zip_for_python_313(zip_py313):
     assert os.path.getsize(os.path.join(host, ZIP)) <= 200e6
 
 
-def test_generate_on_blender_52_with_its_own_python(zip_py313):
+@pytest.fixture(scope="module")
+def session(zip_py313, hub):
+    """One Blender 5.2.3 session: install the zip, Generate offline (inflation), then
+    Generate with the learned depth model, downloaded from the Hub imitation."""
     host, inside = zip_py313
+    os.makedirs(os.path.join(host, "probe"))
+    common = dict(filepath=f"{inside}/coffee.png", mesher="poisson", back="mirror",
+                  poisson_depth=6, max_size=192, remove_background=True, segmenter="u2netp")
     opts = {"zip": f"{inside}/{ZIP}", "mode": "extension", "check": True,
-            "generate": dict(filepath=f"{inside}/coffee.png", depth_model="inflate",
-                             mesher="poisson", back="mirror", poisson_depth=6, max_size=192,
-                             remove_background=True, segmenter="u2netp", offline=True,
-                             models_dir=f"{inside}/empty-models")}
+            "generate": dict(common, depth_model="inflate", offline=True,
+                             models_dir=f"{inside}/empty-models"),
+            "then": [{"online": True,
+                      "generate": dict(common, depth_model="depth-anything-v2-small",
+                                       offline=False, models_dir=f"{inside}/depth-models")}]}
     out = in_root("env", f"BLENDER_USER_RESOURCES={inside}/user", f"HOME={inside}/home",
+                  *(f"{k}={v}" for k, v in hub.env.items()),
+                  f"IMG2MESH_PROBE_DIR={inside}/probe",
+                  "PYTHONPATH=/repo/tests/blender/worker_probe",
                   "python", "/repo/tests/blender/install_and_generate.py", json.dumps(opts))
     lines = [l for l in out.splitlines() if l.startswith("RESULT ")]
     assert lines, out
-    info = json.loads(lines[-1][len("RESULT "):])
+    return host, inside, json.loads(lines[-1][len("RESULT "):])
+
+
+def test_generate_on_blender_52_with_its_own_python(session):
+    host, inside, info = session
     site = f"{inside}/user/extensions/.local/lib/python3.13/site-packages"
     assert info["module"] == "bl_ext.user_default.blender_img2mesh" and info["enabled"]
     assert info["site_dirs"] == [site] and site in info["worker_pythonpath"]
@@ -113,3 +168,31 @@ def test_generate_on_blender_52_with_its_own_python(zip_py313):
     assert info["heavy_in_blender"] == []
     print(f"Blender 5.2 / Python 3.13: installed {size / 1e6:.0f} MB, install "
           f"{info['install_s']} s, first Generate {info['generate_s']} s; {status}")
+
+
+def test_learned_depth_from_an_onnx_repository_on_blender_52(session, hub):
+    host, inside, info = session
+    [run] = info["then"]
+    assert run["online_access"] and run["result"] == ["FINISHED"], run
+    result, sidecar = run["worker_result"], run["sidecar"]
+    assert result["depth_model"] == DEPTH_REPO and result["depth_backend"] == "onnx", result
+    assert sidecar["depth_model"] == DEPTH_REPO and sidecar["depth_backend"] == "onnx"
+    assert result["depth_kind"] == "relative" and result["segmenter"] == "u2netp"
+    assert run["depth_model_prop"] == DEPTH_REPO
+    assert run["vertices"] > 1000 and run["object"].startswith("coffee")
+    # downloaded from the imitation: the configs and the default variant's one network
+    network = catalog.DEPTH_VARIANT_FILES[catalog.DEFAULT_DEPTH_VARIANT][0]
+    others = {f for files in catalog.DEPTH_VARIANT_FILES.values() for f in files} - {network}
+    assert len(hub.fetched(network)) == 1 and all(hub.fetched(o) == [] for o in others)
+    assert len(hub.fetched("preprocessor_config.json")) == 1
+    folder = os.path.join(host, "depth-models", DEPTH_REPO.replace("/", "--"))
+    assert os.path.isfile(os.path.join(folder, network))
+    # the worker (one process for both jobs) never imported torch or transformers
+    probes = []
+    for name in os.listdir(os.path.join(host, "probe")):
+        with open(os.path.join(host, "probe", name)) as fh:
+            probes.append(json.load(fh))
+    assert len(probes) == 1, probes
+    assert probes[0]["onnxruntime"] and probes[0]["imported"] == [], probes
+    print(f"learned depth on Blender 5.2 / Python 3.13: {DEPTH_REPO} (tiny) downloaded and "
+          f"run in {run['generate_s']} s; worker tried {probes[0]['tried']}, imported none")
