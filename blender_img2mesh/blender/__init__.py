@@ -6,7 +6,7 @@ Imports bpy, never torch/open3d/transformers/rembg: the pipeline runs in a worke
 
 import bpy
 
-from .client import jobs, worker_client
+from .client import jobs, vendor, worker_client
 from .ops import batch as batch_ops
 from .ops import dependency_check, downloads, drop, torch_install, views, worker_ahead
 from .ops import generate as operators
@@ -35,6 +35,10 @@ classes = (
 
 def register():
     jobs.remove_stale_temp_dirs()  # left by a Blender that died mid-run
+    try:  # where Blender 4.2+ installs extensions' wheels (the worker's packages)
+        vendor.EXTENSIONS_LOCAL = bpy.utils.user_resource("EXTENSIONS", path=".local")
+    except (AttributeError, ValueError, TypeError):  # before 4.2: no extensions
+        vendor.EXTENSIONS_LOCAL = None
     for cls in classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.img2mesh = bpy.props.PointerProperty(type=properties.IMG2MESH_PG_settings)

@@ -7,7 +7,8 @@ A vendored zip carries wheels in ``wheels/`` and lists them in ``blender_manifes
   files; plain extraction is enough for these binary wheels) into the add-on's private
   ``vendor/site-packages`` on first use, or with the preferences' *Unpack* button.
 Either folder goes on the worker's ``PYTHONPATH`` only; Blender's ``sys.path`` is untouched.
-bpy is imported lazily (only to ask Blender where its extensions live).
+No bpy here: the add-on tells :data:`EXTENSIONS_LOCAL` (where Blender keeps extensions'
+wheels) when it registers.
 """
 
 import glob
@@ -47,15 +48,16 @@ def wheel_pythons(wheels):
     return found
 
 
-def extension_site_dir():
-    """Blender's site-packages for extension wheels, or None (not an extension / no bpy)."""
-    if not IS_EXTENSION:
-        return None
-    try:
-        import bpy
+#: Blender's folder for the extensions' wheels (``bpy.utils.user_resource("EXTENSIONS",
+#: path=".local")``), set by the add-on's register(); None outside Blender
+EXTENSIONS_LOCAL = None
 
-        local = bpy.utils.user_resource("EXTENSIONS", path=".local")
-    except (ImportError, AttributeError, ValueError):
+
+def extension_site_dir():
+    """Blender's site-packages for extension wheels, or None (not an extension, or not
+    told where: :data:`EXTENSIONS_LOCAL`)."""
+    local = EXTENSIONS_LOCAL
+    if not IS_EXTENSION or not local:
         return None
     ver = "python%d.%d" % sys.version_info[:2]
     for path in (os.path.join(local, "lib", ver, "site-packages"),
