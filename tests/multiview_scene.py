@@ -81,7 +81,7 @@ def _noise(points, seed=3):
     return 0.1 + 0.85 * (out - lo) / np.maximum(hi - lo, 1e-9)
 
 
-def render(mesh, K, R, t, size):
+def render(mesh, K, R, t, size, plain=False):
     """(rgb uint8 HxWx3, mask bool HxW) of the solid-textured ``mesh`` (trimesh)."""
     import open3d as o3d
 
@@ -105,20 +105,24 @@ def render(mesh, K, R, t, size):
     shade = 0.55 + 0.45 * np.clip(normals @ light, 0, 1)
     rgb = np.empty((h * w, 3))
     rgb[:] = np.array(BACKGROUND) / 255
-    rgb[mask] = _noise(pts) * shade[:, None]
+    rgb[mask] = (np.array([0.6, 0.3, 0.2]) if plain else _noise(pts)) * shade[:, None]
     return (np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8).reshape(h, w, 3),
             mask.reshape(h, w))
 
 
-def render_set(folder, shape="cup", views=16, size=(320, 240), masks=True):
+def render_set(folder, shape="cup", views=16, size=(320, 240), masks=True, alpha=False,
+               plain=False):
+    """``alpha``: RGBA photos (the mask in their alpha channel); ``plain``: one flat colour
+    instead of the texture (nothing for SIFT to find)."""
     os.makedirs(folder, exist_ok=True)
     mesh = _shape(shape)
     cams = ring_cameras(views, size)
     paths, cameras = [], {}
     for i, (K, R, t) in enumerate(cams):
-        rgb, mask = render(mesh, K, R, t, size)
+        rgb, mask = render(mesh, K, R, t, size, plain)
         name = f"view_{i:02d}.png"
-        Image.fromarray(rgb).save(os.path.join(folder, name))
+        pixels = np.dstack([rgb, mask.astype(np.uint8) * 255]) if alpha else rgb
+        Image.fromarray(pixels).save(os.path.join(folder, name))
         if masks:
             Image.fromarray(mask.astype(np.uint8) * 255).save(
                 os.path.join(folder, f"view_{i:02d}_mask.png"))

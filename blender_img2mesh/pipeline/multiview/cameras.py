@@ -16,6 +16,13 @@ import numpy as np
 from ..errors import Img2MeshError
 
 
+def apply(M, points):
+    """``points @ M.T`` for (..., 3) points, column by column (a 3x3 product is no work for
+    BLAS, whose threads only cost here: 0.2 s instead of 2 ms for 100k points)."""
+    p = np.asarray(points, np.float64)
+    return p[..., 0:1] * M[:, 0] + p[..., 1:2] * M[:, 1] + p[..., 2:3] * M[:, 2]
+
+
 class Camera:
     """``K`` (3x3), ``R`` (3x3), ``t`` (3,) for an image of ``size`` (w, h) pixels."""
 
@@ -38,7 +45,8 @@ class Camera:
         return Camera(K, self.R, self.t, size)
 
     def to_camera(self, points):
-        return points @ self.R.T + self.t
+        """World points (N, 3) in the camera's frame."""
+        return apply(self.R, points) + self.t
 
     def project(self, points):
         """World points (N, 3) -> (pixels (N, 2), depth (N,))."""
@@ -53,8 +61,11 @@ class Camera:
         """Unit ray directions (world) of every pixel centre of an image ``shape`` (h, w)."""
         h, w = shape
         u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-        d = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(self.K).T
-        d = d @ self.R  # camera -> world
+        Ki = np.linalg.inv(self.K)
+        x = Ki[0, 0] * u + Ki[0, 1] * v + Ki[0, 2]
+        y = Ki[1, 1] * v + Ki[1, 2]
+        R = self.R  # camera -> world: R.T @ (x, y, 1)
+        d = np.stack([x * R[0, i] + y * R[1, i] + R[2, i] for i in range(3)], -1).reshape(-1, 3)
         return d / np.linalg.norm(d, axis=1, keepdims=True)
 
     def as_dict(self, digits=8):
@@ -116,14 +127,14 @@ def orientation(cameras, points, size):
     y = look / np.linalg.norm(look)
     x = np.cross(y, z)
     Q = np.stack([x, y, z])
-    p = points @ Q.T
+    p = apply(Q, points)
     lo, hi = p.min(axis=0), p.max(axis=0)
     return Q, (lo + hi) / 2, size / max(float((hi - lo).max()), 1e-12)
 
 
 def transform_points(points, frame):
     Q, centre, scale = frame
-    return (points @ Q.T - centre) * scale
+    return (apply(Q, points) - centre) * scale
 
 
 def transform_camera(cam, frame, y_up=False):

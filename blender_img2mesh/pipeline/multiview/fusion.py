@@ -1,0 +1,92 @@
+"""Evidence fused on a voxel grid into one closed surface.
+
+The field is a truncated signed distance (positive outside, in units of the truncation
+``tau``): each view's depth map says how far in front of (or just behind) its surface a
+voxel is; the views' values are averaged, weighted by their photo-consistency scores.
+Voxels no depth map reaches (deep inside, or where no view found texture) are solid, and
+the visual hull bounds everything (the field is at least the hull's distance).  Marching
+cubes on the padded grid gives a closed, manifold mesh; its largest part is kept, lightly
+smoothed (Taubin: no shrinking), and decimated when that keeps it closed.
+"""
+
+import numpy as np
+
+from .hull import in_image
+
+#: the truncation distance in voxels
+TRUNCATION = 3.0
+
+
+def fuse(points, hull, cameras, depths, scores, tau):
+    """The fused field at ``points`` (N, 3), given the hull's distance there."""
+    acc = np.zeros(len(points), np.float32)
+    wsum = np.zeros(len(points), np.float32)
+    near = hull < tau  # only voxels near or inside the hull matter
+    idx = np.flatnonzero(near)
+    p = points[idx]
+    for cam, depth, score in zip(cameras, depths, scores):
+        uv, z = cam.project(p)
+        ok = in_image(uv, z, depth.shape)
+        x = np.floor(uv[ok, 0]).astype(np.int64)
+        y = np.floor(uv[ok, 1]).astype(np.int64)
+        d = depth[y, x]
+        sdf = (d - z[ok]) / tau
+        use = np.isfinite(d) & (sdf > -1.0)
+        sel = np.flatnonzero(ok)[use]
+        weight = np.clip(score[y, x][use], 0.05, 1.0)
+        acc[idx[sel]] += np.minimum(sdf[use], 1.0) * weight
+        wsum[idx[sel]] += weight
+    field = np.where(wsum > 0, acc / np.maximum(wsum, 1e-9), -1.0)
+    return np.maximum(field, np.minimum(hull / tau, 1.0)).astype(np.float32)
+
+
+def marching_cubes(values, grid):
+    """(vertices, triangles) of the field's zero level, closed (the grid is padded with
+    outside) and with outward normals."""
+    from skimage import measure
+
+    vol = np.pad(values.reshape(grid.shape), 1, constant_values=1.0)
+    verts, faces, _, _ = measure.marching_cubes(vol, 0.0, spacing=(grid.step,) * 3)
+    verts = verts + grid.origin - grid.step
+    faces = faces.astype(np.int64)
+    if signed_volume(verts, faces) < 0:
+        faces = faces[:, ::-1]
+    return verts, faces
+
+
+def signed_volume(verts, faces):
+    a, b, c = (verts[faces[:, i]] for i in range(3))
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
+def clean(verts, faces, target_faces=None, smooth=3):
+    """The largest connected part, Taubin-smoothed, decimated to about ``target_faces``
+    when the result is still closed and manifold.  Returns (vertices, triangles, closed)."""
+    import open3d as o3d
+
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(verts),
+                                     o3d.utility.Vector3iVector(faces.astype(np.int32)))
+    mesh.remove_duplicated_vertices()
+    clusters, counts, _ = mesh.cluster_connected_triangles()
+    clusters, counts = np.asarray(clusters), np.asarray(counts)
+    if len(counts) > 1:
+        mesh.remove_triangles_by_mask(clusters != int(np.argmax(counts)))
+        mesh.remove_unreferenced_vertices()
+    if smooth:
+        mesh = mesh.filter_smooth_taubin(number_of_iterations=smooth)
+    if target_faces and len(mesh.triangles) > target_faces:
+        small = mesh.simplify_quadric_decimation(int(target_faces))
+        small.remove_degenerate_triangles()
+        small.remove_unreferenced_vertices()
+        if is_closed(small):
+            mesh = small
+    return (np.asarray(mesh.vertices), np.asarray(mesh.triangles, np.int64),
+            is_closed(mesh))
+
+
+def is_closed(mesh):
+    """Watertight and manifold: every edge on exactly two triangles, every vertex's fan
+    one disc, consistently oriented (open3d's checks; its self-intersection test is
+    quadratic and left out)."""
+    return bool(len(mesh.triangles) and mesh.is_edge_manifold(allow_boundary_edges=False)
+                and mesh.is_vertex_manifold() and mesh.is_orientable())
