@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 
+import multiview_scene as scene
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,9 +16,7 @@ from blender_img2mesh.pipeline.multiview import cameras as mvcams
 from blender_img2mesh.pipeline.multiview import colmap
 from blender_img2mesh.pipeline.progress import Reporter
 
-from . import multiview_scene as scene
-
-VIEWS = 14
+VIEWS = 20
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,7 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
     sparse points (N, 3) in the same world frame."""
     import pycolmap
 
+    pycolmap.logging.minloglevel = 2  # COLMAP's progress lines: errors only (stderr)
     n = len(names)
     h, w = images[0].shape[:2]
     with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
@@ -83,7 +84,7 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
         options = pycolmap.IncrementalPipelineOptions()
         options.num_threads = _threads()
         options.min_model_size = 3
-        options.mapper.init_min_num_inliers = 50
+        options.mapper.init_min_num_inliers = 30
         options.mapper.abs_pose_min_num_inliers = 15
         options.ba_refine_principal_point = False
         options.extract_colors = False

@@ -59,7 +59,7 @@ def signed_volume(verts, faces):
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 
 
-def clean(verts, faces, target_faces=None, smooth=3):
+def clean(verts, faces, target_faces=None, smooth=10):
     """The largest connected part, Taubin-smoothed, decimated to about ``target_faces``
     when the result is still closed and manifold.  Returns (vertices, triangles, closed)."""
     import open3d as o3d
@@ -75,10 +75,11 @@ def clean(verts, faces, target_faces=None, smooth=3):
     if smooth:
         mesh = mesh.filter_smooth_taubin(number_of_iterations=smooth)
     if target_faces and len(mesh.triangles) > target_faces:
+        closed = is_closed(mesh)
         small = mesh.simplify_quadric_decimation(int(target_faces))
         small.remove_degenerate_triangles()
         small.remove_unreferenced_vertices()
-        if is_closed(small):
+        if is_closed(small) or not closed:  # (texturing a huge mesh takes minutes)
             mesh = small
     return (np.asarray(mesh.vertices), np.asarray(mesh.triangles, np.int64),
             is_closed(mesh))

@@ -139,3 +139,29 @@ def depth_map(index, cameras, grays, near, far, valid, hypotheses=HYPOTHESES):
     depth[box][ok] = z[ok]
     score[box][todo] = best[todo]
     return depth, score
+
+
+def consistent(index, cameras, depths, tolerance, min_agree=1):
+    """View ``index``'s depth map keeping only the pixels that at least ``min_agree`` of
+    its neighbours' depth maps confirm: the point, seen from the neighbour, lies within
+    ``tolerance`` (world units) of the neighbour's own depth there."""
+    cam, depth = cameras[index], depths[index]
+    v, u = np.nonzero(np.isfinite(depth))
+    if not len(u):
+        return depth
+    x = apply(np.linalg.inv(cam.K), np.stack([u + 0.5, v + 0.5, np.ones(len(u))], 1))
+    world = apply(cam.R.T, x * depth[v, u][:, None] - cam.t)
+    agree = np.zeros(len(u), np.int32)
+    for j in neighbours(cameras, index):
+        other, d = cameras[j], depths[j]
+        uv, z = other.project(world)
+        h, w = d.shape
+        inside = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+        xi = np.clip(uv[:, 0].astype(np.int64), 0, w - 1)
+        yi = np.clip(uv[:, 1].astype(np.int64), 0, h - 1)
+        dj = d[yi, xi]
+        agree += inside & np.isfinite(dj) & (np.abs(dj - z) < tolerance)
+    out = depth.copy()
+    bad = agree < min_agree
+    out[v[bad], u[bad]] = np.nan
+    return out

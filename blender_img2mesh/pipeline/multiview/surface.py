@@ -97,6 +97,8 @@ def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=No
                                 ndimage.binary_erosion(small[i][1]))
         depths.append(d)
         scores.append(s)
+    reporter.update(0.8, "Checking the depth maps against each other")
+    depths = [stereo.consistent(i, cams, depths, 2.0 * grid.step) for i in range(n)]
     reporter.update(0.82, "Fusing the depth maps")
     tau = fusion.TRUNCATION * grid.step
     pts = grid.points()
