@@ -122,11 +122,14 @@ def bake(verts, faces, cameras, photos, masks, size=2048, level=True):
                                         zip(cameras, masks)], masks)
     atlas = xatlas.Atlas()
     atlas.add_mesh(verts.astype(np.float32), faces.astype(np.uint32))
+    charts = xatlas.ChartOptions()
+    charts.max_iterations = 1  # (xatlas's default 1 -> its time grows fast with faces)
     pack = xatlas.PackOptions()
     pack.resolution = int(size)
     pack.padding = 2
     pack.bilinear = True
-    atlas.generate(pack_options=pack)
+    pack.blockAlign = True
+    atlas.generate(chart_options=charts, pack_options=pack)
     vmap, tris, uv = atlas[0]
     tris = tris.astype(np.int64)
     W, H = atlas.width, atlas.height
