@@ -78,7 +78,6 @@ def choose_views(verts, faces, cameras, masks, rounds=2):
     pairs = np.stack([fid[:-1][same], fid[1:][same]], 1)
     nb = np.concatenate([pairs, pairs[:, ::-1]])
     for _ in range(rounds):
-        votes = {}
         lab = label[nb[:, 1]]
         ok = lab >= 0
         key = nb[ok, 0] * (len(cameras) + 1) + lab[ok]
@@ -89,7 +88,6 @@ def choose_views(verts, faces, cameras, masks, rounds=2):
         votes_face, votes_view = face[order][first], view[order][first]
         good = scores[votes_view, votes_face] >= 0.5 * top[votes_face]
         label[votes_face[good]] = votes_view[good]
-        del votes
     return label
 
 
