@@ -9,12 +9,17 @@ cubes on the padded grid gives a closed, manifold mesh; its largest part is kept
 smoothed (Taubin: no shrinking), and decimated when that keeps it closed.
 """
 
+import types
+
 import numpy as np
+from scipy import ndimage
 
 from .hull import in_image
 
 #: the truncation distance in voxels
 TRUNCATION = 3.0
+#: the jitter that breaks ties in the field before marching cubes
+TIE_BREAK = 1e-5
 
 
 def fuse(points, hull, cameras, depths, scores, tau):
@@ -46,12 +51,38 @@ def marching_cubes(values, grid):
     from skimage import measure
 
     vol = np.pad(values.reshape(grid.shape), 1, constant_values=1.0)
+    # ties (the field is clipped to +-1) make skimage's Lewiner cases disagree between
+    # neighbouring cubes: holes and edges on one triangle.  A fixed, tiny jitter breaks them.
+    vol = vol + TIE_BREAK * np.random.default_rng(0).uniform(-1.0, 1.0, vol.shape)
     verts, faces, _, _ = measure.marching_cubes(vol, 0.0, spacing=(grid.step,) * 3)
     verts = verts + grid.origin - grid.step
     faces = faces.astype(np.int64)
     if signed_volume(verts, faces) < 0:
         faces = faces[:, ::-1]
     return verts, faces
+
+
+def closed_mesh(field, grid, target_faces=None):
+    """(vertices, triangles, closed) of the field's zero level on ``grid``: closed and
+    manifold, about ``target_faces`` faces.  When quadric decimation breaks the surface
+    (open3d's can leave an edge on three faces), the field is resampled on a coarser
+    grid whose marching cubes gives about that many faces instead (closed by construction)."""
+    verts, faces = marching_cubes(field, grid)
+    verts, faces, closed = clean(verts, faces, target_faces)
+    factor = 1.0
+    while target_faces and len(faces) > 1.5 * target_faces and factor > 0.2:
+        factor *= 0.9 * np.sqrt(target_faces / len(faces))
+        values = ndimage.zoom(field.reshape(grid.shape), factor, order=1, mode="nearest")
+        shape = np.array(values.shape)
+        step = grid.step * (np.array(grid.shape) - 1) / np.maximum(shape - 1, 1)
+        coarse = types.SimpleNamespace(shape=tuple(shape), origin=grid.origin,
+                                       step=float(step.max()))
+        v, f = marching_cubes(values, coarse)
+        v = grid.origin + (v - grid.origin) * (step / coarse.step)  # (per-axis steps)
+        v, f, ok = clean(v, f, target_faces)
+        if ok or not closed:
+            verts, faces, closed = v, f, ok
+    return verts, faces, closed
 
 
 def signed_volume(verts, faces):

@@ -107,9 +107,8 @@ def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=No
     if floor is not None:  # nothing below the lowest surface a view saw (it stood there)
         up, low = floor
         field = np.maximum(field, np.clip((low - tau - apply(up[None], pts)[:, 0]) / tau, -1.0, 1.0))
-    verts, faces = fusion.marching_cubes(field, grid)
-    reporter.update(0.92, "Cleaning the surface")
-    verts, faces, closed = fusion.clean(verts, faces, target_faces)
+    reporter.update(0.92, "Extracting the surface")
+    verts, faces, closed = fusion.closed_mesh(field, grid, target_faces)
     covered = [float(np.isfinite(d).sum()) / max(1, m.sum())
                for d, (_, m, _) in zip(depths, small)]
     info = {"voxels": list(grid.shape), "voxel_size": grid.step,
