@@ -9,6 +9,7 @@ import shutil
 
 import multiview_scene as scene
 import numpy as np
+import open3d as o3d
 import pytest
 from PIL import Image
 
@@ -80,7 +81,8 @@ def _project_mask(v, f, cam, size):
 def test_views_make_a_closed_mesh_in_the_sidecars_cameras(cup, tmp_path, cli, read_any_mesh):
     folder, paths, _, _ = cup
     out = tmp_path / "object.ply"
-    proc = cli(["--views", str(folder / "photos"), "-o", str(out), "--json"])
+    proc = cli(["--views", str(folder / "photos"), "-o", str(out), "--json",
+                "--target-faces", "8000", "--texture-size", "512"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     stages = {e["stage"] for e in events if e["event"] == "progress"}
@@ -93,8 +95,15 @@ def test_views_make_a_closed_mesh_in_the_sidecars_cameras(cup, tmp_path, cli, re
     import trimesh
 
     mesh = trimesh.load(out, process=True)
+    # the texture's seams split vertices (one UV each): the surface is the welded one
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)
+    assert len(mesh.split(only_watertight=False)) == 1
     assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
     v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    welded = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(v),
+                                       o3d.utility.Vector3iVector(f.astype(np.int32)))
+    assert welded.is_edge_manifold(allow_boundary_edges=False)
+    assert welded.is_vertex_manifold() and welded.is_orientable()
     # largest side --size (2.0), centred on the origin, Z up
     assert abs(np.ptp(v, axis=0).max() - 2.0) < 1e-3
     assert np.abs(v.min(0) + v.max(0)).max() < 1e-3
@@ -112,7 +121,8 @@ def test_given_cameras_keep_the_world_frame(cup, tmp_path, cli):
     folder, paths, truth, _ = cup
     out = tmp_path / "given.glb"
     proc = cli(["--views", *paths[:10], "--cameras", str(folder / "cameras.json"), "-o",
-                str(out), "--frame", "camera", "--json"])
+                str(out), "--frame", "camera", "--json", "--target-faces", "4000",
+                "--texture-size", "256"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     side = json.loads((tmp_path / "given.json").read_text())
     assert side["camera_method"] == "given" and len(side["cameras"]) == 10

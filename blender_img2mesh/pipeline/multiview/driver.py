@@ -21,7 +21,7 @@ from ..errors import Img2MeshError
 from ..output import export
 from ..output import result_files as outputs
 from ..source import image_io
-from . import atlas, cameras, colmap, surface
+from . import atlas, cameras, colmap, fusion, surface
 
 MIN_VIEWS = 3
 #: the progress bar's shares of a multi-view job's stages
@@ -154,6 +154,8 @@ def _run(args, reporter, cache, files, photos, output, t0):
     baked = atlas.bake(verts, faces, full_cams, [full[i] for i in used],
                        [ndimage.binary_erosion(masks[i]) for i in used],
                        size=args.texture_size or 2048)
+    # (xatlas splits vertices along its seams: the surface is the welded one)
+    closed = closed and fusion.welded_closed(baked.vertices, baked.triangles)
     frame = cameras.orientation(cams, verts, args.size) if args.frame == "blender" else \
         (np.eye(3), np.zeros(3), 1.0)
     Vout = cameras.transform_points(baked.vertices, frame)

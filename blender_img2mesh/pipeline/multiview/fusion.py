@@ -63,26 +63,32 @@ def marching_cubes(values, grid):
 
 
 def closed_mesh(field, grid, target_faces=None):
-    """(vertices, triangles, closed) of the field's zero level on ``grid``: closed and
-    manifold, about ``target_faces`` faces.  When quadric decimation breaks the surface
-    (open3d's can leave an edge on three faces), the field is resampled on a coarser
-    grid whose marching cubes gives about that many faces instead (closed by construction)."""
-    verts, faces = marching_cubes(field, grid)
-    verts, faces, closed = clean(verts, faces, target_faces)
-    factor = 1.0
-    while target_faces and len(faces) > 1.5 * target_faces and factor > 0.2:
-        factor *= 0.9 * np.sqrt(target_faces / len(faces))
+    """(vertices, triangles, closed) of the field's zero level on ``grid``: one closed,
+    manifold part of about ``target_faces`` faces.  Quadric decimation (open3d's) can
+    leave an edge on three faces: then the field is resampled on coarser grids, whose
+    marching cubes give about that many faces closed by construction; the full mesh
+    when none does."""
+    full = clean(*marching_cubes(field, grid))
+    if not target_faces or len(full[1]) <= 1.5 * target_faces:
+        return full
+    small = decimate(full, target_faces)
+    if small[2] or not full[2]:
+        return small
+    factor = np.sqrt(target_faces / len(full[1]))
+    for _ in range(4):
         values = ndimage.zoom(field.reshape(grid.shape), factor, order=1, mode="nearest")
-        shape = np.array(values.shape)
-        step = grid.step * (np.array(grid.shape) - 1) / np.maximum(shape - 1, 1)
-        coarse = types.SimpleNamespace(shape=tuple(shape), origin=grid.origin,
+        step = grid.step * (np.array(grid.shape) - 1) / np.maximum(np.array(values.shape) - 1, 1)
+        coarse = types.SimpleNamespace(shape=values.shape, origin=grid.origin,
                                        step=float(step.max()))
         v, f = marching_cubes(values, coarse)
         v = grid.origin + (v - grid.origin) * (step / coarse.step)  # (per-axis steps)
-        v, f, ok = clean(v, f, target_faces)
-        if ok or not closed:
-            verts, faces, closed = v, f, ok
-    return verts, faces, closed
+        mesh = clean(v, f)
+        if mesh[2] and len(mesh[1]) > 1.5 * target_faces:
+            mesh = decimate(mesh, target_faces)
+        if mesh[2] and len(mesh[1]) <= 1.5 * target_faces:
+            return mesh
+        factor *= 0.8
+    return full
 
 
 def signed_volume(verts, faces):
@@ -90,13 +96,21 @@ def signed_volume(verts, faces):
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 
 
-def clean(verts, faces, target_faces=None, smooth=10):
-    """The largest connected part, Taubin-smoothed, decimated to about ``target_faces``
-    when the result is still closed and manifold.  Returns (vertices, triangles, closed)."""
+def _o3d(verts, faces):
     import open3d as o3d
 
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(verts),
-                                     o3d.utility.Vector3iVector(faces.astype(np.int32)))
+    return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(verts, float)),
+                                     o3d.utility.Vector3iVector(np.asarray(faces, np.int32)))
+
+
+def _out(mesh):
+    return (np.asarray(mesh.vertices), np.asarray(mesh.triangles, np.int64), is_closed(mesh))
+
+
+def clean(verts, faces, smooth=10):
+    """The largest connected part, Taubin-smoothed (no shrinking).  Returns (vertices,
+    triangles, closed)."""
+    mesh = _o3d(verts, faces)
     mesh.remove_duplicated_vertices()
     clusters, counts, _ = mesh.cluster_connected_triangles()
     clusters, counts = np.asarray(clusters), np.asarray(counts)
@@ -105,15 +119,24 @@ def clean(verts, faces, target_faces=None, smooth=10):
         mesh.remove_unreferenced_vertices()
     if smooth:
         mesh = mesh.filter_smooth_taubin(number_of_iterations=smooth)
-    if target_faces and len(mesh.triangles) > target_faces:
-        closed = is_closed(mesh)
-        small = mesh.simplify_quadric_decimation(int(target_faces))
-        small.remove_degenerate_triangles()
-        small.remove_unreferenced_vertices()
-        if is_closed(small) or not closed:  # (texturing a huge mesh takes minutes)
-            mesh = small
-    return (np.asarray(mesh.vertices), np.asarray(mesh.triangles, np.int64),
-            is_closed(mesh))
+    return _out(mesh)
+
+
+def decimate(surface, target_faces):
+    """``surface`` (vertices, triangles, closed) decimated to about ``target_faces``
+    (quadric error); (vertices, triangles, closed) -- check ``closed``."""
+    small = _o3d(*surface[:2]).simplify_quadric_decimation(int(target_faces))
+    small.remove_degenerate_triangles()
+    small.remove_unreferenced_vertices()
+    return _out(small)
+
+
+def welded_closed(verts, faces):
+    """:func:`is_closed` for a mesh whose vertices are split along texture seams (the
+    copies of a vertex at one position are one vertex)."""
+    mesh = _o3d(verts, faces)
+    mesh.remove_duplicated_vertices()
+    return is_closed(mesh)
 
 
 def is_closed(mesh):
