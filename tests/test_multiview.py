@@ -114,7 +114,9 @@ def test_views_make_a_closed_mesh_in_the_sidecars_cameras(cup, tmp_path, cli, re
         seen = _project_mask(v, f, side["cameras"][name], (320, 240))
         iou = (seen & true).sum() / (seen | true).sum()
         assert iou > 0.9, (name, iou)
-    assert os.path.exists(tmp_path / "object_texture.jpg")
+    # RGBA photos -> a PNG texture (as for one photo with alpha), named in the sidecar
+    assert side["texture"] == str(tmp_path / "object_texture.png")
+    assert 256 < max(Image.open(side["texture"]).size) <= 512  # (--texture-size 512)
 
 
 def test_given_cameras_keep_the_world_frame(cup, tmp_path, cli):
