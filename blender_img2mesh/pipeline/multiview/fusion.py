@@ -6,7 +6,8 @@ voxel is; the views' values are averaged, weighted by their photo-consistency sc
 Voxels no depth map reaches (deep inside, or where no view found texture) are solid, and
 the visual hull bounds everything (the field is at least the hull's distance).  Marching
 cubes on the padded grid gives a closed, manifold mesh; its largest part is kept, lightly
-smoothed (Taubin: no shrinking), and decimated when that keeps it closed.
+smoothed (Taubin: no shrinking), and decimated when that keeps it closed (else
+re-extracted on a coarser grid: :func:`closed_mesh`).
 """
 
 import types
