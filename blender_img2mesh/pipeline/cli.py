@@ -34,7 +34,14 @@ def run_cli(args, out, cache=None):
         unused = checks.unused_device(args)
         if unused:
             reporter.warn(unused)
-        result = fetch(args, reporter) if args.download else run(args, reporter, cache=cache)
+        if args.download:
+            result = fetch(args, reporter)
+        elif getattr(args, "views", None):
+            from .multiview.driver import run_views
+
+            result = run_views(args, reporter, cache=cache)
+        else:
+            result = run(args, reporter, cache=cache)
     except Img2MeshError as err:
         reporter.error(err)
         if not args.json:
@@ -64,7 +71,8 @@ def run_cli(args, out, cache=None):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    if batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch/local.py
+    views = any(a == "--views" or a.startswith("--views=") for a in argv)
+    if not views and batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch/local.py
         from .batch.local import main as batch_main
 
         return batch_main(argv)

@@ -30,10 +30,15 @@ STAGES = (
     ("prompt", 0.0),  # text-to-image (added by the prompt feature; zero share when unused)
     ("model", 0.12),
     ("segment", 0.08),
+    # several photos of one object (--views): zero shares unless the job weighs them
+    ("features", 0.0),
+    ("matching", 0.0),
+    ("cameras", 0.0),
     ("depth", 0.38),
     ("points", 0.06),
     ("surface", 0.22),
     ("trim", 0.04),
+    ("texture", 0.0),  # --views: the atlas baked from the photos
     ("export", 0.04),
     ("preview", 0.04),
 )

@@ -67,6 +67,7 @@ def build_parser(batch=False):
                        "current folder)")
         p.add_argument("--preview", metavar="PNG", help="also draw the mesh to this PNG file")
     add_prompt_args(p)
+    add_views_args(p)
     g = p.add_argument_group("background removal")
     g.add_argument("--segmenter", default=DEFAULT_SEGMENTER, metavar="NAME",
                    help="rembg model for background removal (default: %(default)s)")
@@ -174,6 +175,30 @@ def add_prompt_args(p):
                    "512 for sd-turbo)")
 
 
+def add_views_args(p):
+    g = p.add_argument_group("one object from several photos (instead of INPUT)")
+    g.add_argument("--views", nargs="+", metavar="PHOTO", default=None,
+                   help="photos of one object from all around (files, folders or globs; 8 "
+                   "to 40 work best): one closed, textured mesh with the photos' cameras")
+    g.add_argument("--cameras", metavar="JSON", default=None,
+                   help="with --views: the photos' cameras instead of recovering them: "
+                   "{\"cameras\": {FILE_NAME: {\"K\": 3x3 px, \"R\": 3x3, \"t\": [3]}}}, world "
+                   "to camera in OpenCV axes (the sidecar's convention)")
+    g.add_argument("--sequential", action="store_true",
+                   help="with --views: the photos are frames of a video, in order (match "
+                   "each with the next few instead of every pair)")
+
+
+def _check_views_args(p, args):
+    if args.input is not None or args.prompt is not None or args.download is not None:
+        p.error("--views takes the photos itself: drop INPUT / --prompt / --download")
+    if args.mask or args.depth_map:
+        p.error("--mask and --depth-map are for one photo; with --views each photo's mask "
+                "is made (or taken from its alpha channel)")
+    if args.output is None:
+        args.output = "object.ply"
+
+
 def _image_size(text):
     parts = text.lower().split("x")
     try:
@@ -213,7 +238,12 @@ def _check_prompt_args(p, args):
 
 def check_args(p, args):
     """Everything about the arguments that needs no heavy import (UsageError if wrong)."""
-    _check_prompt_args(p, args)
+    if getattr(args, "views", None) is not None:
+        _check_views_args(p, args)
+    elif getattr(args, "cameras", None) or getattr(args, "sequential", False):
+        p.error("--cameras and --sequential go with --views")
+    else:
+        _check_prompt_args(p, args)
     checks.check_all(args)
     if args.mask and args.keep_background:
         p.error("--mask and --keep-background exclude each other")

@@ -24,7 +24,8 @@ RANGES = catalog.RANGES
 PATHS = (("input", "INPUT"), ("output", "--output"), ("preview", "--preview"),
          ("mask", "--mask"), ("depth_map", "--depth-map"), ("models_dir", "--models-dir"),
          ("depth_model", "--depth-model"), ("t2i_model", "--t2i-model"),
-         ("segmenter", "--segmenter"), ("download", "--download"))
+         ("segmenter", "--segmenter"), ("download", "--download"),
+         ("cameras", "--cameras"))
 
 
 class UsageError(Img2MeshError):

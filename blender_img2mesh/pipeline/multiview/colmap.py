@@ -1,0 +1,114 @@
+"""Cameras recovered by COLMAP (through pycolmap): SIFT features on the object only (the
+masks), exhaustive matching (or sequential, for the frames of a video), incremental
+mapping with one shared pinhole camera (the EXIF focal length as its prior when the
+photos carry one).
+
+:func:`recover` works on the working-size images and returns cameras for that size.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .cameras import Camera
+
+#: SIFT's contrast threshold (COLMAP's default is 0.0067): photos of objects at working
+#: size have few strong corners, the lower threshold finds ~600 per view
+PEAK_THRESHOLD = 0.002
+#: features per view at most (matching time grows with its square)
+MAX_FEATURES = 4000
+#: the masks are widened by this share of the image's longer side (features on the
+#: outline see the background in half their window, but still match)
+MASK_MARGIN = 0.01
+
+
+def _threads():
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _write_inputs(folder, images, masks, names):
+    """The images as PNG and COLMAP's masks (``masks/NAME.png``, black = ignored)."""
+    os.makedirs(os.path.join(folder, "images"))
+    os.makedirs(os.path.join(folder, "masks"))
+    for rgb, mask, name in zip(images, masks, names):
+        Image.fromarray(rgb).save(os.path.join(folder, "images", name), compress_level=1)
+        grow = max(1, int(round(MASK_MARGIN * max(mask.shape))))
+        wide = ndimage.binary_dilation(mask, iterations=grow)
+        Image.fromarray(wide.astype(np.uint8) * 255).save(
+            os.path.join(folder, "masks", name + ".png"), compress_level=1)
+
+
+def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
+    """Cameras of ``images`` (working size, uint8 HxWx3) from their ``masks``.
+
+    ``names``: unique file names (keys of the result).  Returns ``(cameras, points)``:
+    ``{name: Camera}`` for the registered views (the largest model COLMAP built) and the
+    sparse points (N, 3) in the same world frame."""
+    import pycolmap
+
+    pycolmap.logging.minloglevel = 2  # COLMAP's progress lines: errors only (stderr)
+    n = len(names)
+    h, w = images[0].shape[:2]
+    with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
+        files = [f"{i:04d}.png" for i in range(n)]  # ASCII names whatever the photos'
+        _write_inputs(tmp, images, masks, files)
+        db = os.path.join(tmp, "db.db")
+        reporter.stage("features", f"Finding features in {n} views")
+        reader = pycolmap.ImageReaderOptions()
+        reader.mask_path = os.path.join(tmp, "masks")
+        if focal_prior:
+            reader.camera_params = f"{focal_prior:.4f},{w / 2:.4f},{h / 2:.4f}"
+        extraction = pycolmap.FeatureExtractionOptions()
+        extraction.num_threads = _threads()
+        extraction.sift.peak_threshold = PEAK_THRESHOLD
+        extraction.sift.max_num_features = MAX_FEATURES
+        extraction.sift.first_octave = -1 if max(h, w) <= 800 else 0
+        pycolmap.extract_features(db, os.path.join(tmp, "images"), files,
+                                  camera_mode=pycolmap.CameraMode.SINGLE,
+                                  camera_model="SIMPLE_PINHOLE", reader_options=reader,
+                                  extraction_options=extraction, device=pycolmap.Device.cpu)
+        reporter.stage("matching", f"Matching {'consecutive' if sequential else 'all'} "
+                       f"pairs of {n} views")
+        matching = pycolmap.FeatureMatchingOptions()
+        matching.num_threads = _threads()
+        if sequential:
+            pycolmap.match_sequential(db, matching_options=matching,
+                                      device=pycolmap.Device.cpu)
+        else:
+            pycolmap.match_exhaustive(db, matching_options=matching,
+                                      device=pycolmap.Device.cpu)
+        reporter.stage("cameras", f"Recovering the cameras (0/{n})")
+        options = pycolmap.IncrementalPipelineOptions()
+        options.num_threads = _threads()
+        options.min_model_size = 3
+        options.mapper.init_min_num_inliers = 30
+        options.mapper.abs_pose_min_num_inliers = 15
+        options.ba_refine_principal_point = False
+        options.extract_colors = False
+        count = [0]
+
+        def next_image():
+            count[0] += 1
+            reporter.update(min(count[0], n) / n,
+                            f"Recovering the cameras ({min(count[0], n)}/{n})")
+
+        models = pycolmap.incremental_mapping(
+            db, os.path.join(tmp, "images"), os.path.join(tmp, "sparse"), options=options,
+            next_image_callback=next_image)
+    if not models:
+        return {}, np.zeros((0, 3))
+    best = max(models.values(), key=lambda r: r.num_reg_images())
+    cams = {}
+    for image in best.images.values():
+        if not image.has_pose:
+            continue
+        pose = image.cam_from_world()
+        K = best.cameras[image.camera_id].calibration_matrix()
+        cams[names[files.index(image.name)]] = Camera(K, pose.rotation.matrix(),
+                                                      pose.translation, (w, h))
+    points = np.array([p.xyz for p in best.points3D.values()]).reshape(-1, 3)
+    reporter.update(1.0, f"Recovered {len(cams)} of {n} cameras")
+    return cams, points

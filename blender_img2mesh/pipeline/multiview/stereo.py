@@ -1,0 +1,167 @@
+"""Photo-consistency: a depth map per view by plane sweep with normalized cross-correlation
+(NCC) against its neighbouring views, on the CPU (PyTorch: ``grid_sample`` warps every
+depth hypothesis of every neighbour at once, ``avg_pool2d`` gives the windowed moments).
+
+The hypotheses of a pixel lie between where its ray enters the visual hull and where it
+last leaves it (the object is inside the hull, so its first surface along the ray is
+there): a convex part needs few, and the inside of a cup is still reachable.  A pixel's
+score is the mean of its best two neighbours' NCC (one neighbour may not see the point);
+the depth is refined to a fraction of a step by a parabola through the best three.
+"""
+
+import numpy as np
+
+from .cameras import apply
+
+#: depth hypotheses per pixel
+HYPOTHESES = 32
+#: NCC window (pixels, odd)
+WINDOW = 7
+#: neighbours compared with each view, and the angle between optical axes they may have
+NEIGHBOURS = 4
+MIN_ANGLE, MAX_ANGLE = 4.0, 50.0
+#: a depth is kept when its score is above this (NCC, -1..1)
+MIN_SCORE = 0.5
+#: ... and the reference window's contrast is above this (grey levels, 0..1)
+MIN_STD = 0.01
+
+
+def gray(rgb):
+    rgb = rgb.astype(np.float32)
+    return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]) / 255.0
+
+
+def neighbours(cameras, index, count=NEIGHBOURS):
+    """The views whose optical axes are closest to view ``index``'s (within the angles)."""
+    d0 = cameras[index].R[2]
+    angles = []
+    for j, cam in enumerate(cameras):
+        if j == index:
+            continue
+        a = np.degrees(np.arccos(np.clip(d0 @ cam.R[2], -1, 1)))
+        if MIN_ANGLE <= a <= MAX_ANGLE:
+            angles.append((a, j))
+    return [j for _, j in sorted(angles)[:count]]
+
+
+def _box(x):
+    """Mean over each pixel's window, plane by plane of (N, H, W) (separable, C speed)."""
+    from scipy.ndimage import uniform_filter
+
+    return uniform_filter(x, (1, WINDOW, WINDOW), mode="reflect")
+
+
+def _crop(todo, margin=WINDOW):
+    rows, cols = np.flatnonzero(todo.any(axis=1)), np.flatnonzero(todo.any(axis=0))
+    h, w = todo.shape
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))
+
+
+def depth_map(index, cameras, grays, near, far, valid, hypotheses=HYPOTHESES):
+    """Depth (camera z; NaN where unknown) and score of view ``index``.  ``near``/``far``:
+    the hull's range along each pixel's ray as camera z (H, W; NaN outside the hull);
+    ``valid``: pixels to estimate (the view's mask).  Works on the box around them."""
+    import torch
+    import torch.nn.functional as F
+
+    cam = cameras[index]
+    H, W = grays[index].shape
+    nbrs = neighbours(cameras, index)
+    depth = np.full((H, W), np.nan, np.float32)
+    score = np.full((H, W), -1.0, np.float32)
+    todo_full = valid & np.isfinite(near) & np.isfinite(far)
+    if len(nbrs) < 1 or not todo_full.any():
+        return depth, score
+    box = _crop(todo_full)
+    todo, ref = todo_full[box], grays[index][box].astype(np.float32)
+    h, w = ref.shape
+    ref_mean = _box(ref[None])[0]
+    ref_var = np.maximum(_box(ref[None] ** 2)[0] - ref_mean ** 2, 0)
+    u, v = np.meshgrid(np.arange(box[1].start, box[1].stop) + 0.5,
+                       np.arange(box[0].start, box[0].stop) + 0.5)
+    rays = apply(np.linalg.inv(cam.K), np.stack([u, v, np.ones_like(u)], -1))  # z = 1
+    lo = np.where(todo, near[box], 1.0).astype(np.float32)
+    hi = np.where(todo, np.maximum(far[box], near[box]), 1.0).astype(np.float32)
+    steps = np.linspace(0.0, 1.0, hypotheses, dtype=np.float32)
+    scores = np.empty((hypotheses, h, w), np.float32)
+    shapes = {grays[j].shape for j in nbrs}
+    images = torch.from_numpy(np.stack([grays[j] for j in nbrs]).astype(np.float32))[:, None] \
+        if len(shapes) == 1 else None
+    rel = []
+    for j in nbrs:
+        other = cameras[j]
+        Rrel = other.R @ cam.R.T
+        rel.append((other.K, Rrel, other.t - Rrel @ cam.t, grays[j].shape))
+    keep = min(2, len(nbrs))
+    with torch.no_grad():
+        for k, s in enumerate(steps):
+            x = rays * (lo + (hi - lo) * s)[..., None]  # reference camera frame
+            grids, outside = [], []
+            for K, Rrel, trel, (oh, ow) in rel:
+                y = apply(Rrel, x) + trel
+                yz = np.maximum(y[..., 2], 1e-6)
+                px = (K[0, 0] * y[..., 0] + K[0, 1] * y[..., 1]) / yz + K[0, 2]
+                py = K[1, 1] * y[..., 1] / yz + K[1, 2]
+                g = np.stack([px / ow * 2 - 1, py / oh * 2 - 1], -1).astype(np.float32)
+                grids.append(g)
+                outside.append((np.abs(g) > 1).any(-1) | (y[..., 2] <= 1e-6))
+            grid = torch.from_numpy(np.stack(grids))
+            if images is not None:
+                warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
+                                       align_corners=False)[:, 0].numpy()
+            else:
+                warped = np.stack([F.grid_sample(
+                    torch.from_numpy(grays[j].astype(np.float32))[None, None], grid[n:n + 1],
+                    align_corners=False)[0, 0].numpy() for n, j in enumerate(nbrs)])
+            m = _box(np.concatenate([warped, warped ** 2, warped * ref]))
+            n = len(nbrs)
+            mb, mbb, mab = m[:n], m[n:2 * n], m[2 * n:]
+            var_b = np.maximum(mbb - mb ** 2, 0)
+            ncc = (mab - ref_mean * mb) / np.sqrt(ref_var * var_b + 1e-8)
+            ncc[np.stack(outside)] = -1.0
+            if keep < n:
+                ncc = -np.partition(-ncc, keep - 1, axis=0)[:keep]
+            scores[k] = ncc.mean(axis=0)
+    contrast = np.sqrt(ref_var)
+    k = scores.argmax(axis=0)
+    best = np.take_along_axis(scores, k[None], 0)[0]
+    # a parabola through the best and its two neighbours: a fraction of a step
+    km, kp = np.clip(k - 1, 0, hypotheses - 1), np.clip(k + 1, 0, hypotheses - 1)
+    sm = np.take_along_axis(scores, km[None], 0)[0]
+    sp = np.take_along_axis(scores, kp[None], 0)[0]
+    denom = sm - 2 * best + sp
+    offset = np.where((k > 0) & (k < hypotheses - 1) & (denom < -1e-6),
+                      0.5 * (sm - sp) / np.where(denom < -1e-6, denom, -1.0), 0.0)
+    frac = (k + np.clip(offset, -0.5, 0.5)) / max(hypotheses - 1, 1)
+    z = lo + (hi - lo) * frac
+    ok = todo & (best >= MIN_SCORE) & (contrast >= MIN_STD)
+    depth[box][ok] = z[ok]
+    score[box][todo] = best[todo]
+    return depth, score
+
+
+def consistent(index, cameras, depths, tolerance, min_agree=1):
+    """View ``index``'s depth map keeping only the pixels that at least ``min_agree`` of
+    its neighbours' depth maps confirm: the point, seen from the neighbour, lies within
+    ``tolerance`` (world units) of the neighbour's own depth there."""
+    cam, depth = cameras[index], depths[index]
+    v, u = np.nonzero(np.isfinite(depth))
+    if not len(u):
+        return depth
+    x = apply(np.linalg.inv(cam.K), np.stack([u + 0.5, v + 0.5, np.ones(len(u))], 1))
+    world = apply(cam.R.T, x * depth[v, u][:, None] - cam.t)
+    agree = np.zeros(len(u), np.int32)
+    for j in neighbours(cameras, index):
+        other, d = cameras[j], depths[j]
+        uv, z = other.project(world)
+        h, w = d.shape
+        inside = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+        xi = np.clip(uv[:, 0].astype(np.int64), 0, w - 1)
+        yi = np.clip(uv[:, 1].astype(np.int64), 0, h - 1)
+        dj = d[yi, xi]
+        agree += inside & np.isfinite(dj) & (np.abs(dj - z) < tolerance)
+    out = depth.copy()
+    bad = agree < min_agree
+    out[v[bad], u[bad]] = np.nan
+    return out

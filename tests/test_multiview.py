@@ -1,0 +1,174 @@
+"""One object from several photos (``img2mesh --views``): cameras recovered by COLMAP, a
+closed manifold mesh, the sidecar's camera convention, and the bad inputs -- on small sets
+rendered here (tests/multiview_scene.py: a textured open cup, 14 views at 320x240, the
+mask in each PNG's alpha channel)."""
+
+import json
+import os
+import shutil
+
+import multiview_scene as scene
+import numpy as np
+import open3d as o3d
+import pytest
+from PIL import Image
+
+from blender_img2mesh.pipeline.multiview import cameras as mvcams
+from blender_img2mesh.pipeline.multiview import colmap
+from blender_img2mesh.pipeline.progress import Reporter
+
+VIEWS = 20
+
+
+@pytest.fixture(scope="module")
+def cup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cup")
+    paths, cams, mesh = scene.render_set(str(folder / "photos"), "cup", VIEWS, masks=False,
+                                         alpha=True)
+    os.replace(folder / "photos" / "cameras.json", folder / "cameras.json")
+    return folder, paths, cams, mesh
+
+
+def _umeyama(a, b):
+    """Similarity (s, R, t) taking points ``a`` onto ``b`` (least squares)."""
+    ma, mb = a.mean(0), b.mean(0)
+    u, sv, vt = np.linalg.svd((b - mb).T @ (a - ma))
+    d = np.eye(3)
+    d[2, 2] = np.sign(np.linalg.det(u @ vt))
+    R = u @ d @ vt
+    s = (sv * np.diag(d)).sum() / ((a - ma) ** 2).sum()
+    return s, R, mb - s * R @ ma
+
+
+def _centres(table, names):
+    return np.array([-np.array(table[n]["R"]).T @ np.array(table[n]["t"]) for n in names])
+
+
+def test_colmap_recovers_the_cameras(cup):
+    folder, paths, truth, _ = cup
+    names = [os.path.basename(p) for p in paths]
+    images = [np.asarray(Image.open(p))[..., :3] for p in paths]
+    masks = [np.asarray(Image.open(p))[..., 3] > 127 for p in paths]
+    reporter = Reporter()
+    found, points = colmap.recover(images, masks, names, reporter)
+    assert len(found) >= 0.95 * VIEWS
+    assert len(points) > 100
+    reg = [n for n in names if n in found]
+    est = np.array([found[n].centre for n in reg])
+    true = _centres(truth, reg)
+    s, R, t = _umeyama(est, true)
+    err = np.linalg.norm((s * est @ R.T + t) - true, axis=1)
+    assert err.max() < 0.03 * 1.0  # the cup is about 1 unit across
+    f_true = truth[names[0]]["K"][0][0]
+    assert abs(found[reg[0]].K[0, 0] / f_true - 1) < 0.03
+    assert {e["stage"] for e in reporter.events if e["event"] == "progress"} >= \
+        {"features", "matching", "cameras"}
+
+
+def _project_mask(v, f, cam, size):
+    """The silhouette of mesh (v, f) seen by ``cam`` (sidecar dict): ray cast."""
+    import open3d as o3d
+
+    c = mvcams.Camera(cam["K"], cam["R"], cam["t"], size)
+    sc = o3d.t.geometry.RaycastingScene()
+    sc.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(f.astype(np.uint32)))
+    d = c.rays((size[1], size[0]))
+    rays = np.hstack([np.broadcast_to(c.centre, d.shape), d]).astype(np.float32)
+    hit = sc.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
+    return np.isfinite(hit).reshape(size[1], size[0])
+
+
+def test_views_make_a_closed_mesh_in_the_sidecars_cameras(cup, tmp_path, cli, read_any_mesh):
+    folder, paths, _, _ = cup
+    out = tmp_path / "object.ply"
+    proc = cli(["--views", str(folder / "photos"), "-o", str(out), "--json",
+                "--target-faces", "8000", "--texture-size", "512"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    stages = {e["stage"] for e in events if e["event"] == "progress"}
+    assert {"features", "matching", "cameras", "surface", "texture", "export"} <= stages
+    result = events[-1]
+    assert result["event"] == "result" and result["watertight"] is True
+    side = json.loads((tmp_path / "object.json").read_text())
+    assert len(side["registered"]) >= 0.95 * VIEWS
+    assert set(side["cameras"]) == set(side["registered"])
+    import trimesh
+
+    mesh = trimesh.load(out, process=True)
+    # the texture's seams split vertices (one UV each): the surface is the welded one
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)
+    assert len(mesh.split(only_watertight=False)) == 1
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    welded = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(v),
+                                       o3d.utility.Vector3iVector(f.astype(np.int32)))
+    assert welded.is_edge_manifold(allow_boundary_edges=False)
+    assert welded.is_vertex_manifold() and welded.is_orientable()
+    # largest side --size (2.0), centred on the origin, Z up
+    assert abs(np.ptp(v, axis=0).max() - 2.0) < 1e-3
+    assert np.abs(v.min(0) + v.max(0)).max() < 1e-3
+    for name in ("view_00.png", "view_05.png", "view_12.png"):
+        if name not in side["cameras"]:
+            continue
+        true = np.asarray(Image.open(folder / "photos" / name))[..., 3] > 127
+        seen = _project_mask(v, f, side["cameras"][name], (320, 240))
+        iou = (seen & true).sum() / (seen | true).sum()
+        assert iou > 0.9, (name, iou)
+    # RGBA photos -> a PNG texture (as for one photo with alpha), named in the sidecar
+    assert side["texture"] == str(tmp_path / "object_texture.png")
+    assert 256 < max(Image.open(side["texture"]).size) <= 512  # (--texture-size 512)
+
+
+def test_given_cameras_keep_the_world_frame(cup, tmp_path, cli):
+    folder, paths, truth, _ = cup
+    out = tmp_path / "given.glb"
+    proc = cli(["--views", *paths[:10], "--cameras", str(folder / "cameras.json"), "-o",
+                str(out), "--frame", "camera", "--json", "--target-faces", "4000",
+                "--texture-size", "256"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    side = json.loads((tmp_path / "given.json").read_text())
+    assert side["camera_method"] == "given" and len(side["cameras"]) == 10
+    for name, cam in side["cameras"].items():  # the given cameras, unchanged
+        np.testing.assert_allclose(cam["R"], truth[name]["R"], atol=1e-6)
+        np.testing.assert_allclose(cam["t"], truth[name]["t"], atol=1e-6)
+
+
+def _refused(proc, tmp_path, words):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and all(w in lines[0] for w in words), proc.stderr[-2000:]
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(("out", ".out"))]
+
+
+def test_two_photos_are_refused(cup, tmp_path, cli):
+    _, paths, _, _ = cup
+    proc = cli(["--views", *paths[:2], "-o", str(tmp_path / "out.ply")])
+    _refused(proc, tmp_path, ["at least 3", "got 2"])
+
+
+def test_identical_photos_are_refused(cup, tmp_path, cli):
+    _, paths, _, _ = cup
+    copies = []
+    for i in range(4):
+        copies.append(str(tmp_path / f"same_{i}.png"))
+        shutil.copy(paths[0], copies[-1])
+    proc = cli(["--views", *copies, "-o", str(tmp_path / "out.ply")])
+    _refused(proc, tmp_path, ["same picture"])
+
+
+def test_textureless_object_says_what_was_tried(tmp_path, cli):
+    paths, _, _ = scene.render_set(str(tmp_path / "plain"), "box", 8, masks=False,
+                                   alpha=True, plain=True)
+    proc = cli(["--views", *paths, "-o", str(tmp_path / "out.ply")])
+    _refused(proc, tmp_path, ["cameras found for only", "SIFT"])
+
+
+def test_different_objects_are_refused(cup, tmp_path, cli):
+    _, paths, _, _ = cup
+    box, _, _ = scene.render_set(str(tmp_path / "box"), "box", 6, masks=False, alpha=True)
+    mixed = [paths[0], paths[5], paths[10], *box[:1], *box[3:4]]
+    for i, p in enumerate(mixed):  # distinct names
+        shutil.copy(p, tmp_path / f"mix_{i}.png")
+    proc = cli(["--views", *[str(tmp_path / f"mix_{i}.png") for i in range(len(mixed))],
+                "-o", str(tmp_path / "out.ply")])
+    _refused(proc, tmp_path, ["cameras found for only"])
