@@ -10,7 +10,9 @@ from blender_img2mesh.pipeline.command.arguments import build_parser, parse_args
 from blender_img2mesh.pipeline.job import Job, as_job
 
 #: options that say how the command runs, not what the job makes
-NOT_JOB = {"help", "version", "json", "quiet", "verbose", "download"}
+NOT_JOB = {"help", "version", "json", "quiet", "verbose", "download",
+           # one object from several photos: the multi-view driver's (pipeline/multiview)
+           "views", "cameras", "sequential"}
 #: a value other than the default, per option, and where it must land in the job
 CHANGES = {
     "segmenter": (["--segmenter", "silueta"], ("mask", "segmenter"), "silueta"),
