@@ -382,3 +382,17 @@ def test_jobs_without_torch(tmp_path, hub, tiny_repo, models_dir_with_u2netp, ph
     assert len(lines) == 1 and "--prompt (text to image) needs torch, diffusers" in lines[0]
     assert "pip install torch diffusers transformers" in lines[0]
     assert hub.requests == []
+
+
+def test_views_without_the_multiview_part_is_one_clear_error(tmp_path, photo):
+    """The add-on's light install has no torch (nor pycolmap/xatlas): --views is refused up
+    front, naming what to install, before any photo is read."""
+    photos = [photo(n) for n in ("coffee.png", "chelsea.png", "astronaut.png")]
+    env = {"PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    proc, loaded = _no_torch(tmp_path, "blender_img2mesh", [
+        "--views", *photos, "-o", tmp_path / "obj.glb"], env=env)
+    assert proc.returncode == 2 and loaded == []
+    lines = _error_lines(proc)
+    assert len(lines) == 1 and "--views (one object from several photos) needs" in lines[0]
+    assert "torch" in lines[0] and "pip install pycolmap xatlas torch" in lines[0]
+    assert not (tmp_path / "obj.glb").exists() and "Traceback" not in proc.stderr

@@ -247,6 +247,20 @@ def prompt_runtime(args):
                          "full install), or give a photo: everything else runs without them")
 
 
+def views_runtime(args):
+    """``--views`` on an install without the multi-view part (the add-on's light one has
+    none of it): refused at once, saying what to install."""
+    if not getattr(args, "views", None):
+        return
+    needs = ["xatlas", "torch"] + ([] if getattr(args, "cameras", None) else ["pycolmap"])
+    missing = [m for m in needs if not _installed(m)]
+    if missing:
+        raise UsageError("--views (one object from several photos) needs " +
+                         ", ".join(missing) + ", not installed here", kind="model",
+                         hint="pip install pycolmap xatlas torch (the command line's full "
+                         "install: requirements.txt); single photos run without them")
+
+
 def check_all(args):
     numbers(args)
     paths(args)
@@ -255,3 +269,4 @@ def check_all(args):
     device(args)
     model_folders(args)
     prompt_runtime(args)
+    views_runtime(args)
