@@ -16,8 +16,10 @@ import numpy as np
 from scipy import ndimage
 
 from .. import stages
-from ..batch.plan import expand
+from ..batch.discover import expand
+from ..command import checks
 from ..errors import Img2MeshError
+from ..job import Job
 from ..output import export
 from ..output import result_files as outputs
 from ..source import image_io
@@ -34,7 +36,7 @@ DEFAULT_FACES = 20000  # xatlas: ~15 s for 20k faces on a busy 2-core machine
 def photos_of(views):
     """The photo files of ``--views`` (files, folders, globs), at least :data:`MIN_VIEWS`
     with distinct file names."""
-    photos = expand(views)
+    photos = expand(views)[0]  # (results' files in those folders passed over)
     if len(photos) < MIN_VIEWS:
         raise Img2MeshError(f"--views needs at least {MIN_VIEWS} photos of the object, got "
                             f"{len(photos)}", hint="take photos all around it (8 to 40 work "
@@ -68,16 +70,17 @@ def _load(photos, args, reporter):
     return full, work, alphas
 
 
-def _masks(args, photos, work, alphas, reporter, cache, models_dir, allow):
+def _masks(job, photos, work, alphas, reporter, cache):
+    """Each photo's object mask at working size (its alpha, or background removal with the
+    job's segmenter: :mod:`stages`), and where they came from."""
     needs = any(a is None for a in alphas)
-    session = stages.segmenter(args, None, reporter, cache, models_dir, allow) \
+    session = stages.segmenter(job.mask, None, reporter, cache, job.models) \
         if needs else None
     reporter.stage("segment", "Removing the backgrounds")
     masks, sources = [], set()
     for i, (path, rgb, alpha) in enumerate(zip(photos, work, alphas)):
         reporter.update(i / len(photos), f"Removing the background ({i + 1}/{len(photos)})")
-        one = types.SimpleNamespace(**{**vars(args), "input": path, "mask": None})
-        mask, source = stages.make_mask(one, rgb, alpha, session)
+        mask, source = stages.make_mask(job.mask, path, rgb, alpha, session)
         masks.append(mask)
         sources.add(source)
     return masks, sorted(sources)
@@ -115,9 +118,11 @@ def run_views(args, reporter, cache=None):
     cache = {} if cache is None else cache
     t0 = time.perf_counter()
     photos = photos_of(args.views)
+    for path in photos:  # no named pipe or device: a read that would never end
+        checks.read_paths({"input": path})
     output = outputs.check_output(args.output, export.MESH_FORMATS, "output")
     reporter.weigh(**SHARES)
-    with outputs.Result(photos + [args.cameras]) as files:
+    with outputs.Result(photos + [args.cameras], owner=output) as files:
         result = _run(args, reporter, cache, files, photos, output, t0)
         files.commit()
     reporter.result(result)
@@ -125,15 +130,14 @@ def run_views(args, reporter, cache=None):
 
 
 def _run(args, reporter, cache, files, photos, output, t0):
-    models_dir, allow = stages.model_places(args)
+    job = Job.from_args(args)  # (the parts a single photo's job has: masks, models, output)
     color = export.color_mode(args.color, output)
     paths = export.plan_files(files, output)
     reporter.stage("load", f"Loading {len(photos)} photos")
     full, work, alphas = _load(photos, args, reporter)
     fmt = export.texture_format(args.texture_format, any(a is not None for a in alphas))
     export.plan_texture(files, paths, color, fmt)
-    masks, mask_sources = _masks(args, photos, work, alphas, reporter, cache, models_dir,
-                                 allow)
+    masks, mask_sources = _masks(job, photos, work, alphas, reporter, cache)
     cams, method = _cameras(args, photos, work, masks, reporter)
     names = [os.path.basename(p) for p in photos]
     missing = _check_registered(cams, names, method, photos)
@@ -186,6 +190,7 @@ def _run(args, reporter, cache, files, photos, output, t0):
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),
     }
+    result["sizes"] = files.sizes()  # every file but the sidecar: what "complete" means
     from ... import __version__
 
     files.write(paths["sidecar"], lambda tmp: export.write_json(
