@@ -10,6 +10,7 @@ import bpy
 
 from ..addon_prefs import get_prefs, python_for
 from ..client import interpreter
+from . import runner
 from .runner import redraw
 
 #: how often the timer looks at the thread (seconds)
@@ -109,11 +110,7 @@ class IMG2MESH_OT_check_dependencies(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if current is not None:
-            if hasattr(cls, "poll_message_set"):
-                cls.poll_message_set("the check is running")
-            return False
-        return True
+        return runner.free(cls, current, "the check is running")
 
     def execute(self, context):
         global current

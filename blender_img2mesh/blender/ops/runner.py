@@ -16,6 +16,16 @@ def redraw(context, area_types):
                 area.tag_redraw()
 
 
+def free(cls, running, why):
+    """An operator's ``poll``: False while ``running`` is not None, saying ``why`` (the
+    greyed-out button's tooltip, Blender 3.0+)."""
+    if running is None:
+        return True
+    if hasattr(cls, "poll_message_set"):
+        cls.poll_message_set(why)
+    return False
+
+
 class RunnerOperator:
     _timer = None
     _runner = None

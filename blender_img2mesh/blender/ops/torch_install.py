@@ -8,6 +8,7 @@ import time
 import bpy
 
 from ..client import interpreter, torch_install
+from . import runner
 from .runner import redraw
 
 POLL = 0.25
@@ -81,11 +82,7 @@ class IMG2MESH_OT_install_torch(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if current is not None:
-            if hasattr(cls, "poll_message_set"):
-                cls.poll_message_set("the install is running")
-            return False
-        return True
+        return runner.free(cls, current, "the install is running")
 
     def execute(self, context):
         global current, last_result
