@@ -21,7 +21,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, pytest, skimage, pygltflib, trimesh, mkdocs, material, blender_img2mesh" 2>/dev/null; then
+if ! .venv/bin/python -c "import torch, open3d, rembg, transformers, diffusers, pycolmap, xatlas, pytest, skimage, pygltflib, trimesh, mkdocs, material, blender_img2mesh" 2>/dev/null; then
   echo "== installing dependencies into .venv (a few minutes the first time)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
