@@ -8,7 +8,6 @@ part: :class:`Source` (the photo or the prompt, the working size), :class:`MaskS
 models come from).  Standard library only.
 """
 
-import os
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
@@ -121,8 +120,7 @@ class Job:
                             negative=args.negative_prompt, model=args.t2i_model,
                             seed=args.seed, steps=args.steps, guidance=args.guidance,
                             image_size=tuple(args.image_size) if args.image_size else None)
-        folder = os.path.abspath(os.path.expanduser(args.models_dir)) if args.models_dir \
-            else models.default_models_dir()
+        folder = models.models_folder(args.models_dir)
         return cls(
             source=Source(photo=args.input, prompt=prompt, max_size=args.max_size),
             mask=MaskSpec(segmenter=args.segmenter, file=args.mask,

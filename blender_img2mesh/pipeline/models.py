@@ -45,6 +45,11 @@ def offline_variable():
     return None
 
 
+def models_folder(given=None):
+    """The models folder, absolute: ``--models-dir`` when given, else the default."""
+    return os.path.abspath(os.path.expanduser(given)) if given else default_models_dir()
+
+
 def downloads_allowed(offline_flag=False):
     """False when ``--offline`` or the usual Hugging Face offline variables say so."""
     return not offline_flag and offline_variable() is None

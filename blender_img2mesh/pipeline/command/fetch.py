@@ -27,8 +27,7 @@ def kind_of(name):
 def fetch(args, reporter):
     """Resolve (and when needed download) ``args.download``; returns the result dict."""
     name = args.download
-    models_dir = os.path.abspath(os.path.expanduser(args.models_dir)) if args.models_dir \
-        else models.default_models_dir()
+    models_dir = models.models_folder(args.models_dir)
     allow = models.downloads_allowed(args.offline)
     kind = kind_of(name)
     reporter.stage("model", f"Getting {name}")
