@@ -23,9 +23,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from conftest import REPO, invoke
-from fuzz_cases import (build_name_case, check_names_promise, command_lines, disk_state, fill,
-                        fresh_out, make_inputs, name_case_argv, name_cases, results_in,
-                        run_case, run_inputs, snapshot, strict_json)
+from fuzz_cases import (command_lines, fill, fresh_out, make_inputs, run_case, snapshot,
+                        strict_json)
+from fuzz_names import (build_name_case, check_names_promise, disk_state, name_case_argv,
+                        name_cases, results_in, run_inputs)
 
 SCALE = float(os.environ.get("IMG2MESH_FUZZ_EXAMPLES", "1"))
 TALLY = collections.Counter()
