@@ -68,3 +68,15 @@ def hub():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def scene(addon, tmp_path):
+    """The add-on's scene settings, offline, with an empty models folder (no worker
+    ahead, no network) and no last result."""
+    from blender_img2mesh.blender.ui import panel_info
+
+    panel_info.last_result = None
+    s = addon.scene.img2mesh
+    s.models_dir, s.offline = str(tmp_path), True  # no worker ahead, no network
+    return s
