@@ -109,6 +109,27 @@ def test_depth_line_for_each_state(no_models, tmp_path):
     assert panel_info.depth_name("Xenova/dpt-hybrid-midas") == "dpt-hybrid"
 
 
+def test_every_depth_line_fits_the_default_sidebar(no_models, tmp_path):
+    """Each state's depth line has a form that fits one line of the default sidebar (229
+    px, gui_panel_shot.py prints it): it is never cut with an ellipsis there."""
+    from blender_img2mesh.blender.ui import text as ui_text
+
+    d, not_model = str(no_models), tmp_path / "not-a-model"
+    not_model.mkdir()
+    room = 229 - 64 - ui_text.LINE_INSET  # line_width at the default width, scale 1
+    plans = [depth_plan.plan(model, custom=custom, models_dir=d, offline=offline)
+             for model, custom in (("auto", ""), ("glpn-nyu", ""), ("inflate", ""),
+                                   ("CUSTOM", ""), ("CUSTOM", str(not_model)))
+             for offline in (True, False)]
+    for p in plans:
+        line = ui_text.fit(p.forms, room)
+        assert not line.endswith(ui_text.ELLIPSIS) and line.startswith("Depth"), p
+    # Generate's reason under it (the forms after the first): fits too
+    for p in plans:
+        if p.fails:
+            assert not ui_text.fit(p.forms[1:], room).endswith(ui_text.ELLIPSIS), p
+
+
 def test_panel_says_what_runs_and_what_ran(addon, no_models):
     """Offline without the depth model: the panel says inflation will be used before
     Generate, and after it shows the result line and the fallback warning itself."""

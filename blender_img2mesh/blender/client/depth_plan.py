@@ -83,19 +83,21 @@ def plan(depth_model, custom="", depth_map="", models_dir="", offline=False):
         return Plan(f"Depth: from the file {name}", short=f"Depth: file {name}")
     if depth_model == "inflate":
         return Plan("Depth: silhouette inflation (no network)",
-                    short="Depth: silhouette inflation")
+                    short=("Depth: silhouette inflation", "Depth: inflation"))
     name = custom.strip() if depth_model == "CUSTOM" else depth_model
     if depth_model == "CUSTOM":
         if not name:
             return Plan("Depth: Custom - no hub id or folder set (Model)", ok=False,
-                        short="Depth: Custom - no model set", fails=True)
+                        short=("Depth: Custom - no model set", "Depth: no model set"),
+                        fails=True)
         expanded = os.path.expanduser(name)
         if os.path.isdir(expanded) or catalog.looks_like_path(name):
             if os.path.isfile(os.path.join(expanded, "config.json")):
                 base = os.path.basename(os.path.normpath(expanded))
                 return Plan(f"Depth: folder {base}")
             return Plan(f"Depth: no model folder at {name}", ok=False,
-                        short="Depth: no model folder there", fails=True)
+                        short=("Depth: no model folder there", "Depth: not a model folder"),
+                        fails=True)
     wanted = models.DEFAULT_DEPTH_MODEL if name == "auto" else name
     label = LABELS.get(wanted, wanted)
     prefix = "Depth: Auto -> " if name == "auto" else "Depth: "
@@ -108,7 +110,8 @@ def plan(depth_model, custom="", depth_map="", models_dir="", offline=False):
             return Plan(f"{prefix}silhouette inflation (offline: {label} not downloaded)",
                         ok=False, download=fetch, short="Depth: inflation (offline)")
         return Plan(f"{prefix}{label} - not downloaded" + (f" ({size})" if size else ""),
-                    ok=False, download=fetch, short="Depth: model not downloaded",
-                    fails=True)
+                    ok=False, download=fetch, fails=True,
+                    short=("Depth: model not downloaded", "Depth: not downloaded"))
     return Plan(f"{prefix}{label} - downloads on first run" + (f" ({size})" if size else ""),
-                download=fetch, short="Depth: downloads on first run")
+                download=fetch,
+                short=("Depth: downloads on first run", "Depth: will download"))
