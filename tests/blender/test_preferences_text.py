@@ -142,6 +142,35 @@ def test_models_present_say_so_missing_offer_download(prefs, tmp_path):
                         and e[1] == "img2mesh.download_model"]
 
 
+def test_model_rows_fit_the_default_preferences_window(prefs, tmp_path):
+    """At the preferences window's default size (Blender 3.4: its main region 521 px
+    wide, gui_prefs_shot.py prints it) each model row's name fits its column and what
+    it is shows a form that fits (no ellipsis), the whole text in the line's tooltip."""
+    from blender_img2mesh.blender.ops import downloads
+    from blender_img2mesh.blender.ui import messages
+    from blender_img2mesh.blender.ui import text as ui_text
+
+    region = types.SimpleNamespace(width=521)
+    context = types.SimpleNamespace(region=region, preferences=bpy.context.preferences)
+    layout = Layout()
+    downloads.draw(layout, prefs, context)
+    shown = layout.labels()
+    inside = ui_text.region_px(context) - downloads.BOX_MARGINS
+    for name, label, what in downloads.MODELS:
+        assert label in shown
+        assert ui_text.text_px(label) + 20 <= inside * downloads.NAME_COLUMN  # and its icon
+        line = messages.drawn[f"model_{name}"].line(downloads.what_width(context))
+        assert line in shown and line in what and not line.endswith(ui_text.ELLIPSIS)
+        assert messages.drawn[f"model_{name}"].full == what[0]
+    # the default depth model says all of it there; a narrower window, less
+    assert "default depth model, ~100 MB" in shown
+    region.width = 400
+    layout = Layout()
+    downloads.draw(layout, prefs, context)
+    assert "default depth model, ~100 MB" not in layout.labels()
+    assert not any(t.endswith(ui_text.ELLIPSIS) for t in layout.labels())
+
+
 def test_download_tooltip_names_online_access_only_where_it_exists():
     from blender_img2mesh.blender.ops import downloads
 

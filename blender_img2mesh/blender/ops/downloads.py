@@ -15,16 +15,29 @@ from ..client import interpreter, jobs, model_files
 from ..ui import panel_info
 from ..ui.messages import Message, draw_message
 from ..ui.progress import draw_progress
-from ..ui.text import report_error
+from ..ui.text import region_px, report_error
 from .runner import RunnerOperator
 
-#: what the preferences offer to download (name, label, what it is)
+#: what the preferences offer to download: (name, label, what it is: all of it first, then
+#: shorter forms for a narrow window -- the row shows the longest that fits)
 MODELS = (
-    ("depth-anything-v2-small", "Depth Anything V2 Small", "default depth model, ~100 MB"),
-    ("glpn-nyu", "GLPN NYU", "the original prototype's depth model, ~250 MB"),
-    ("u2netp", "U2-Net Small", "background removal, 4.6 MB (bundled in platform zips)"),
-    ("sd-turbo", "SD Turbo", "text to image, ~2.6 GB, non-commercial license"),
+    ("depth-anything-v2-small", "Depth Anything V2 Small",
+     ("default depth model, ~100 MB", "default depth, ~100 MB", "~100 MB")),
+    ("glpn-nyu", "GLPN NYU", ("the original prototype's depth model, ~250 MB",
+                              "older depth model, ~250 MB", "~250 MB")),
+    ("u2netp", "U2-Net Small", ("background removal, 4.6 MB (bundled in platform zips)",
+                                "background removal, 4.6 MB", "4.6 MB")),
+    ("sd-turbo", "SD Turbo", ("text to image, ~2.6 GB, non-commercial license",
+                              "~2.6 GB, non-commercial license", "~2.6 GB, non-commercial",
+                              "~2.6 GB")),
 )
+#: the models box's columns: a model's name (this share of the row), then what it is
+#: (this share of the rest) and Download
+NAME_COLUMN, WHAT_COLUMN = 0.36, 0.66
+#: the preferences' margins around a box's inside, and a line's own padding and the
+#: columns' gaps, px at scale 1 (Blender 3.4's preferences at their default size: the
+#: column holds 190 px; Blender's text is a little narrower than text.text_px says)
+BOX_MARGINS, LABEL_PAD = 40, 20
 
 
 class IMG2MESH_OT_download_model(RunnerOperator, bpy.types.Operator):
@@ -102,11 +115,17 @@ def models_folder(prefs):
     return default_models_dir()
 
 
+def what_width(context):
+    """How wide the column saying what a model is may be, px at scale 1."""
+    return (region_px(context) - BOX_MARGINS) * (1 - NAME_COLUMN) * WHAT_COLUMN - LABEL_PAD
+
+
 def draw(layout, prefs=None, context=None):
     """The preferences' Models box: per model, where it already is (and its size), or a
     Download button -- greyed out, the reason above, when downloads are off; and the
-    progress of a download.  A model's name and what it is are two columns, so that
-    neither is cut at the preferences window's default size."""
+    progress of a download.  A model's name, what it is and Download are three columns;
+    what it is shows its longest form that fits (all of it in the line's tooltip), so
+    nothing is cut at the preferences window's default size."""
     box = layout.box()
     why = panel_info.downloads_off()
     box.label(text="Models", icon="WORLD" if why is None else "ERROR")
@@ -117,15 +136,16 @@ def draw(layout, prefs=None, context=None):
         draw_progress(box.column(), runner, context)
     folder = models_folder(prefs)
     for name, label, what in MODELS:
-        split = box.split(factor=0.4)
+        split = box.split(factor=NAME_COLUMN)
         where = model_files.present(name, folder)
         split.label(text=label, icon="CHECKMARK" if where else "BLANK1")
-        row = split.row()
         if where:
             size = model_files.human_size(model_files.size_bytes(where))
-            row.label(text=f"present ({size})")
+            split.label(text=f"present ({size})")
             continue
-        row.label(text=what)
+        row = split.split(factor=WHAT_COLUMN)
+        draw_message(row, context, f"model_{name}", Message("NONE", what),
+                     width=what_width(context))
         sub = row.row()
         sub.enabled = why is None
         sub.operator(IMG2MESH_OT_download_model.bl_idname, icon="IMPORT").name = name

@@ -67,13 +67,15 @@ class IMG2MESH_OT_message(bpy.types.Operator):
 POPUP_WIDTH = 420
 
 
-def draw_message(layout, context, key, message, inset=ui_text.LINE_INSET):
+def draw_message(layout, context, key, message, inset=ui_text.LINE_INSET, width=None):
     """``message`` as one line of ``layout`` (left-aligned, its icon first): a button
-    without a frame whose tooltip, and popup, hold the whole text."""
+    without a frame whose tooltip, and popup, hold the whole text.  The line is a
+    region's line less ``inset`` wide, or ``width`` px (at scale 1: a column's)."""
     drawn[key] = message
     row = layout.row()
     row.alignment = "LEFT"
-    width = ui_text.line_width(context, inset)
+    if width is None:
+        width = ui_text.line_width(context, inset)
     op = row.operator(IMG2MESH_OT_message.bl_idname, text=message.line(width),
                       icon=message.icon, emboss=False)
     op.key = key

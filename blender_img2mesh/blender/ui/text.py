@@ -27,6 +27,12 @@ def _scale(context):
     return getattr(view, "ui_scale", 1.0) or 1.0
 
 
+def region_px(context):
+    """The region's width in px at scale 1 (300 without a region)."""
+    region = getattr(context, "region", None)
+    return (getattr(region, "width", 0) or 300) / _scale(context)
+
+
 def text_width(context):
     """How wide a label's text may be in the region, in px: the region less the panel's
     and a box's margins and an icon."""
