@@ -8,7 +8,9 @@ silhouette inflation will be used, and after it shows the result line and the wa
 Shots of the sidebar at its default width: SHOT_before.png (the settings),
 SHOT_progress.png (a run), SHOT.png (after it); SHOT_picker.png: the window with the photo's
 image browser (its settings are printed: PICKER folder display filter image folder blend).
-With ``advanced``: one shot, SHOT.png, with Advanced open and Depth: Custom; no run.
+With ``advanced``: one shot, SHOT.png, with Advanced and Batch open, Depth: Custom (a
+model folder MODELS_DIR/my-glpn, made here), Faces turned on (20000), the other automatic
+fields Auto, the photo's folder as the batch's; no run.
 Blender 3.x cannot pick a sidebar tab: the panels move to the Item tab, under its
 Transform panel (a screen 1800 px high shows both).
 """
@@ -35,13 +37,19 @@ state = {"phase": "start"}
 def step():
     phase = state["phase"]
     if phase == "start":
-        gui_window.show_sidebar(open_advanced=ADVANCED)
+        gui_window.show_sidebar(open_advanced=ADVANCED, open_batch=ADVANCED)
         s = bpy.context.scene.img2mesh
         s.filepath, s.remove_background, s.max_size = PHOTO, False, 384
         s.back = "flat"  # a closed back: Resolution and Surface Detail both shown
         s.models_dir, s.offline = MODELS, True
         if ADVANCED:
-            s.depth_model, s.depth_model_custom = "CUSTOM", os.path.join(MODELS, "my-glpn")
+            custom = os.path.join(MODELS, "my-glpn")
+            os.makedirs(custom, exist_ok=True)
+            with open(os.path.join(custom, "config.json"), "w") as f:
+                f.write("{}")
+            s.depth_model, s.depth_model_custom = "CUSTOM", custom
+            s.use_target_faces, s.target_faces = True, 20000
+            s.batch_folder = os.path.dirname(PHOTO)
         state["phase"] = "advanced" if ADVANCED else "before"
         return 1.0
     if phase == "advanced":

@@ -35,6 +35,8 @@ report = {"errors": [], "boxes": {}, "progress_lines": []}
 state = {"phase": "start", "waited": 0}
 LIGHT = dict(back="open", max_size=256)
 HEAVY = dict(back="flat", max_size=768, poisson_depth=9)  # seconds per photo: a Cancel
+#: seconds for the panel to grow to its new layout (Blender animates it) before a shot
+SETTLE = 1.0
 
 
 def settings(**kw):
@@ -110,10 +112,13 @@ def step():
         else:
             report["boxes"]["batch_a"] = box()
             report["kept_a"] = batch_objects(0)
-            shot("batch_after.png")
-            report["batch_a_lines"] = drawn_lines()
-            report["batch_b"] = batch(FOLDER_B)
-            state["phase"] = "batch_b"
+            state["phase"] = "batch_a_shot"
+            return SETTLE
+    elif phase == "batch_a_shot":
+        shot("batch_after.png")
+        report["batch_a_lines"] = drawn_lines()
+        report["batch_b"] = batch(FOLDER_B)
+        state["phase"] = "batch_b"
     elif phase == "batch_b":
         if runner is not None and runner.index == 1 and runner.inner is not None and \
                 runner.inner.stage in ("depth", "points", "surface"):
@@ -122,6 +127,9 @@ def step():
     elif phase == "cancelling" and runner is None:
         report["boxes"]["batch_b"] = box()
         report["kept_b"] = batch_objects(1)
+        state["phase"] = "cancelled_shot"
+        return SETTLE
+    elif phase == "cancelled_shot":
         shot("cancelled.png")
         settings(**LIGHT)
         report["batch_c"] = batch(FOLDER_C)

@@ -49,15 +49,18 @@ def sidebar():
     return next(r for r in override()["area"].regions if r.type == "UI")
 
 
-def show_sidebar(open_advanced=False):
-    """Open the sidebar on our panels.  Blender 3.x has no API to pick a sidebar tab, so
-    the panels move to the "Item" tab (shown by default), under its Transform panel."""
+def show_sidebar(open_advanced=False, open_batch=False):
+    """Open the sidebar on our panels (Advanced, Batch open if asked).  Blender 3.x has no
+    API to pick a sidebar tab, so the panels move to the "Item" tab (shown by default),
+    under its Transform panel."""
     override()["area"].spaces[0].show_region_ui = True
     ours = (panels.IMG2MESH_PT_main, panels.IMG2MESH_PT_advanced, panels.IMG2MESH_PT_batch)
     for cls in reversed(ours):
         bpy.utils.unregister_class(cls)
     if open_advanced:
         panels.IMG2MESH_PT_advanced.bl_options = set()
+    if open_batch:
+        panels.IMG2MESH_PT_batch.bl_options = set()
     for cls in ours:
         cls.bl_category = "Item"
         bpy.utils.register_class(cls)
@@ -69,9 +72,29 @@ def screenshot(path):
         bpy.ops.screen.screenshot(filepath=path)
 
 
+def our_rows(rows, x=10):
+    """The rows (top-down: first, end) of ``rows`` (a sidebar's pixels, bottom-up as
+    Blender keeps them) that our panels fill, with a small margin.  Down column ``x`` a
+    panel is one flat colour (an open sub-panel's body another) and the viewport behind
+    is dithered: the Item tab's Transform panel comes first (and maybe a closed Properties
+    panel), ours from the next long run of the panels' colour to the last flat run."""
+    column = rows[::-1, x, :3]  # top-down
+    runs, start = [], 0  # (first, end, colour) of each flat stretch
+    for y in range(1, len(column) + 1):
+        if y == len(column) or (column[y] != column[start]).any():
+            if y - start > 6:
+                runs.append((start, y, tuple(column[start])))
+            start = y
+    panel = runs[0][2]  # the Transform panel's
+    top = next(first for first, end, colour in runs[1:] if colour == panel and
+               end - first > 40)
+    return max(top - 4, 0), min(runs[-1][1] + 4, len(column))
+
+
 def screenshot_sidebar(path):
-    """The sidebar as the user sees it, saved to ``path`` (a screenshot of the window,
-    cropped to the sidebar region)."""
+    """Our panels as the user sees them in their own tab, saved to ``path``: a screenshot
+    of the window, cropped to the sidebar region at its width, and to the height of our
+    panels (the Item tab's Transform panel above them and the viewport below left out)."""
     import numpy as np
 
     screenshot(path)
@@ -81,7 +104,9 @@ def screenshot_sidebar(path):
     pixels = np.empty(w * h * 4, np.float32)
     image.pixels.foreach_get(pixels)
     crop = pixels.reshape(h, w, 4)[ui.y:ui.y + ui.height, ui.x:ui.x + ui.width]
-    out = bpy.data.images.new("shot", ui.width, ui.height)
+    top, bottom = our_rows(crop)
+    crop = crop[::-1][top:bottom][::-1]  # rows are bottom-up
+    out = bpy.data.images.new("shot", crop.shape[1], crop.shape[0])
     out.pixels.foreach_set(np.ascontiguousarray(crop).ravel())
     out.filepath_raw, out.file_format = path, "PNG"
     out.save()

@@ -3,6 +3,7 @@ Generate runs without blocking Blender, the panel shows progress, Cancel kills t
 Needs: apt-get install -y blender xvfb."""
 
 import json
+import os
 import shutil
 
 import helpers
@@ -64,6 +65,23 @@ def test_panel_shots_and_the_image_browser_in_windowed_blender(tmp_path):
     assert "SIDEBAR_WIDTH 229 1.0" in lines  # the default width the labels are made for
     for name in ("panel.png", "panel_before.png", "panel_picker.png"):
         assert (tmp_path / name).stat().st_size > 10000
+
+
+def test_preferences_shot_at_the_default_window_size(tmp_path):
+    """gui_prefs_shot.py: Blender's Preferences window opens at its default size on the
+    add-on (listed as installed, expanded) and is shot as it opens and scrolled to the
+    models box; its main region is the width the model rows are made for
+    (test_preferences_text.py); the scripts folder it made is gone after."""
+    models, shot = tmp_path / "models", tmp_path / "prefs.png"
+    models.mkdir()
+    proc = helpers.run_in_window("gui_prefs_shot.py", [models, shot], tmp_path,
+                                 screen="1600x1800")
+    lines = proc.stdout.splitlines()
+    assert "PREFS_REGION 521 1.0" in lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name in ("prefs.png", "prefs_models.png"):
+        assert (tmp_path / name).stat().st_size > 10000
+    scripts = [line.split()[1] for line in lines if line.startswith("SCRIPTS ")]
+    assert len(scripts) == 1 and not os.path.exists(scripts[0])
 
 
 def test_choose_files_through_blenders_file_browser(tmp_path):
