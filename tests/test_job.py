@@ -12,7 +12,9 @@ from blender_img2mesh.pipeline.job import Job, as_job
 #: options that say how the command runs, not what the job makes
 NOT_JOB = {"help", "version", "json", "quiet", "verbose", "download",
            # one object from several photos: the multi-view driver's (pipeline/multiview)
-           "views", "cameras", "sequential"}
+           "views", "cameras", "sequential",
+           # where the work runs (a batch's photos, --views' per-view stages)
+           "ray", "ray_actors"}
 #: a value other than the default, per option, and where it must land in the job
 CHANGES = {
     "segmenter": (["--segmenter", "silueta"], ("mask", "segmenter"), "silueta"),

@@ -172,3 +172,71 @@ def test_different_objects_are_refused(cup, tmp_path, cli):
     proc = cli(["--views", *[str(tmp_path / f"mix_{i}.png") for i in range(len(mixed))],
                 "-o", str(tmp_path / "out.ply")])
     _refused(proc, tmp_path, ["cameras found for only"])
+
+
+def test_exif_focal_length_is_colmaps_prior(tmp_path):
+    from blender_img2mesh.pipeline.multiview import driver
+    from blender_img2mesh.pipeline.source import image_io
+
+    plain, tagged = str(tmp_path / "plain.jpg"), str(tmp_path / "tagged.jpg")
+    Image.new("RGB", (64, 48)).save(plain)
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 28  # FocalLengthIn35mmFilm
+    Image.new("RGB", (64, 48)).save(tagged, exif=exif)
+    assert image_io.focal_35mm(plain) is None
+    assert image_io.focal_35mm(tagged) == 28.0
+    # 28 mm across 36 mm of film = 28/36 of the longer side, at the working size
+    assert driver.focal_prior([plain, tagged], (640, 480)) == pytest.approx(28 / 36 * 640)
+    assert driver.focal_prior([plain], (640, 480)) is None
+
+
+def test_a_few_matching_photos_of_many_are_refused():
+    from blender_img2mesh.pipeline.errors import Img2MeshError
+    from blender_img2mesh.pipeline.multiview import driver
+
+    names = [f"v{i:02d}.png" for i in range(16)]
+    few = {n: object() for n in names[:5]}
+    with pytest.raises(Img2MeshError, match="5 of 16 photos; the others do not match"):
+        driver.check_registered(few, names, "colmap", ["v00.png"])
+    most = {n: object() for n in names[:14]}
+    assert driver.check_registered(most, names, "colmap", ["v00.png"]) == names[14:]
+    # given cameras are the user's word: a few of many is still a job
+    assert driver.check_registered(few, names, "given", ["v00.png"]) == names[5:]
+
+
+def test_views_on_a_ray_cluster_give_the_local_result(cup, tmp_path, cli):
+    """--ray: the masks and depth maps run on the actors of a two-node cluster (both
+    nodes work), and the object is the local run's, byte for byte."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    folder, paths, _, _ = cup
+    # the given cameras: COLMAP's multi-threaded mapping is not repeatable to the bit
+    photos = [*paths[:12], "--cameras", str(folder / "cameras.json")]
+    (tmp_path / "local").mkdir()
+    (tmp_path / "remote").mkdir()
+    local, remote = tmp_path / "local" / "cup.ply", tmp_path / "remote" / "cup.ply"
+    proc = cli(["--views", *photos, "-o", str(local), "--target-faces", "3000"])
+    assert proc.returncode == 0, proc.stderr
+    c = Cluster()
+    try:
+        c.add_node(num_cpus=1)
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+        proc = cli(["--views", *photos, "-o", str(remote), "--target-faces", "3000",
+                    "--ray", c.address])
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        c.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    a, b = (json.loads(p.with_suffix(".json").read_text()) for p in (local, remote))
+    assert a["per_view"] == {"runner": "here"}
+    assert b["per_view"] == {"runner": "ray", "actors": 2, "nodes": 2}
+    written = {os.path.basename(f) for f in a["outputs"]} - {"cup.json"}
+    assert {"cup.ply", "cup_texture.png"} <= written
+    for name in written:
+        assert (tmp_path / "remote" / name).read_bytes() == \
+            (tmp_path / "local" / name).read_bytes()
+    assert (a["vertices"], a["faces"], a["registered"]) == \
+        (b["vertices"], b["faces"], b["registered"])

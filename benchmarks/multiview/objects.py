@@ -117,6 +117,14 @@ def texture_material(obj, image_path, lo, hi):
     tex = nt.nodes.new("ShaderNodeTexImage")
     tex.image = bpy.data.images.load(image_path)
     tex.projection, tex.projection_blend, tex.extension = "BOX", 0.3, "MIRROR"
+    # the box projection shows the same photo on every side: a smooth 3D warp of its
+    # coordinates makes each side a different part of it (no look-alike views 90 deg apart)
+    warp = nt.nodes.new("ShaderNodeTexNoise")
+    warp.inputs["Scale"].default_value = 1.5
+    warp.inputs["Detail"].default_value = 1.0
+    shift = nt.nodes.new("ShaderNodeVectorMath")
+    shift.operation = "MULTIPLY_ADD"
+    shift.inputs[1].default_value = (0.6, 0.6, 0.6)
     noise = nt.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Scale"].default_value = 2.5
     noise.inputs["Detail"].default_value = 3.0
@@ -126,7 +134,10 @@ def texture_material(obj, image_path, lo, hi):
     diffuse = nt.nodes.new("ShaderNodeBsdfDiffuse")
     out = nt.nodes.new("ShaderNodeOutputMaterial")
     nt.links.new(coord.outputs["Object"], mapping.inputs["Vector"])
-    nt.links.new(mapping.outputs["Vector"], tex.inputs["Vector"])
+    nt.links.new(coord.outputs["Object"], warp.inputs["Vector"])
+    nt.links.new(warp.outputs["Color"], shift.inputs[0])
+    nt.links.new(mapping.outputs["Vector"], shift.inputs[2])
+    nt.links.new(shift.outputs["Vector"], tex.inputs["Vector"])
     nt.links.new(coord.outputs["Object"], noise.inputs["Vector"])
     nt.links.new(tex.outputs["Color"], mix.inputs["A"])
     nt.links.new(noise.outputs["Color"], mix.inputs["B"])

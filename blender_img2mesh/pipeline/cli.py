@@ -72,7 +72,7 @@ def run_cli(args, out, cache=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     views = any(a == "--views" or a.startswith("--views=") for a in argv)
-    if not views and batch_plan.is_batch(argv):  # several photos, a folder or a glob: pipeline/batch/local.py
+    if not views and batch_plan.is_batch(argv):  # several photos, a folder, a glob
         from .batch.local import main as batch_main
 
         return batch_main(argv)

@@ -101,7 +101,7 @@ def _test_crash(photo):
         os._exit(1)
 
 
-def _connect(ray, address):
+def connect(ray, address):
     """Connect (or start a local Ray); True when this call started it.  The signal
     handlers in place before ``ray.init`` are put back after it."""
     if ray.is_initialized():
@@ -150,7 +150,7 @@ def run(args, jobs, finish, display):
     ray = import_ray()
     started, actors = not ray.is_initialized(), []
     try:
-        _connect(ray, args.ray)
+        connect(ray, args.ray)
         if not jobs:
             return
         n, options = actor_options(args, ray.cluster_resources())

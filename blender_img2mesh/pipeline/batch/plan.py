@@ -21,6 +21,7 @@ import os
 from ... import __version__
 from ..catalog import CONTROL_CHARACTERS
 from ..command.arguments import build_parser as single_parser
+from ..command.arguments import check_ray_args
 from ..errors import Img2MeshError
 from ..output import owners
 
@@ -45,13 +46,6 @@ def build_parser():
                    help="take the image files of folders' subfolders too")
     g.add_argument("--overwrite", action="store_true",
                    help="redo photos whose result is already there with the same settings")
-    g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="run on a Ray cluster: auto (the one RAY_ADDRESS or 'ray start' "
-                   "names), HOST:PORT or ray://HOST:PORT; alone: a Ray on this machine "
-                   "(needs Ray: pip install \".[ray]\" in the checkout)")
-    g.add_argument("--ray-actors", type=int, metavar="N",
-                   help="Ray actors (each keeps the models loaded; default: one per CPU of "
-                   "the cluster, one per GPU with --device cuda)")
     return p
 
 
@@ -95,11 +89,7 @@ def check(p, args):
     if args.output and args.output.lower().endswith(MESH_EXTENSIONS):
         p.error(f"-o of a batch is a folder, not a mesh file ({args.output}): give a "
                 "folder and --format ply|obj|glb")
-    if args.ray_actors is not None and args.ray_actors < 1:
-        p.error("--ray-actors must be at least 1")
-    if args.ray is not None and args.ray not in ("local", "auto") and ":" not in args.ray:
-        p.error(f"--ray takes an address (auto, HOST:PORT, ray://HOST:PORT) or nothing, not "
-                f"'{args.ray}': put --ray after the photos or write --ray=ADDRESS")
+    check_ray_args(p, args)
     if isinstance(args.preview, str) and args.preview.lower().endswith(".png"):
         p.error("in a batch --preview takes a folder or nothing (one PNG per photo): put it "
                 "after the photos or write --preview=FOLDER")

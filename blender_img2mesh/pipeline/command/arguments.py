@@ -187,6 +187,23 @@ def add_views_args(p):
     g.add_argument("--sequential", action="store_true",
                    help="with --views: the photos are frames of a video, in order (match "
                    "each with the next few instead of every pair)")
+    g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="a batch's photos, or --views' masks and depth maps, on a Ray "
+                   "cluster: auto (the one RAY_ADDRESS or 'ray start' names), HOST:PORT or "
+                   "ray://HOST:PORT; alone: a Ray on this machine (needs Ray: pip install "
+                   "\".[ray]\" in the checkout)")
+    g.add_argument("--ray-actors", type=int, metavar="N",
+                   help="Ray actors (each keeps the models loaded; default: one per CPU of "
+                   "the cluster, one per GPU with --device cuda)")
+
+
+def check_ray_args(p, args):
+    """--ray's address and --ray-actors' count (a batch's and --views')."""
+    if args.ray_actors is not None and args.ray_actors < 1:
+        p.error("--ray-actors must be at least 1")
+    if args.ray is not None and args.ray not in ("local", "auto") and ":" not in args.ray:
+        p.error(f"--ray takes an address (auto, HOST:PORT, ray://HOST:PORT) or nothing, not "
+                f"'{args.ray}': put --ray after the photos or write --ray=ADDRESS")
 
 
 def _check_views_args(p, args):
@@ -197,6 +214,7 @@ def _check_views_args(p, args):
                 "is made (or taken from its alpha channel)")
     if args.output is None:
         args.output = "object.ply"
+    check_ray_args(p, args)
 
 
 def _image_size(text):
@@ -240,6 +258,10 @@ def check_args(p, args):
     """Everything about the arguments that needs no heavy import (UsageError if wrong)."""
     if getattr(args, "views", None) is not None:
         _check_views_args(p, args)
+    elif getattr(args, "ray", None) is not None and (args.prompt is not None or
+                                                     args.download is not None):
+        p.error("--ray is for a batch of photos or --views, not for "
+                f"{'--prompt' if args.prompt is not None else '--download'}")
     elif getattr(args, "cameras", None) or getattr(args, "sequential", False):
         p.error("--cameras and --sequential go with --views")
     else:

@@ -23,9 +23,12 @@ from ..job import Job
 from ..output import export
 from ..output import result_files as outputs
 from ..source import image_io
-from . import atlas, cameras, colmap, fusion, surface
+from . import atlas, cameras, colmap, fusion, surface, views_each
 
 MIN_VIEWS = 3
+#: fewer registered photos than this share of those given: refused (photos of another
+#: object, most likely), not a mesh from the few that agree
+MIN_SHARE = 0.5
 #: the progress bar's shares of a multi-view job's stages
 SHARES = dict(load=0.03, model=0.02, segment=0.1, features=0.12, matching=0.08, cameras=0.05,
               depth=0.0, points=0.0, surface=0.4, trim=0.0, texture=0.15, export=0.05)
@@ -70,20 +73,22 @@ def _load(photos, args, reporter):
     return full, work, alphas
 
 
-def _masks(job, photos, work, alphas, reporter, cache):
+def _masks(job, photos, work, alphas, reporter, cache, each):
     """Each photo's object mask at working size (its alpha, or background removal with the
     job's segmenter: :mod:`stages`), and where they came from."""
-    needs = any(a is None for a in alphas)
-    session = stages.segmenter(job.mask, None, reporter, cache, job.models) \
-        if needs else None
+    if any(a is None for a in alphas):  # (a bad segmenter name fails here, at once)
+        stages.segmenter(job.mask, None, reporter, cache, job.models)
     reporter.stage("segment", "Removing the backgrounds")
-    masks, sources = [], set()
-    for i, (path, rgb, alpha) in enumerate(zip(photos, work, alphas)):
-        reporter.update(i / len(photos), f"Removing the background ({i + 1}/{len(photos)})")
-        mask, source = stages.make_mask(job.mask, path, rgb, alpha, session)
-        masks.append(mask)
-        sources.add(source)
-    return masks, sorted(sources)
+    n = len(photos)
+    finished = [0]
+
+    def done(_):
+        finished[0] += 1
+        reporter.update(finished[0] / n, f"Removing the background ({finished[0]}/{n})")
+
+    made = each.each("mask", list(zip(photos, work, alphas)), done,
+                     shared=(job.mask, job.models))
+    return [m for m, _ in made], sorted({source for _, source in made})
 
 
 def _cameras(args, photos, work, masks, reporter):
@@ -94,14 +99,31 @@ def _cameras(args, photos, work, masks, reporter):
         full = [image_io.open_image(p).size for p in photos]
         given, _ = cameras.load_given(args.cameras, names, full)
         return {n: c.scaled(size) for n, c in given.items()}, "given"
-    cams, _ = colmap.recover(work, masks, names, reporter, sequential=args.sequential)
+    cams, _ = colmap.recover(work, masks, names, reporter, focal_prior=focal_prior(photos, size),
+                             sequential=args.sequential)
     return cams, "colmap"
 
 
-def _check_registered(cams, names, method, photos):
+def focal_prior(photos, size):
+    """COLMAP's starting focal length (pixels at ``size``, (w, h)) from the first photo
+    whose EXIF gives a 35 mm equivalent (36 mm across the longer side), else None."""
+    for path in photos:
+        mm = image_io.focal_35mm(path)
+        if mm:
+            return mm / 36.0 * max(size)
+    return None
+
+
+def check_registered(cams, names, method, photos):
     missing = [n for n in names if n not in cams]
-    if len(cams) >= MIN_VIEWS:
+    if len(cams) >= MIN_VIEWS and (method == "given" or len(cams) >= MIN_SHARE * len(names)):
         return missing
+    if len(cams) >= MIN_VIEWS:  # the photos fall into sets that do not see one another
+        raise Img2MeshError(
+            f"cameras found for only {len(cams)} of {len(names)} photos; the others do not "
+            f"match them: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}",
+            file=photos[0], hint="are they photos of another object, or far apart? give "
+            "photos of one object, each overlapping its neighbours")
     if method == "given":
         raise Img2MeshError(f"the cameras file gives cameras for {len(cams)} of the "
                             f"{len(names)} photos; at least {MIN_VIEWS} are needed",
@@ -129,6 +151,27 @@ def run_views(args, reporter, cache=None):
     return result
 
 
+def _shape(args, photos, work, masks, reporter, each):
+    """Cameras (recovered or given) and the closed surface of the registered views:
+    ``(cameras, method, surface, unregistered, used indices, file names)``."""
+    cams, method = _cameras(args, photos, work, masks, reporter)
+    names = [os.path.basename(p) for p in photos]
+    missing = check_registered(cams, names, method, photos)
+    if missing:
+        reporter.warn(f"cameras found for {len(cams)} of {len(names)} photos; not used: "
+                      + ", ".join(missing))
+    used = [i for i, n in enumerate(names) if n in cams]
+    reporter.stage("surface", "Building the surface")
+    built = surface.reconstruct([cams[names[i]] for i in used], [work[i] for i in used],
+                                [masks[i] for i in used], reporter,
+                                target_faces=args.target_faces or DEFAULT_FACES,
+                                each=each.each)
+    if built is None:
+        raise Img2MeshError("the silhouettes do not agree on any common volume",
+                            file=photos[0], hint="the photos must show one object")
+    return cams, method, built, missing, used, names
+
+
 def _run(args, reporter, cache, files, photos, output, t0):
     job = Job.from_args(args)  # (the parts a single photo's job has: masks, models, output)
     color = export.color_mode(args.color, output)
@@ -137,21 +180,11 @@ def _run(args, reporter, cache, files, photos, output, t0):
     full, work, alphas = _load(photos, args, reporter)
     fmt = export.texture_format(args.texture_format, any(a is not None for a in alphas))
     export.plan_texture(files, paths, color, fmt)
-    masks, mask_sources = _masks(job, photos, work, alphas, reporter, cache)
-    cams, method = _cameras(args, photos, work, masks, reporter)
-    names = [os.path.basename(p) for p in photos]
-    missing = _check_registered(cams, names, method, photos)
-    if missing:
-        reporter.warn(f"cameras found for {len(cams)} of {len(names)} photos; not used: "
-                      + ", ".join(missing))
-    used = [i for i, n in enumerate(names) if n in cams]
-    reporter.stage("surface", "Building the surface")
-    built = surface.reconstruct([cams[names[i]] for i in used], [work[i] for i in used],
-                                [masks[i] for i in used], reporter,
-                                target_faces=args.target_faces or DEFAULT_FACES)
-    if built is None:
-        raise Img2MeshError("the silhouettes do not agree on any common volume",
-                            file=photos[0], hint="the photos must show one object")
+    with views_each.runner(args, cache) as each:
+        masks, mask_sources = _masks(job, photos, work, alphas, reporter, cache, each)
+        cams, method, built, missing, used, names = _shape(args, photos, work, masks,
+                                                           reporter, each)
+        per_view = dict(each.info)
     verts, faces, closed, info, _ = built
     reporter.stage("texture", "Painting the texture from the photos")
     full_cams = [cams[names[i]].scaled((full[i].shape[1], full[i].shape[0])) for i in used]
@@ -183,7 +216,7 @@ def _run(args, reporter, cache, files, photos, output, t0):
         "faces": int(len(baked.triangles)), "frame": args.frame,
         "size": args.size if args.frame == "blender" else None, "watertight": closed,
         "mask": mask_sources[0] if len(mask_sources) == 1 else mask_sources,
-        "camera_method": method, "registered": [names[i] for i in used],
+        "camera_method": method, "per_view": per_view, "registered": [names[i] for i in used],
         "unregistered": missing, "working_size": [work[0].shape[1], work[0].shape[0]],
         **info,
         "cameras": cameras.sidecar(full_by_name, names, frame, y_up),

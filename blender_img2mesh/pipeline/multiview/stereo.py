@@ -22,6 +22,11 @@ NEIGHBOURS = 4
 MIN_ANGLE, MAX_ANGLE = 4.0, 50.0
 #: a depth is kept when its score is above this (NCC, -1..1)
 MIN_SCORE = 0.5
+#: a depth is kept when this many neighbours' depth maps confirm it
+MIN_AGREE = 1
+#: ... of this many nearest views (more than are matched: a point the matched views
+#: cannot confirm, such as the bottom of a cup, may be confirmed by another)
+CHECK_NEIGHBOURS = 8
 #: ... and the reference window's contrast is above this (grey levels, 0..1)
 MIN_STD = 0.01
 
@@ -141,10 +146,11 @@ def depth_map(index, cameras, grays, near, far, valid, hypotheses=HYPOTHESES):
     return depth, score
 
 
-def consistent(index, cameras, depths, tolerance, min_agree=1):
+def consistent(index, cameras, depths, tolerance, min_agree=None):
     """View ``index``'s depth map keeping only the pixels that at least ``min_agree`` of
     its neighbours' depth maps confirm: the point, seen from the neighbour, lies within
     ``tolerance`` (world units) of the neighbour's own depth there."""
+    min_agree = MIN_AGREE if min_agree is None else min_agree
     cam, depth = cameras[index], depths[index]
     v, u = np.nonzero(np.isfinite(depth))
     if not len(u):
@@ -152,7 +158,7 @@ def consistent(index, cameras, depths, tolerance, min_agree=1):
     x = apply(np.linalg.inv(cam.K), np.stack([u + 0.5, v + 0.5, np.ones(len(u))], 1))
     world = apply(cam.R.T, x * depth[v, u][:, None] - cam.t)
     agree = np.zeros(len(u), np.int32)
-    for j in neighbours(cameras, index):
+    for j in neighbours(cameras, index, CHECK_NEIGHBOURS):
         other, d = cameras[j], depths[j]
         uv, z = other.project(world)
         h, w = d.shape

@@ -68,9 +68,27 @@ def ground(cameras, depths, share=0.002):
     return up, float(np.quantile(np.concatenate(heights), share))
 
 
-def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=None):
+def view_depth(cameras, grays, hull_mesh, index, valid):
+    """View ``index``'s depth map and score (:func:`stereo.depth_map`) between where its
+    rays enter and leave the hull mesh: one view's work, here or on a Ray actor."""
+    near, far = hull_range(*hull_mesh, cameras[index], grays[index].shape)
+    return stereo.depth_map(index, cameras, grays, near, far, valid)
+
+
+def _each_here(name, items, done=None, shared=()):
+    out = []
+    for k, item in enumerate(items):
+        out.append(view_depth(*shared, *item))
+        if done:
+            done(k)
+    return out
+
+
+def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=None,
+                each=None):
     """``cameras`` (list of :class:`cameras.Camera` for ``images``' size), ``images``
-    (uint8 HxWx3), ``masks`` (bool) -> (vertices, triangles, info) in the cameras' world."""
+    (uint8 HxWx3), ``masks`` (bool) -> (vertices, triangles, info) in the cameras' world.
+    ``each``: the runner of the per-view depth maps (:mod:`views_each`; default here)."""
     n = len(cameras)
     small = [_resize(im, m, STEREO_SIZE) for im, m in zip(images, masks)]
     cams = [c.scaled(wh) for c, (_, _, wh) in zip(cameras, small)]
@@ -88,15 +106,19 @@ def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=No
     fine = ndimage.map_coordinates(hc, np.indices(grid.shape).reshape(3, -1) / 2.0, order=1,
                                    mode="nearest")
     hv, hf = fusion.marching_cubes(fine, grid)
-    depths, scores = [], []
     grays = [stereo.gray(im) for im, _, _ in small]
-    for i in range(n):
-        reporter.update(0.05 + 0.75 * i / n, f"Matching the photos ({i + 1}/{n})")
-        near, far = hull_range(hv, hf, cams[i], grays[i].shape)
-        d, s = stereo.depth_map(i, cams, grays, near, far,
-                                ndimage.binary_erosion(small[i][1]))
-        depths.append(d)
-        scores.append(s)
+    finished = [0]
+
+    def done(_):
+        finished[0] += 1
+        reporter.update(0.05 + 0.75 * finished[0] / n, f"Matching the photos "
+                        f"({finished[0]}/{n})")
+
+    reporter.update(0.05, f"Matching the photos (0/{n})")
+    each = each or _each_here
+    maps = each("depth", [(i, ndimage.binary_erosion(small[i][1])) for i in range(n)], done,
+                shared=(cams, grays, (hv, hf)))
+    depths, scores = [d for d, _ in maps], [s for _, s in maps]
     reporter.update(0.8, "Checking the depth maps against each other")
     depths = [stereo.consistent(i, cams, depths, 2.0 * grid.step) for i in range(n)]
     reporter.update(0.82, "Fusing the depth maps")
@@ -106,7 +128,8 @@ def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=No
     floor = ground(cams, depths)
     if floor is not None:  # nothing below the lowest surface a view saw (it stood there)
         up, low = floor
-        field = np.maximum(field, np.clip((low - tau - apply(up[None], pts)[:, 0]) / tau, -1.0, 1.0))
+        height = apply(up[None], pts)[:, 0]
+        field = np.maximum(field, np.clip((low - tau - height) / tau, -1.0, 1.0))
     reporter.update(0.92, "Extracting the surface")
     verts, faces, closed = fusion.closed_mesh(field, grid, target_faces)
     covered = [float(np.isfinite(d).sum()) / max(1, m.sum())

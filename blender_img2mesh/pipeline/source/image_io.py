@@ -78,6 +78,18 @@ def _to_8bit(arr):
     return np.clip(arr.astype(np.float64) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def focal_35mm(path):
+    """The photo's EXIF focal length in 35 mm film terms (mm; tag FocalLengthIn35mmFilm),
+    or None when it has none (or no readable EXIF)."""
+    try:
+        with Image.open(path) as img:
+            value = img.getexif().get_ifd(0x8769).get(0xA405)
+        value = float(value or 0)
+    except Exception:  # (any broken EXIF: no prior, the photo itself is still good)
+        return None
+    return value if 1.0 <= value <= 5000.0 else None
+
+
 def load_photo(path):
     """Return ``(rgb uint8 HxWx3, alpha_mask bool HxW or None)`` for a photo file.
 

@@ -1,0 +1,111 @@
+"""The per-view stages of ``--views``, run one view at a time here or on a Ray cluster's
+actors (``--ray [ADDRESS]``): each photo's mask (background removal) and each view's
+depth map (plane sweep).  COLMAP's features, matching and mapping, the fusion and the
+texture stay in this process: COLMAP writes one database, and the others need every view
+at once.
+
+Both runners call the same functions (:func:`mask_of`, :func:`surface.view_depth`);
+``each(name, items, done)`` returns their results in the order of ``items`` and calls
+``done(k)`` as the k-th finishes, for progress; ``info`` says where they ran (the
+sidecar's ``"per_view"``: ``runner`` here or ray, and on Ray the ``actors`` and the
+``nodes`` that did work).  On Ray, every actor keeps its own model
+cache (the segmenter loads once per actor), the arguments shared by all views go to the
+object store once, and the connection follows the batch's rules
+(:mod:`batch.on_ray`: ``local``, ``auto``, ``HOST:PORT``; a Ray started here is shut down
+after the job; the actors are stopped on any exit).
+"""
+
+import contextlib
+
+from .. import stages
+from ..progress import Reporter
+
+
+def mask_of(spec, models, photo, rgb, alpha, cache):
+    """One photo's mask at working size and where it came from (:func:`stages.make_mask`),
+    its segmenter session from ``cache``."""
+    session = stages.segmenter(spec, alpha, Reporter(), cache, models)
+    return stages.make_mask(spec, photo, rgb, alpha, session)
+
+
+def _functions():
+    from . import surface
+
+    return {"mask": mask_of, "depth": surface.view_depth}
+
+
+class _Local:
+    def __init__(self, cache):
+        self.cache = cache
+        self.info = {"runner": "here"}
+
+    def each(self, name, items, done=None, shared=()):
+        fn, out = _functions()[name], []
+        for k, item in enumerate(items):
+            out.append(fn(*shared, *item, **self._extra(name)))
+            if done:
+                done(k)
+        return out
+
+    def _extra(self, name):
+        return {"cache": self.cache} if name == "mask" else {}
+
+
+class ViewActor:
+    """A Ray actor: the per-view functions with a model cache of its own."""
+
+    def __init__(self):
+        self.cache = {}
+
+    def run(self, name, shared, item):
+        import ray
+
+        fn = _functions()[name]
+        out = fn(*shared, *item, **({"cache": self.cache} if name == "mask" else {}))
+        return out, ray.get_runtime_context().get_node_id()
+
+
+class _OnRay:
+    def __init__(self, ray, actors):
+        self.ray, self.actors, self.nodes = ray, actors, set()
+        self.info = {"runner": "ray", "actors": len(actors), "nodes": 0}
+
+    def each(self, name, items, done=None, shared=()):
+        ray = self.ray
+        shared_ref = ray.put(tuple(shared))  # once, not once per view
+        refs = [self.actors[k % len(self.actors)].run.remote(name, shared_ref, item)
+                for k, item in enumerate(items)]
+        index = {ref: k for k, ref in enumerate(refs)}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            if done:
+                done(index[ready[0]])
+        out = ray.get(refs)
+        self.nodes.update(node for _, node in out)
+        self.info["nodes"] = len(self.nodes)
+        return [value for value, _ in out]
+
+
+@contextlib.contextmanager
+def runner(args, cache):
+    """The per-view runner of a ``--views`` job: on Ray's actors with ``--ray``, else here."""
+    if getattr(args, "ray", None) is None:
+        yield _Local(cache)
+        return
+    from ..batch import on_ray
+
+    ray = on_ray.import_ray()
+    started = not ray.is_initialized()
+    actors = []
+    try:
+        on_ray.connect(ray, args.ray)
+        n, options = on_ray.actor_options(args, ray.cluster_resources())
+        actor = ray.remote(**options, max_restarts=0)(ViewActor)
+        actors.extend(actor.remote() for _ in range(n))
+        yield _OnRay(ray, actors)
+    finally:
+        while actors:
+            ray.kill(actors.pop())
+        if started and ray.is_initialized():
+            ray.shutdown()
