@@ -24,6 +24,16 @@ MAX_FEATURES = 4000
 #: outline see the background in half their window, but still match)
 MASK_MARGIN = 0.01
 
+#: the attempts, in order, until one registers :data:`ENOUGH` of the views: (SIFT's options
+#: beyond the above, the matcher's).  The second is for weak or dark texture: DSP-SIFT
+#: (descriptors pooled over several scales), affine-adapted regions and matching guided by
+#: the two-view geometry find ~2x the points, for ~1.5-2.5x the time
+ATTEMPTS = (({}, {}),
+            ({"domain_size_pooling": True, "estimate_affine_shape": True},
+             {"guided_matching": True}))
+#: the share of the views registered that ends the attempts
+ENOUGH = 0.95
+
 
 def _threads():
     return max(1, min(os.cpu_count() or 1, 4))
@@ -45,62 +55,28 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
     """Cameras of ``images`` (working size, uint8 HxWx3) from their ``masks``.
 
     ``names``: unique file names (keys of the result).  Returns ``(cameras, points)``:
-    ``{name: Camera}`` for the registered views (the largest model COLMAP built) and the
-    sparse points (N, 3) in the same world frame."""
+    ``{name: Camera}`` for the registered views (the largest model COLMAP built; of the
+    :data:`ATTEMPTS`, the one that registered most) and the sparse points (N, 3) in the
+    same world frame."""
     import pycolmap
 
     pycolmap.logging.minloglevel = 2  # COLMAP's progress lines: errors only (stderr)
     n = len(names)
-    h, w = images[0].shape[:2]
-    with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
-        files = [f"{i:04d}.png" for i in range(n)]  # ASCII names whatever the photos'
-        _write_inputs(tmp, images, masks, files)
-        db = os.path.join(tmp, "db.db")
-        reporter.stage("features", f"Finding features in {n} views")
-        reader = pycolmap.ImageReaderOptions()
-        reader.mask_path = os.path.join(tmp, "masks")
-        if focal_prior:
-            reader.camera_params = f"{focal_prior:.4f},{w / 2:.4f},{h / 2:.4f}"
-        extraction = pycolmap.FeatureExtractionOptions()
-        extraction.num_threads = _threads()
-        extraction.sift.peak_threshold = PEAK_THRESHOLD
-        extraction.sift.max_num_features = MAX_FEATURES
-        extraction.sift.first_octave = -1 if max(h, w) <= 800 else 0
-        pycolmap.extract_features(db, os.path.join(tmp, "images"), files,
-                                  camera_mode=pycolmap.CameraMode.SINGLE,
-                                  camera_model="SIMPLE_PINHOLE", reader_options=reader,
-                                  extraction_options=extraction, device=pycolmap.Device.cpu)
-        reporter.stage("matching", f"Matching {'consecutive' if sequential else 'all'} "
-                       f"pairs of {n} views")
-        matching = pycolmap.FeatureMatchingOptions()
-        matching.num_threads = _threads()
-        if sequential:
-            pycolmap.match_sequential(db, matching_options=matching,
-                                      device=pycolmap.Device.cpu)
-        else:
-            pycolmap.match_exhaustive(db, matching_options=matching,
-                                      device=pycolmap.Device.cpu)
-        reporter.stage("cameras", f"Recovering the cameras (0/{n})")
-        options = pycolmap.IncrementalPipelineOptions()
-        options.num_threads = _threads()
-        options.min_model_size = 3
-        options.mapper.init_min_num_inliers = 30
-        options.mapper.abs_pose_min_num_inliers = 15
-        options.ba_refine_principal_point = False
-        options.extract_colors = False
-        count = [0]
-
-        def next_image():
-            count[0] += 1
-            reporter.update(min(count[0], n) / n,
-                            f"Recovering the cameras ({min(count[0], n)}/{n})")
-
-        models = pycolmap.incremental_mapping(
-            db, os.path.join(tmp, "images"), os.path.join(tmp, "sparse"), options=options,
-            next_image_callback=next_image)
-    if not models:
+    best = None
+    for k, (sift, matcher) in enumerate(ATTEMPTS):
+        again = f" (attempt {k + 1}: finer features)" if k else ""
+        with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
+            model = _attempt(pycolmap, tmp, images, masks, reporter, focal_prior,
+                             sequential, sift, matcher, again)
+        if model is not None and (best is None or
+                                  model.num_reg_images() > best.num_reg_images()):
+            best = model
+        if best is not None and best.num_reg_images() >= ENOUGH * n:
+            break
+    if best is None:
         return {}, np.zeros((0, 3))
-    best = max(models.values(), key=lambda r: r.num_reg_images())
+    h, w = images[0].shape[:2]
+    files = _files(n)
     cams = {}
     for image in best.images.values():
         if not image.has_pose:
@@ -112,3 +88,65 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
     points = np.array([p.xyz for p in best.points3D.values()]).reshape(-1, 3)
     reporter.update(1.0, f"Recovered {len(cams)} of {n} cameras")
     return cams, points
+
+
+def _files(n):
+    return [f"{i:04d}.png" for i in range(n)]  # ASCII names whatever the photos'
+
+
+def _attempt(pycolmap, tmp, images, masks, reporter, focal_prior, sequential, sift,
+             matcher, again):
+    """One run of features, matching and mapping in ``tmp``: COLMAP's largest model (a
+    pycolmap.Reconstruction, kept in memory), or None."""
+    n = len(images)
+    h, w = images[0].shape[:2]
+    files = _files(n)
+    _write_inputs(tmp, images, masks, files)
+    db = os.path.join(tmp, "db.db")
+    reporter.stage("features", f"Finding features in {n} views{again}")
+    reader = pycolmap.ImageReaderOptions()
+    reader.mask_path = os.path.join(tmp, "masks")
+    if focal_prior:
+        reader.camera_params = f"{focal_prior:.4f},{w / 2:.4f},{h / 2:.4f}"
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.num_threads = _threads()
+    extraction.sift.peak_threshold = PEAK_THRESHOLD
+    extraction.sift.max_num_features = MAX_FEATURES
+    extraction.sift.first_octave = -1 if max(h, w) <= 800 else 0
+    for key, value in sift.items():
+        setattr(extraction.sift, key, value)
+    pycolmap.extract_features(db, os.path.join(tmp, "images"), files,
+                              camera_mode=pycolmap.CameraMode.SINGLE,
+                              camera_model="SIMPLE_PINHOLE", reader_options=reader,
+                              extraction_options=extraction, device=pycolmap.Device.cpu)
+    reporter.stage("matching", f"Matching {'consecutive' if sequential else 'all'} "
+                   f"pairs of {n} views{again}")
+    matching = pycolmap.FeatureMatchingOptions()
+    matching.num_threads = _threads()
+    for key, value in matcher.items():
+        setattr(matching, key, value)
+    if sequential:
+        pycolmap.match_sequential(db, matching_options=matching, device=pycolmap.Device.cpu)
+    else:
+        pycolmap.match_exhaustive(db, matching_options=matching, device=pycolmap.Device.cpu)
+    reporter.stage("cameras", f"Recovering the cameras (0/{n})")
+    options = pycolmap.IncrementalPipelineOptions()
+    options.num_threads = _threads()
+    options.min_model_size = 3
+    options.mapper.init_min_num_inliers = 30
+    options.mapper.abs_pose_min_num_inliers = 15
+    options.ba_refine_principal_point = False
+    options.extract_colors = False
+    count = [0]
+
+    def next_image():
+        count[0] += 1
+        reporter.update(min(count[0], n) / n,
+                        f"Recovering the cameras ({min(count[0], n)}/{n}){again}")
+
+    models = pycolmap.incremental_mapping(db, os.path.join(tmp, "images"),
+                                          os.path.join(tmp, "sparse"), options=options,
+                                          next_image_callback=next_image)
+    if not models:
+        return None
+    return max(models.values(), key=lambda r: r.num_reg_images())

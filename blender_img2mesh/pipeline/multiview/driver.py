@@ -130,7 +130,8 @@ def check_registered(cams, names, method, photos):
                             hint="its keys are the photos' file names")
     raise Img2MeshError(
         f"cameras found for only {len(cams)} of {len(names)} photos (tried: SIFT features on "
-        "the object, matched between every pair, incremental mapping)", file=photos[0],
+        "the object, matched between every pair, incremental mapping; then finer features: "
+        "DSP-SIFT, affine regions, guided matching)", file=photos[0],
         hint="the photos must show one object, sharp and with visible texture, each "
         "overlapping its neighbours (about 10-30 degrees apart)")
 

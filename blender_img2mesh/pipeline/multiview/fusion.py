@@ -6,8 +6,8 @@ voxel is; the views' values are averaged, weighted by their photo-consistency sc
 Voxels no depth map reaches (deep inside, or where no view found texture) are solid, and
 the visual hull bounds everything (the field is at least the hull's distance).  Marching
 cubes on the padded grid gives a closed, manifold mesh; its largest part is kept, lightly
-smoothed (Taubin: no shrinking), and decimated when that keeps it closed (else
-re-extracted on a coarser grid: :func:`closed_mesh`).
+smoothed (Taubin: no shrinking), at about the faces asked for by resampling the field on
+a coarser grid (:func:`closed_mesh`).
 """
 
 import types
@@ -65,16 +65,15 @@ def marching_cubes(values, grid):
 
 def closed_mesh(field, grid, target_faces=None):
     """(vertices, triangles, closed) of the field's zero level on ``grid``: one closed,
-    manifold part of about ``target_faces`` faces.  Quadric decimation (open3d's) can
-    leave an edge on three faces: then the field is resampled on coarser grids, whose
-    marching cubes give about that many faces closed by construction; the full mesh
-    when none does."""
+    manifold part of about ``target_faces`` faces.  The field is resampled on a coarser
+    grid whose marching cubes give about that many faces (closed by construction, and
+    evenly spread: quadric decimation spends them on the noisiest parts and leaves
+    smooth sides as a few long facets -- measured on the mug with its true cameras,
+    F@1% 0.67 decimated, 0.80 resampled); quadric decimation of the full mesh only when
+    no coarser grid gives a closed mesh, the full mesh when that fails too."""
     full = clean(*marching_cubes(field, grid))
     if not target_faces or len(full[1]) <= 1.5 * target_faces:
         return full
-    small = decimate(full, target_faces)
-    if small[2] or not full[2]:
-        return small
     factor = np.sqrt(target_faces / len(full[1]))
     for _ in range(4):
         values = ndimage.zoom(field.reshape(grid.shape), factor, order=1, mode="nearest")
@@ -84,12 +83,11 @@ def closed_mesh(field, grid, target_faces=None):
         v, f = marching_cubes(values, coarse)
         v = grid.origin + (v - grid.origin) * (step / coarse.step)  # (per-axis steps)
         mesh = clean(v, f)
-        if mesh[2] and len(mesh[1]) > 1.5 * target_faces:
-            mesh = decimate(mesh, target_faces)
         if mesh[2] and len(mesh[1]) <= 1.5 * target_faces:
             return mesh
         factor *= 0.8
-    return full
+    small = decimate(full, target_faces)
+    return small if small[2] or not full[2] else full
 
 
 def signed_volume(verts, faces):
@@ -112,7 +110,8 @@ def clean(verts, faces, smooth=10):
     """The largest connected part, Taubin-smoothed (no shrinking).  Returns (vertices,
     triangles, closed)."""
     mesh = _o3d(verts, faces)
-    mesh.remove_duplicated_vertices()
+    extent = float(np.ptp(np.asarray(verts), axis=0).max()) if len(verts) else 1.0
+    _weld(mesh, extent)
     clusters, counts, _ = mesh.cluster_connected_triangles()
     clusters, counts = np.asarray(clusters), np.asarray(counts)
     if len(counts) > 1:
@@ -120,7 +119,18 @@ def clean(verts, faces, smooth=10):
         mesh.remove_unreferenced_vertices()
     if smooth:
         mesh = mesh.filter_smooth_taubin(number_of_iterations=smooth)
+        _weld(mesh, extent)
     return _out(mesh)
+
+
+def _weld(mesh, extent):
+    """Vertices (all but) at one place welded, as a file's float32 would, and the
+    triangles that leaves without area removed (else loose parts in the written file):
+    marching cubes makes them where the level passes through a grid point, smoothing
+    where a thin triangle flattens."""
+    mesh.merge_close_vertices(1e-6 * extent)
+    mesh.remove_degenerate_triangles()
+    mesh.remove_unreferenced_vertices()
 
 
 def decimate(surface, target_faces):
