@@ -50,7 +50,8 @@ def test_colmap_recovers_the_cameras(cup):
     images = [np.asarray(Image.open(p))[..., :3] for p in paths]
     masks = [np.asarray(Image.open(p))[..., 3] > 127 for p in paths]
     reporter = Reporter()
-    found, points = colmap.recover(images, masks, names, reporter)
+    found, points, agree = colmap.recover(images, masks, names, reporter)
+    assert agree >= colmap.AGREE
     assert len(found) >= 0.95 * VIEWS
     assert len(points) > 100
     reg = [n for n in names if n in found]
@@ -240,3 +241,21 @@ def test_views_on_a_ray_cluster_give_the_local_result(cup, tmp_path, cli):
             (tmp_path / "local" / name).read_bytes()
     assert (a["vertices"], a["faces"], a["registered"]) == \
         (b["vertices"], b["faces"], b["registered"])
+
+
+def test_wrong_cameras_disagree_with_the_silhouettes(cup):
+    """hull.agreement, which picks among COLMAP's attempts: the true cameras agree with
+    the masks; three of them moved sideways by 0.3 units (their
+    silhouette cones cut the object where the other views see it) fall below the bar."""
+    from blender_img2mesh.pipeline.multiview import hull
+
+    folder, paths, truth, _ = cup
+    names = [os.path.basename(p) for p in paths]
+    masks = [np.asarray(Image.open(p))[..., 3] > 127 for p in paths]
+    size = masks[0].shape[::-1]
+    cams = [mvcams.Camera(truth[n]["K"], truth[n]["R"], truth[n]["t"], size) for n in names]
+    assert hull.agreement(cams, masks) >= colmap.AGREE
+    bad = list(cams)
+    for k in (2, 9, 15):
+        bad[k] = mvcams.Camera(cams[k].K, cams[k].R, cams[k].t + [0.3, 0.0, 0.0], size)
+    assert hull.agreement(bad, masks) < colmap.AGREE

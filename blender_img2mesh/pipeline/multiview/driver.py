@@ -23,7 +23,7 @@ from ..job import Job
 from ..output import export
 from ..output import result_files as outputs
 from ..source import image_io
-from . import atlas, cameras, colmap, fusion, surface, views_each
+from . import atlas, cameras, colmap, fusion, hull, surface, views_each
 
 MIN_VIEWS = 3
 #: fewer registered photos than this share of those given: refused (photos of another
@@ -99,8 +99,9 @@ def _cameras(args, photos, work, masks, reporter):
         full = [image_io.open_image(p).size for p in photos]
         given, _ = cameras.load_given(args.cameras, names, full)
         return {n: c.scaled(size) for n, c in given.items()}, "given"
-    cams, _ = colmap.recover(work, masks, names, reporter, focal_prior=focal_prior(photos, size),
-                             sequential=args.sequential)
+    cams, _, _ = colmap.recover(work, masks, names, reporter,
+                                focal_prior=focal_prior(photos, size),
+                                sequential=args.sequential)
     return cams, "colmap"
 
 
@@ -162,6 +163,10 @@ def _shape(args, photos, work, masks, reporter, each):
         reporter.warn(f"cameras found for {len(cams)} of {len(names)} photos; not used: "
                       + ", ".join(missing))
     used = [i for i, n in enumerate(names) if n in cams]
+    agree = hull.agreement([cams[names[i]] for i in used], [masks[i] for i in used])
+    if agree < colmap.AGREE:
+        reporter.warn(f"the cameras and the photos' outlines agree poorly ({agree:.2f} of 1): "
+                      "the object may come out wrong; more photos, with more texture, help")
     reporter.stage("surface", "Building the surface")
     built = surface.reconstruct([cams[names[i]] for i in used], [work[i] for i in used],
                                 [masks[i] for i in used], reporter,
@@ -170,6 +175,7 @@ def _shape(args, photos, work, masks, reporter, each):
     if built is None:
         raise Img2MeshError("the silhouettes do not agree on any common volume",
                             file=photos[0], hint="the photos must show one object")
+    built[3]["silhouette_agreement"] = round(agree, 4)
     return cams, method, built, missing, used, names
 
 

@@ -101,3 +101,34 @@ def object_box(cameras, distances, tolerance, voxels=48):
         return None
     sel = pts[inside]
     return sel.min(axis=0) - grid.step, sel.max(axis=0) + grid.step
+
+
+def agreement(cameras, masks, size=160, voxels=40):
+    """How well cameras and silhouettes agree (0..1): the mean over the views of the IoU
+    between each mask and the coarse visual hull of all of them seen through its camera
+    (at ``size`` pixels, a pixel's slack).  Right cameras give ~0.9; a camera that is wrong
+    cuts the hull where the other views see the object, and the score drops."""
+    scale = min(1.0, size / max(masks[0].shape))
+    small = [m if scale == 1.0 else
+             ndimage.zoom(m.astype(np.float32), scale, order=1) >= 0.5 for m in masks]
+    cams = [c.scaled(m.shape[::-1]) for c, m in zip(cameras, small)]
+    dist = [mask_distance(m) for m in small]
+    box = object_box(cams, dist, 0, voxels)
+    if box is None:
+        return 0.0
+    grid = Grid.around(*box, voxels)
+    pts = grid.points()
+    pts = pts[hull_distance(pts, cams, dist) <= 0.5 * grid.step]
+    if not len(pts):
+        return 0.0
+    scores = []
+    for cam, mask in zip(cams, small):
+        uv, z = cam.project(pts)
+        ok = in_image(uv, z, mask.shape)
+        seen = np.zeros(mask.shape, bool)
+        seen[np.floor(uv[ok, 1]).astype(np.int64), np.floor(uv[ok, 0]).astype(np.int64)] = True
+        seen = ndimage.binary_closing(ndimage.binary_dilation(seen), iterations=2)
+        wide = ndimage.binary_dilation(mask)
+        inter = np.count_nonzero(seen & wide)
+        scores.append(inter / max(1, np.count_nonzero(seen | mask)))
+    return float(np.mean(scores))
