@@ -17,8 +17,8 @@ PACKAGE_DIR = vendor.PACKAGE_DIR
 PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
 #: what a worker job imports (requirements-addon.txt) -- Check Dependencies imports them
 NEEDED_MODULES = ("onnxruntime", "open3d", "scipy", "PIL", "huggingface_hub")
-#: the optional part (the text prompt, depth models with no ONNX file): PyTorch & co.
-OPTIONAL_MODULES = ("torch", "transformers", "diffusers")
+#: the optional part (the text prompt, depth models with no ONNX file, Views): PyTorch & co.
+OPTIONAL_MODULES = ("torch", "transformers", "diffusers", "pycolmap", "xatlas")
 HEAVY_MODULES = NEEDED_MODULES + OPTIONAL_MODULES
 
 _PROBE = "import json, sys; print(json.dumps([list(sys.version_info[:3]), sys.prefix]))"

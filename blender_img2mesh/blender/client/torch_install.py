@@ -1,9 +1,11 @@
-"""The add-on's optional part: PyTorch, transformers and diffusers, installed on request with
+"""The add-on's optional part: PyTorch, transformers, diffusers and the multi-view part
+(pycolmap, xatlas), installed on request with
 pip from Blender's own Python into the add-on's folder (``optional/site-packages``), as
 add-ons with heavy dependencies do.  No bpy here.
 
 The light zips carry no PyTorch: depth runs from ONNX files.  PyTorch is needed for the text
-prompt (diffusers) and for a depth model with no ONNX file (the local export).  The install
+prompt (diffusers), for a depth model with no ONNX file (the local export) and, with
+pycolmap and xatlas, for the Views source (one object from several photos).  The install
 runs in a child process (never blocking Blender), into ``<folder>.partial`` renamed into
 place when pip succeeds: a cancelled or failed install leaves nothing behind.  Blender's own
 numpy is kept (pinned for pip, and pip's copy removed), the folder goes on the worker's
@@ -22,12 +24,15 @@ from . import vendor
 
 #: pinned as in requirements.txt (the command line's full install)
 PACKAGES = ("torch==2.13.0", "transformers==5.24.0", "diffusers==0.42.1",
-            "safetensors==0.8.0", "onnx==1.23.2")
+            "safetensors==0.8.0", "onnx==1.23.2",
+            # the multi-view part (Views): COLMAP's cameras and xatlas's texture atlas
+            "pycolmap==3.13.0", "xatlas==0.0.11")
 #: PyPI's Linux torch is the multi-GB CUDA build: the CPU one comes from PyTorch's index
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: what the preferences say before the install (measured from the Linux x64 CPU wheels for
-#: Python 3.11: 239 MB of wheels, 882 MB unpacked)
-SIZE_NOTE = "PyTorch 2.13 (CPU), transformers, diffusers: about 240 MB download, 0.9 GB on disk"
+#: Python 3.11: 239 MB of wheels, 882 MB unpacked; pycolmap and xatlas add 20.6 MB of
+#: wheels, 56 MB unpacked -- 15-19 MB of wheels on Windows and macOS)
+SIZE_NOTE = "About 260 MB download, 0.95 GB on disk"
 #: pip's lines that move the progress: (pattern, fraction reached)
 _STEPS = ((re.compile(r"^Collecting (\S+)"), 0.05), (re.compile(r"^\s*Downloading (\S+)"), 0.1),
           (re.compile(r"^Installing collected packages"), 0.8),

@@ -64,8 +64,8 @@ def draw(layout):
     if torch_install.installed():
         box.label(text=f"PyTorch installed in {torch_install.target_dir()}", icon="CHECKMARK")
     else:
-        box.label(text="Optional: PyTorch, for the text prompt and depth models with no ONNX "
-                  "file", icon="PACKAGE")
+        box.label(text="Optional: PyTorch and COLMAP", icon="PACKAGE")
+        box.label(text="For the text prompt, Views, depth models without ONNX")
         box.label(text=torch_install.SIZE_NOTE)
     if last_result:
         box.label(text=last_result, icon="INFO")

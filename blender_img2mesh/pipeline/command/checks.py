@@ -258,7 +258,8 @@ def views_runtime(args):
         raise UsageError("--views (one object from several photos) needs " +
                          ", ".join(missing) + ", not installed here", kind="model",
                          hint="pip install pycolmap xatlas torch (the command line's full "
-                         "install: requirements.txt); single photos run without them")
+                         "install: requirements.txt; in Blender: Install PyTorch in the "
+                         "add-on's preferences); single photos run without them")
 
 
 def check_all(args):
