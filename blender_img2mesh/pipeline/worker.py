@@ -186,7 +186,7 @@ def main():
     with signals.handled():
         try:
             parent_watch.start()
-            with stdout_for_events() as out:
+            with stdout_for_events(keep=True) as out:  # (the process ends after it)
                 return serve(sys.stdin, out)
         except KeyboardInterrupt as exc:  # idle (waiting for a request): end quietly
             return signals.exit_code(exc)

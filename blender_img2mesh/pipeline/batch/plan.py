@@ -29,6 +29,7 @@ FORMATS = ("ply", "obj", "glb")
 MESH_EXTENSIONS = tuple(f".{f}" for f in FORMATS)
 #: options that only say how the batch runs, not what a result holds
 _NOT_SETTINGS = {"input", "output", "preview", "json", "quiet", "verbose", "overwrite", "ray",
+                 "max_size_given",
                  "ray_actors", "recursive", "device", "download", "batch_info"}
 _BATCH_ONLY = ("--ray", "--ray-actors", "--overwrite", "--format", "--recursive")
 

@@ -11,9 +11,12 @@ from ..progress import Reporter, json_sink
 
 
 @contextlib.contextmanager
-def stdout_for_events():
+def stdout_for_events(keep=False):
     """Keep the real stdout for JSON events only: whatever else is printed -- by Python
-    code or by C++ libraries writing to file descriptor 1 -- goes to stderr."""
+    code or by C++ libraries writing to file descriptor 1 -- goes to stderr.  ``keep``:
+    descriptor 1 stays on stderr afterwards (a process about to exit: what native
+    libraries print as it ends -- Open3D's memory statistics after a job cut short --
+    must not land among the events)."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
@@ -26,7 +29,8 @@ def stdout_for_events():
         events.flush()
         events.close()
         sys.stdout = real
-        os.dup2(saved, 1)
+        if not keep:
+            os.dup2(saved, 1)
         os.close(saved)
 
 

@@ -18,6 +18,7 @@ from scipy import ndimage
 from .. import stages
 from ..batch.discover import expand
 from ..command import checks
+from ..command.arguments import VIEWS_MAX_SIZE
 from ..errors import Img2MeshError
 from ..job import Job
 from ..output import export
@@ -52,6 +53,12 @@ def photos_of(views):
     return photos
 
 
+def working_size(args):
+    """The longer side of the views' working images: ``--max-size`` when given, else the
+    photos' own up to :data:`arguments.VIEWS_MAX_SIZE` (features need the pixels)."""
+    return args.max_size if getattr(args, "max_size_given", False) else VIEWS_MAX_SIZE
+
+
 def _load(photos, args, reporter):
     full, work, alphas = [], [], []
     digests = set()
@@ -59,7 +66,7 @@ def _load(photos, args, reporter):
         reporter.update(i / len(photos), f"Loading {os.path.basename(path)}")
         rgb, alpha = image_io.load_photo(path)
         full.append(rgb)
-        small = image_io.resize_rgb(rgb, args.max_size)
+        small = image_io.resize_rgb(rgb, working_size(args))
         work.append(small)
         alphas.append(alpha)
         digests.add(hashlib.sha1(small.tobytes()).hexdigest())
