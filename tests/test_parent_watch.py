@@ -79,3 +79,23 @@ def test_without_a_parent_pid_nothing_is_watched(tmp_path):
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [e["event"] for e in events] == ["start", "error"]
+
+
+def test_a_native_crash_leaves_the_python_stack_on_stderr():
+    """A segfault in the worker (here a SIGSEGV while it waits for a request) is not
+    silent: faulthandler prints the threads' Python stacks on stderr, which the add-on's
+    "worker stopped unexpectedly" message and the Info log show."""
+    proc = _worker()
+    try:
+        proc.stdin.write(json.dumps({"id": "x", "args": ["--version"]}) + "\n")
+        proc.stdin.flush()
+        _read_until(proc, lambda e: e.get("id") == "x" and e.get("event") in ("result",
+                                                                               "error"))
+        os.kill(proc.pid, signal.SIGSEGV)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == -signal.SIGSEGV
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Fatal Python error: Segmentation fault" in err
+    assert "serve" in err  # the main thread's stack, down to the request loop

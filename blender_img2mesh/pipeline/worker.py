@@ -14,6 +14,7 @@ SIGINT, SIGTERM and SIGHUP end the running job cleanly and then the worker (exit
 signal).  Started by the add-on, it also ends when Blender dies (:mod:`.parent_watch`).
 """
 
+import faulthandler
 import json
 import math
 import sys
@@ -183,6 +184,10 @@ def serve(stdin, out):
 
 
 def main():
+    # a native crash (a segfault in a library) prints every thread's Python stack on
+    # stderr before the process dies: the add-on's "worker stopped unexpectedly" message
+    # and the Info log then show where it happened
+    faulthandler.enable(all_threads=True)
     with signals.handled():
         try:
             parent_watch.start()
