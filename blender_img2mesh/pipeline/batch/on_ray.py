@@ -211,9 +211,7 @@ def run(args, jobs, finish, display):
             clean_stale(os.path.dirname(jobs[0]["args"].output))
         raise
     finally:
-        _stop(ray, actors)
-        if started and ray.is_initialized():
-            ray.shutdown()
+        release(ray, actors, started)
 
 
 def _ignore_signals():
@@ -226,3 +224,11 @@ def _ignore_signals():
 def _stop(ray, actors):
     while actors:
         ray.kill(actors.pop())
+
+
+def release(ray, actors, started):
+    """The end of a run on Ray (the batch's, --views'): its actors stopped, and a Ray
+    that this run ``started`` shut down."""
+    _stop(ray, actors)
+    if started and ray.is_initialized():
+        ray.shutdown()

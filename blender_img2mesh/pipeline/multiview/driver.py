@@ -99,17 +99,19 @@ def _masks(job, photos, work, alphas, reporter, cache, each):
 
 
 def _cameras(args, photos, work, masks, reporter):
+    """``(cameras, method, agreement)``: COLMAP's with its :func:`hull.agreement` (which
+    chose among its attempts), or the given ones (agreement None: not measured yet)."""
     names = [os.path.basename(p) for p in photos]
     size = (work[0].shape[1], work[0].shape[0])
     if args.cameras:
         reporter.stage("cameras", "Reading the given cameras")
         full = [image_io.open_image(p).size for p in photos]
         given, _ = cameras.load_given(args.cameras, names, full)
-        return {n: c.scaled(size) for n, c in given.items()}, "given"
-    cams, _, _ = colmap.recover(work, masks, names, reporter,
-                                focal_prior=focal_prior(photos, size),
-                                sequential=args.sequential)
-    return cams, "colmap"
+        return {n: c.scaled(size) for n, c in given.items()}, "given", None
+    cams, _, agree = colmap.recover(work, masks, names, reporter,
+                                    focal_prior=focal_prior(photos, size),
+                                    sequential=args.sequential)
+    return cams, "colmap", agree
 
 
 def focal_prior(photos, size):
@@ -163,22 +165,22 @@ def run_views(args, reporter, cache=None):
 def _shape(args, photos, work, masks, reporter, each):
     """Cameras (recovered or given) and the closed surface of the registered views:
     ``(cameras, method, surface, unregistered, used indices, file names)``."""
-    cams, method = _cameras(args, photos, work, masks, reporter)
+    cams, method, agree = _cameras(args, photos, work, masks, reporter)
     names = [os.path.basename(p) for p in photos]
     missing = check_registered(cams, names, method, photos)
     if missing:
         reporter.warn(f"cameras found for {len(cams)} of {len(names)} photos; not used: "
                       + ", ".join(missing))
     used = [i for i, n in enumerate(names) if n in cams]
-    agree = hull.agreement([cams[names[i]] for i in used], [masks[i] for i in used])
+    if agree is None:
+        agree = hull.agreement([cams[names[i]] for i in used], [masks[i] for i in used])
     if agree < colmap.AGREE:
         reporter.warn(f"the cameras and the photos' outlines agree poorly ({agree:.2f} of 1): "
                       "the object may come out wrong; more photos, with more texture, help")
     reporter.stage("surface", "Building the surface")
     built = surface.reconstruct([cams[names[i]] for i in used], [work[i] for i in used],
-                                [masks[i] for i in used], reporter,
-                                target_faces=args.target_faces or DEFAULT_FACES,
-                                each=each.each)
+                                [masks[i] for i in used], reporter, each.each,
+                                target_faces=args.target_faces or DEFAULT_FACES)
     if built is None:
         raise Img2MeshError("the silhouettes do not agree on any common volume",
                             file=photos[0], hint="the photos must show one object")

@@ -75,20 +75,10 @@ def view_depth(cameras, grays, hull_mesh, index, valid):
     return stereo.depth_map(index, cameras, grays, near, far, valid)
 
 
-def _each_here(name, items, done=None, shared=()):
-    out = []
-    for k, item in enumerate(items):
-        out.append(view_depth(*shared, *item))
-        if done:
-            done(k)
-    return out
-
-
-def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=None,
-                each=None):
+def reconstruct(cameras, images, masks, reporter, each, voxels=VOXELS, target_faces=None):
     """``cameras`` (list of :class:`cameras.Camera` for ``images``' size), ``images``
     (uint8 HxWx3), ``masks`` (bool) -> (vertices, triangles, info) in the cameras' world.
-    ``each``: the runner of the per-view depth maps (:mod:`views_each`; default here)."""
+    ``each``: the runner of the per-view depth maps (:mod:`views_each`: here or on Ray)."""
     n = len(cameras)
     small = [_resize(im, m, STEREO_SIZE) for im, m in zip(images, masks)]
     cams = [c.scaled(wh) for c, (_, _, wh) in zip(cameras, small)]
@@ -115,7 +105,6 @@ def reconstruct(cameras, images, masks, reporter, voxels=VOXELS, target_faces=No
                         f"({finished[0]}/{n})")
 
     reporter.update(0.05, f"Matching the photos (0/{n})")
-    each = each or _each_here
     maps = each("depth", [(i, ndimage.binary_erosion(small[i][1])) for i in range(n)], done,
                 shared=(cams, grays, (hv, hf)))
     depths, scores = [d for d, _ in maps], [s for _, s in maps]

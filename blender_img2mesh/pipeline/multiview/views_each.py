@@ -28,10 +28,14 @@ def mask_of(spec, models, photo, rgb, alpha, cache):
     return stages.make_mask(spec, photo, rgb, alpha, session)
 
 
-def _functions():
+def _call(name, shared, item, cache):
+    """One view's work: ``name``'s function on the shared and the view's own arguments
+    (the mask also gets the model cache of the process it runs in)."""
     from . import surface
 
-    return {"mask": mask_of, "depth": surface.view_depth}
+    if name == "mask":
+        return mask_of(*shared, *item, cache=cache)
+    return surface.view_depth(*shared, *item)
 
 
 class _Local:
@@ -40,15 +44,12 @@ class _Local:
         self.info = {"runner": "here"}
 
     def each(self, name, items, done=None, shared=()):
-        fn, out = _functions()[name], []
+        out = []
         for k, item in enumerate(items):
-            out.append(fn(*shared, *item, **self._extra(name)))
+            out.append(_call(name, shared, item, self.cache))
             if done:
                 done(k)
         return out
-
-    def _extra(self, name):
-        return {"cache": self.cache} if name == "mask" else {}
 
 
 class ViewActor:
@@ -60,9 +61,8 @@ class ViewActor:
     def run(self, name, shared, item):
         import ray
 
-        fn = _functions()[name]
-        out = fn(*shared, *item, **({"cache": self.cache} if name == "mask" else {}))
-        return out, ray.get_runtime_context().get_node_id()
+        return (_call(name, shared, item, self.cache),
+                ray.get_runtime_context().get_node_id())
 
 
 class _OnRay:
@@ -105,7 +105,4 @@ def runner(args, cache):
         actors.extend(actor.remote() for _ in range(n))
         yield _OnRay(ray, actors)
     finally:
-        while actors:
-            ray.kill(actors.pop())
-        if started and ray.is_initialized():
-            ray.shutdown()
+        on_ray.release(ray, actors, started)
