@@ -70,17 +70,23 @@ def segmenter(spec, alpha, reporter, cache, places):
                                                         cache.get(ORT_SPIN, True)))
 
 
-def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None):
+def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None,
+              silhouette=False):
     """The object's mask at working size, and where it came from (runs on a thread: no
     progress reporting here).  ``spec``: a :class:`job.MaskSpec`; ``photo``: the photo's
     file (for messages); ``session``: what :func:`segmenter` gave; ``exact_depth``: the
-    depth comes from a file; ``photo_size`` (w, h): the photo's own size, for messages."""
+    depth comes from a file; ``photo_size`` (w, h): the photo's own size, for messages;
+    ``silhouette``: one of several views' outlines (``--views``): its holes are kept, and
+    those the segmenter filled are opened where the background shows through
+    (:func:`segment.open_holes`; a torus's, a handle's: other views may not see through
+    them, and a mistaken hole in one view is outvoted by the others), and its outline is
+    not eroded (the hull must hold the object)."""
     shape = rgb.shape[:2]
     if spec.keep_background:
         return np.ones(shape, bool), "none"
     # a given mask with a given depth map: both exact, keep the outline (the erosion is
     # for estimated depth, least reliable there; flying pixels are removed later anyway)
-    erode = 0 if exact_depth else 1
+    erode = 0 if exact_depth or silhouette else 1
     if spec.file:
         mask = image_io.load_mask(spec.file, shape, photo_size)
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
@@ -90,8 +96,10 @@ def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=No
         return segment.require_object(segment.clean_mask(mask, erode, fill_holes=False),
                                       "image's alpha channel", photo), "alpha"
     mask = segment.remove_background(rgb, session())
-    return segment.require_object(segment.clean_mask(mask), "background removal's mask",
-                                  photo), spec.segmenter
+    mask = segment.clean_mask(mask, erode, fill_holes=not silhouette)
+    if silhouette:
+        mask = segment.open_holes(rgb, mask)
+    return segment.require_object(mask, "background removal's mask", photo), spec.segmenter
 
 
 def predict(estimator, rgb, cache, photo, reused):

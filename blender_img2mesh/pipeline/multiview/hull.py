@@ -50,10 +50,13 @@ def in_image(uv, z, shape):
     return (z > 1e-9) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
 
 
-def hull_distance(points, cameras, distances, tolerance=0, min_seen=0.5):
+def hull_distance(points, cameras, distances, tolerance=0, min_seen=0.5, slack=0.0):
     """The hull's signed distance (world units, positive outside) at ``points`` (N, 3);
     ``distances``: :func:`mask_distance` of each camera's mask (same order).  A point
-    seen by fewer than ``min_seen`` of the views is outside (+inf)."""
+    seen by fewer than ``min_seen`` of the views is outside (+inf).  With ``tolerance``,
+    the views' ``tolerance`` largest distances are outvoted, but by no more than
+    ``slack``: a bad mask cuts at most that deep, and a part only one or two views
+    carve (a flat side seen edge-on) is still carved to within it."""
     n = len(cameras)
     values = np.full((n, len(points)), -np.inf, np.float32)
     seen = np.zeros(len(points), np.int32)
@@ -65,7 +68,7 @@ def hull_distance(points, cameras, distances, tolerance=0, min_seen=0.5):
         values[k, ok] = _sample(dist, uv[ok]) * z[ok] / f
     if tolerance:
         values = np.sort(values, axis=0)
-        out = values[n - 1 - tolerance]
+        out = np.minimum(values[n - 1], values[n - 1 - tolerance] + slack)
     else:
         out = values.max(axis=0)
     out[seen < max(1, min_seen * n)] = np.inf

@@ -22,10 +22,10 @@ from ..progress import Reporter
 
 
 def mask_of(spec, models, photo, rgb, alpha, cache):
-    """One photo's mask at working size and where it came from (:func:`stages.make_mask`),
-    its segmenter session from ``cache``."""
+    """One photo's silhouette at working size and where it came from
+    (:func:`stages.make_mask`), its segmenter session from ``cache``."""
     session = stages.segmenter(spec, alpha, Reporter(), cache, models)
-    return stages.make_mask(spec, photo, rgb, alpha, session)
+    return stages.make_mask(spec, photo, rgb, alpha, session, silhouette=True)
 
 
 def _call(name, shared, item, cache):
