@@ -145,3 +145,16 @@ def test_colmap_sees_a_dark_object_with_its_levels_stretched():
     assert out[mask].min() <= 5 and out[mask].max() >= 250
     order = np.argsort(dark[mask][:, 0], kind="stable")  # (levels keep their order)
     assert (np.diff(out[mask][:, 0][order].astype(int)) >= 0).all()
+
+
+def test_a_views_silhouette_keeps_its_outline_and_holes():
+    from blender_img2mesh.pipeline import stages
+    from blender_img2mesh.pipeline.job import MaskSpec
+
+    photo, ring, _ = _ring_photo()
+    alpha = ring.astype(np.uint8) * 255
+    mask, source = stages.make_mask(MaskSpec(), "ring.png", photo, alpha, None,
+                                    silhouette=True)
+    assert source == "alpha" and np.array_equal(mask, ring)
+    single, _ = stages.make_mask(MaskSpec(), "ring.png", photo, alpha, None)
+    assert single.sum() < ring.sum() and not (single & ~ring).any()  # (eroded for depth)
