@@ -3,6 +3,7 @@ under the object (the hull's wedge below it cut away), the silhouettes' toleranc
 slack, the gaps in a depth map filled inside a concavity, and the holes a segmenter
 filled opened again."""
 
+import multiview_scene as scene
 import numpy as np
 import open3d as o3d
 
@@ -11,16 +12,10 @@ from blender_img2mesh.pipeline.multiview import colmap, hull, stereo, surface
 from blender_img2mesh.pipeline.multiview.cameras import Camera
 
 
-def _look_at(centre, target=(0.0, 0.0, 0.0), size=(320, 240), focal=300.0):
-    """A camera at ``centre`` looking at ``target``, upright (world z up), OpenCV axes."""
-    z = np.asarray(target, float) - centre
-    z /= np.linalg.norm(z)
-    x = np.cross(z, (0.0, 0.0, 1.0))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z])
-    K = [[focal, 0, size[0] / 2], [0, focal, size[1] / 2], [0, 0, 1]]
-    return Camera(K, R, -R @ centre, size)
+def _look_at(centre, size=(320, 240), focal=300.0):
+    """An upright camera at ``centre`` looking at the origin."""
+    R, t = scene.look_at(centre, (0.0, 0.0, 0.0))
+    return Camera([[focal, 0, size[0] / 2], [0, focal, size[1] / 2], [0, 0, 1]], R, t, size)
 
 
 def _ring(count=12, elevation=35.0, distance=6.0):

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from ..output.render import raycasting_scene
 from ..output.texture import fill_outside
 
 #: faces seen at a grazing angle (cosine below this) are not painted from that view
@@ -36,9 +37,7 @@ def _face_scores(verts, faces, cameras, masks):
     centre = (a + b + c) / 3.0
     normal = np.cross(b - a, c - a)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-30)
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(verts.astype(np.float32)),
-                        o3d.core.Tensor(faces.astype(np.uint32)))
+    scene = raycasting_scene(verts, faces)
     out = np.zeros((len(cameras), len(faces)), np.float32)
     for k, (cam, mask) in enumerate(zip(cameras, masks)):
         to_cam = cam.centre - centre

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..output.render import raycasting_scene
 from . import fusion, hull, stereo
 from .cameras import apply
 
@@ -47,7 +48,7 @@ def hull_range(mesh_v, mesh_f, cam, shape):
     where it misses)."""
     import open3d as o3d
 
-    scene = _scene(mesh_v, mesh_f)
+    scene = raycasting_scene(mesh_v, mesh_f)
     d = cam.rays(shape)
     c = cam.centre
     far = 4.0 * float(np.linalg.norm(mesh_v - c, axis=1).max())
@@ -61,15 +62,6 @@ def hull_range(mesh_v, mesh_f, cam, shape):
     return near.reshape(shape).astype(np.float32), last.reshape(shape).astype(np.float32)
 
 
-def _scene(verts, faces):
-    import open3d as o3d
-
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(verts.astype(np.float32)),
-                        o3d.core.Tensor(faces.astype(np.uint32)))
-    return scene
-
-
 def visible_vertices(verts, faces, cameras, min_cosine=0.3):
     """Which vertices of the mesh some camera sees: inside its image, first along the ray
     from its centre, and facing it (cosine above ``min_cosine``: not grazing)."""
@@ -78,7 +70,7 @@ def visible_vertices(verts, faces, cameras, min_cosine=0.3):
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(verts),
                                      o3d.utility.Vector3iVector(faces.astype(np.int32)))
     normals = np.asarray(mesh.compute_vertex_normals().vertex_normals)
-    scene = _scene(verts, faces)
+    scene = raycasting_scene(verts, faces)
     seen = np.zeros(len(verts), bool)
     for cam in cameras:
         d = verts - cam.centre

@@ -11,13 +11,20 @@ from scipy import ndimage
 from ..geometry import open3d_import
 
 
-def cast(vertices, triangles, origins, directions):
-    """First hit of each ray: (triangle index, -1 for a miss; barycentric (u, v) of the
-    hit: point = (1-u-v) a + u b + v c)."""
+def raycasting_scene(vertices, triangles):
+    """open3d's ray-casting scene of one triangle mesh (cast many rays at it)."""
     o3d = open3d_import.load()
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(np.ascontiguousarray(vertices, np.float32)),
                         o3d.core.Tensor(np.ascontiguousarray(triangles, np.uint32)))
+    return scene
+
+
+def cast(vertices, triangles, origins, directions):
+    """First hit of each ray: (triangle index, -1 for a miss; barycentric (u, v) of the
+    hit: point = (1-u-v) a + u b + v c)."""
+    o3d = open3d_import.load()
+    scene = raycasting_scene(vertices, triangles)
     rays = np.concatenate([np.broadcast_to(origins, directions.shape), directions], axis=1)
     ans = scene.cast_rays(o3d.core.Tensor(np.ascontiguousarray(rays, np.float32)))
     hit = np.isfinite(ans["t_hit"].numpy())
