@@ -44,13 +44,22 @@ def _centres(table, names):
     return np.array([-np.array(table[n]["R"]).T @ np.array(table[n]["t"]) for n in names])
 
 
-def test_colmap_recovers_the_cameras(cup):
+@pytest.mark.parametrize("per_view", [False, True], ids=["colmap-extraction", "per-view"])
+def test_colmap_recovers_the_cameras(cup, per_view):
+    """Both ways to the features: COLMAP's own extraction (here), and the per-view one (as
+    on Ray's actors: here through the local runner) written into the database."""
+    import types
+
+    from blender_img2mesh.pipeline.multiview import views_each
+
     folder, paths, truth, _ = cup
     names = [os.path.basename(p) for p in paths]
     images = [np.asarray(Image.open(p))[..., :3] for p in paths]
     masks = [np.asarray(Image.open(p))[..., 3] > 127 for p in paths]
     reporter = Reporter()
-    found, points, agree = colmap.recover(images, masks, names, reporter)
+    with views_each.runner(types.SimpleNamespace(ray=None), {}) as runner:
+        found, points, agree = colmap.recover(images, masks, names, reporter,
+                                              each=runner.each if per_view else None)
     assert agree >= colmap.AGREE
     assert len(found) >= 0.95 * VIEWS
     assert len(points) > 100
@@ -64,6 +73,63 @@ def test_colmap_recovers_the_cameras(cup):
     assert abs(found[reg[0]].K[0, 0] / f_true - 1) < 0.03
     assert {e["stage"] for e in reporter.events if e["event"] == "progress"} >= \
         {"features", "matching", "cameras"}
+    if per_view:  # (one view at a time: k/N as they finish)
+        said = [e["message"] for e in reporter.events
+                if e["event"] == "progress" and e["stage"] == "features"]
+        assert f"Finding features (1/{VIEWS})" in said
+        assert f"Finding features ({VIEWS}/{VIEWS})" in said
+        assert runner.info["stages"] == ["features"]
+
+
+def test_one_views_features_are_colmaps_with_its_mask(cup, tmp_path):
+    """colmap.features_of (one view, as on a Ray actor): every keypoint on the widened mask,
+    and the very features pycolmap.extract_features finds in the view's (stretched) PNG with
+    its mask file; write_database gives COLMAP's camera (the focal prior flagged), rig,
+    frames and features (that they register the cameras: the test above, per-view)."""
+    import pycolmap
+
+    _, paths, _, _ = cup
+    rgba = [np.asarray(Image.open(p)) for p in paths[:3]]
+    images, masks = [a[..., :3] for a in rgba], [a[..., 3] > 127 for a in rgba]
+    sift = colmap.sift_options(images[0].shape)
+    features = [colmap.features_of(sift, im, m) for im, m in zip(images, masks)]
+    for (kp, desc), mask in zip(features, masks):
+        assert len(kp) > 100 and desc.dtype == np.uint8 and desc.shape == (len(kp), 128)
+        x, y = kp[:, 0].astype(int), kp[:, 1].astype(int)
+        assert colmap.widened(mask)[y, x].all()
+        assert not mask[y, x].all()  # (the margin is used: features on the outline)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(colmap.stretched(images[0], masks[0])).save(tmp_path / "images" / "a.png")
+    Image.fromarray(colmap.widened(masks[0]).astype(np.uint8) * 255).save(
+        tmp_path / "masks" / "a.png.png")
+    reader = pycolmap.ImageReaderOptions()
+    reader.mask_path = str(tmp_path / "masks")
+    extraction = pycolmap.FeatureExtractionOptions()
+    for key, value in sift.items():
+        setattr(extraction.sift, key, value)
+    pycolmap.extract_features(str(tmp_path / "colmap.db"), str(tmp_path / "images"),
+                              ["a.png"], reader_options=reader, extraction_options=extraction,
+                              device=pycolmap.Device.cpu)
+    db = pycolmap.Database.open(str(tmp_path / "colmap.db"))
+    kp, desc = db.read_keypoints(1), db.read_descriptors(1)
+    db.close()
+    np.testing.assert_array_equal(features[0][0][:, :2], kp[:, :2])
+    np.testing.assert_array_equal(features[0][1], desc)
+
+    colmap.write_database(pycolmap, str(tmp_path / "ours.db"), features, ["a", "b", "c"],
+                          images[0].shape, focal_prior=300.0)
+    db = pycolmap.Database.open(str(tmp_path / "ours.db"))
+    (camera,) = db.read_all_cameras()
+    assert camera.model == pycolmap.CameraModelId.SIMPLE_PINHOLE
+    assert camera.has_prior_focal_length and list(camera.params) == [300.0, 160.0, 120.0]
+    assert (db.num_rigs(), db.num_frames(), db.num_images()) == (1, 3, 3)
+    for image, (kp, desc) in zip(sorted(db.read_all_images(), key=lambda i: i.name),
+                                 features):
+        assert image.camera_id == camera.camera_id
+        np.testing.assert_array_equal(db.read_keypoints(image.image_id), kp)
+        np.testing.assert_array_equal(db.read_descriptors(image.image_id), desc)
+    db.close()
 
 
 def _project_mask(v, f, cam, size):
@@ -207,9 +273,14 @@ def test_a_few_matching_photos_of_many_are_refused():
 
 def test_views_on_a_ray_cluster_give_the_local_result(cup, tmp_path, cli):
     """--ray: the masks and depth maps run on the actors of a two-node cluster (both
-    nodes work), and the object is the local run's, byte for byte."""
+    nodes work), and the object is the local run's, byte for byte; COLMAP's features too
+    (the views' features are the local ones, bit for bit, and register the cameras)."""
+    import types
+
     import ray
     from ray.cluster_utils import Cluster
+
+    from blender_img2mesh.pipeline.multiview import views_each
 
     folder, paths, _, _ = cup
     # the given cameras: COLMAP's multi-threaded mapping is not repeatable to the bit
@@ -226,14 +297,35 @@ def test_views_on_a_ray_cluster_give_the_local_result(cup, tmp_path, cli):
         c.wait_for_nodes()
         proc = cli(["--views", *photos, "-o", str(remote), "--target-faces", "3000",
                     "--ray", c.address])
+        rgba = [np.asarray(Image.open(p)) for p in paths]
+        images, masks = [a[..., :3] for a in rgba], [a[..., 3] > 127 for a in rgba]
+        names = [os.path.basename(p) for p in paths]
+        ran = []
+        options = types.SimpleNamespace(ray=c.address, device="cpu", ray_actors=None)
+        with views_each.runner(options, {}) as runner:
+
+            def each(name, items, done=None, shared=()):
+                ran.append((shared, runner.each(name, items, done, shared)))
+                return ran[-1][1]
+
+            found, _, agree = colmap.recover(images, masks, names, Reporter(), each=each)
+            on_ray = dict(runner.info)
     finally:
         if ray.is_initialized():
             ray.shutdown()
         c.shutdown()
     assert proc.returncode == 0, proc.stderr
     a, b = (json.loads(p.with_suffix(".json").read_text()) for p in (local, remote))
-    assert a["per_view"] == {"runner": "here"}
-    assert b["per_view"] == {"runner": "ray", "actors": 2, "nodes": 2}
+    assert a["per_view"] == {"runner": "here", "stages": ["mask", "depth"]}
+    assert b["per_view"] == {"runner": "ray", "actors": 2, "nodes": 2,
+                             "stages": ["mask", "depth"]}
+    assert on_ray == {"runner": "ray", "actors": 2, "nodes": 2, "stages": ["features"]}
+    assert len(found) >= 0.95 * VIEWS and agree >= colmap.AGREE
+    shared, remote_features = ran[0]
+    for k in (0, 7):
+        here = colmap.features_of(*shared, images[k], masks[k])
+        np.testing.assert_array_equal(remote_features[k][0], here[0])
+        np.testing.assert_array_equal(remote_features[k][1], here[1])
     written = {os.path.basename(f) for f in a["outputs"]} - {"cup.json"}
     assert {"cup.ply", "cup_texture.png"} <= written
     for name in written:

@@ -4,6 +4,18 @@ mapping with one shared pinhole camera (the EXIF focal length as its prior when 
 photos carry one).
 
 :func:`recover` works on the working-size images and returns cameras for that size.
+
+Where the features are found: with ``--ray``, one view at a time on the cluster's actors
+(:func:`features_of`, the per-view runner of :mod:`views_each`), written into COLMAP's
+database here (:func:`write_database`); without, by COLMAP's own extraction
+(``pycolmap.extract_features`` on the views written as PNG, with mask files), which is
+faster on one machine.  Both give the same features, bit for bit.  Measured on the
+benchmark's mug (30 views, 640x480, true masks) on an idle 2-core machine: COLMAP's
+extraction with 2 threads 8.5-8.7 s (PNGs included), the per-view extraction one view
+after another 10.5-12.6 s (1.24-1.44x; DSP-SIFT's attempt 21.4 s against 27.2 s, 1.27x):
+``pycolmap.Sift.extract`` holds the GIL, so threads do not overlap it.  (On the machine
+loaded by other jobs the per-view one was the faster, 11.0 s against 12.9-17.2 s:
+``extract_features`` waits for its threads in a busy loop that takes a core.)
 """
 
 import os
@@ -56,21 +68,120 @@ def stretched(rgb, mask, share=1.0):
     return np.clip((rgb.astype(np.float32) - lo) * scale + 0.5, 0, 255).astype(np.uint8)
 
 
-def _write_inputs(folder, images, masks, names):
-    """The images (levels stretched: :func:`stretched`) as PNG and COLMAP's masks
-    (``masks/NAME.png``, black = ignored)."""
-    os.makedirs(os.path.join(folder, "images"))
-    os.makedirs(os.path.join(folder, "masks"))
-    for rgb, mask, name in zip(images, masks, names):
-        Image.fromarray(stretched(rgb, mask)).save(os.path.join(folder, "images", name),
-                                                   compress_level=1)
-        grow = max(1, int(round(MASK_MARGIN * max(mask.shape))))
-        wide = ndimage.binary_dilation(mask, iterations=grow)
-        Image.fromarray(wide.astype(np.uint8) * 255).save(
-            os.path.join(folder, "masks", name + ".png"), compress_level=1)
+def sift_options(shape, extra=None):
+    """SIFT's options for views of ``shape`` (H, W, ...) as a plain dict (it travels to
+    Ray's actors): :data:`PEAK_THRESHOLD`, :data:`MAX_FEATURES`, the first octave (-1:
+    the image doubled, up to 800 px) and an attempt's ``extra`` (:data:`ATTEMPTS`)."""
+    return {"peak_threshold": PEAK_THRESHOLD, "max_num_features": MAX_FEATURES,
+            "first_octave": -1 if max(shape[:2]) <= 800 else 0, **(extra or {})}
 
 
-def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
+def _extraction(pycolmap, sift, threads=1):
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.num_threads = threads
+    for key, value in sift.items():
+        setattr(extraction.sift, key, value)
+    return extraction
+
+
+def widened(mask):
+    """``mask`` grown by :data:`MASK_MARGIN` of the image's longer side: where features
+    are kept."""
+    grow = max(1, int(round(MASK_MARGIN * max(mask.shape))))
+    return ndimage.binary_dilation(mask, iterations=grow)
+
+
+def grey(rgb):
+    """The grey image COLMAP extracts features from when it reads ``rgb`` from a file
+    (FreeImage's conversion: Rec. 709 luma in float32, rounded); equal to
+    ``pycolmap.Bitmap.read(path, as_rgb=False)`` for all 2^24 colours."""
+    f = rgb.astype(np.float32)
+    luma = (np.float32(0.2126) * f[..., 0] + np.float32(0.7152) * f[..., 1]
+            + np.float32(0.0722) * f[..., 2] + np.float32(0.5))
+    return luma.astype(np.uint8)
+
+
+def features_of(sift, rgb, mask):
+    """One view's SIFT features as COLMAP's extraction finds them with a mask file:
+    ``(keypoints (N, 4) float32: x, y, scale, orientation; descriptors (N, 128) uint8)``.
+
+    ``sift``: :func:`sift_options`.  The image is :func:`stretched` and made :func:`grey`;
+    COLMAP keeps the :data:`MAX_FEATURES` (its largest scales) first, then drops the
+    keypoints whose pixel (``int(x), int(y)``) is outside the (:func:`widened`) mask, as
+    here.  ``pycolmap.Sift.extract`` returns COLMAP's uint8 descriptors divided by 512
+    (exact in float32): times 512 gives the database's bytes back.  (The affine shape of
+    ``estimate_affine_shape`` comes back as a scale and an angle: COLMAP's exhaustive and
+    sequential matching and its mapping use only ``x, y``.)"""
+    import pycolmap
+
+    pycolmap.logging.minloglevel = 2  # (on an actor too: no "Creating SIFT ..." lines)
+    extraction = _extraction(pycolmap, sift)
+    image, scale = _fit(grey(stretched(rgb, mask)), extraction.max_image_size)
+    keypoints, descriptors = pycolmap.Sift(extraction, device=pycolmap.Device.cpu) \
+        .extract(image)
+    keypoints[:, :2] *= scale
+    keypoints[:, 2] *= scale.mean()
+    keep = _inside(keypoints, widened(mask))
+    return keypoints[keep], np.rint(descriptors[keep] * 512.0).astype(np.uint8)
+
+
+def _fit(image, limit):
+    """``(image, scale (x, y))``: ``image`` as COLMAP's extraction sees it, bilinearly
+    shrunk to fit ``limit`` pixels (``max_image_size``, 3200) when larger (only with a
+    ``--max-size`` above that), and the scale back to its pixels (not COLMAP's resampling
+    bit for bit)."""
+    h, w = image.shape
+    if max(h, w) <= limit:
+        return image, np.ones(2, np.float32)
+    factor = limit / max(h, w)
+    size = (int(w * factor), int(h * factor))
+    small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    return small, np.array([w / size[0], h / size[1]], np.float32)
+
+
+def _inside(keypoints, mask):
+    """Which ``keypoints`` fall on ``mask``: their pixel is ``(int(x), int(y))`` (C's
+    truncation, as COLMAP's ``MaskKeypoints``), off the image is outside."""
+    x, y = keypoints[:, 0].astype(int), keypoints[:, 1].astype(int)
+    h, w = mask.shape
+    keep = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    keep[keep] = mask[y[keep], x[keep]]
+    return keep
+
+
+def write_database(pycolmap, path, features, files, shape, focal_prior=None):
+    """COLMAP's database at ``path`` with ``features`` (:func:`features_of`, one per view,
+    named ``files``) as its feature extraction writes it: one shared SIMPLE_PINHOLE camera
+    (the principal point at the centre; the focal length ``focal_prior`` as a prior, else
+    COLMAP's default guess, 1.2 x the longer side, not a prior), its rig, and for each
+    view an image, its frame, keypoints and descriptors."""
+    h, w = shape[:2]
+    default = pycolmap.ImageReaderOptions().default_focal_length_factor * max(w, h)
+    camera = pycolmap.Camera.create(pycolmap.INVALID_CAMERA_ID,
+                                    pycolmap.CameraModelId.SIMPLE_PINHOLE,
+                                    focal_prior or default, w, h)
+    camera.has_prior_focal_length = bool(focal_prior)
+    db = pycolmap.Database.open(path)
+    try:
+        with pycolmap.DatabaseTransaction(db):
+            camera.camera_id = db.write_camera(camera)
+            rig = pycolmap.Rig()
+            rig.add_ref_sensor(camera.sensor_id)
+            rig_id = db.write_rig(rig)
+            for name, (keypoints, descriptors) in zip(files, features):
+                image = pycolmap.Image(name=name, camera_id=camera.camera_id)
+                image.image_id = db.write_image(image)
+                frame = pycolmap.Frame()
+                frame.rig_id = rig_id
+                frame.add_data_id(image.data_id)
+                db.write_frame(frame)
+                db.write_keypoints(image.image_id, keypoints)
+                db.write_descriptors(image.image_id, descriptors)
+    finally:
+        db.close()
+
+
+def recover(images, masks, names, reporter, focal_prior=None, sequential=False, each=None):
     """Cameras of ``images`` (working size, uint8 HxWx3) from their ``masks``.
 
     ``names``: unique file names (keys of the result).  Returns ``(cameras, points,
@@ -78,7 +189,10 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
     the same world frame, and how well the cameras agree with the silhouettes
     (:func:`hull.agreement`).  Of COLMAP's models, the largest; of the :data:`ATTEMPTS`,
     the first that registers :data:`ENOUGH` of the views with cameras that agree with
-    the silhouettes (:data:`AGREE`), else the best (agreeing, then most views)."""
+    the silhouettes (:data:`AGREE`), else the best (agreeing, then most views).
+    ``each``: a per-view runner's ``each`` (:mod:`views_each`, on Ray's actors) that finds
+    each view's features (:func:`features_of`); None: COLMAP's own threaded extraction,
+    here (faster on one machine: the module's docstring)."""
     import pycolmap
 
     pycolmap.logging.minloglevel = 2  # COLMAP's progress lines: errors only (stderr)
@@ -87,8 +201,15 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
     for k, (sift, matcher) in enumerate(ATTEMPTS):
         again = f" (attempt {k + 1}: finer features)" if k else ""
         with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
-            model = _attempt(pycolmap, tmp, images, masks, reporter, focal_prior,
-                             sequential, sift, matcher, again)
+            db = os.path.join(tmp, "db.db")
+            if each is None:
+                _extract_here(pycolmap, tmp, db, images, masks, reporter, focal_prior, sift,
+                              again)
+            else:
+                features = _features(images, masks, reporter, each, sift, again)
+                write_database(pycolmap, db, features, _files(n), images[0].shape,
+                               focal_prior)
+            model = _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again)
         if model is None:
             continue
         cams, points = _cameras(model, names, images[0].shape)
@@ -102,6 +223,49 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False):
             break
     reporter.update(1.0, f"Recovered {len(best[0])} of {n} cameras")
     return best
+
+
+def _extract_here(pycolmap, tmp, db, images, masks, reporter, focal_prior, extra, again):
+    """Every view's features into the database ``db`` by COLMAP's own extraction, in this
+    process and :func:`_threads` threads: the views as PNG (:func:`stretched`) in
+    ``tmp/images``, their :func:`widened` masks as its mask files (``tmp/masks``, black =
+    ignored).  The features are :func:`features_of`'s, bit for bit (the test
+    ``test_one_views_features_are_colmaps_with_its_mask``)."""
+    n = len(images)
+    h, w = images[0].shape[:2]
+    files = _files(n)
+    reporter.stage("features", f"Finding features in {n} views{again}")
+    for sub in ("images", "masks"):
+        os.makedirs(os.path.join(tmp, sub))
+    for rgb, mask, name in zip(images, masks, files):
+        Image.fromarray(stretched(rgb, mask)).save(os.path.join(tmp, "images", name),
+                                                   compress_level=1)
+        Image.fromarray(widened(mask).astype(np.uint8) * 255).save(
+            os.path.join(tmp, "masks", name + ".png"), compress_level=1)
+    reader = pycolmap.ImageReaderOptions()
+    reader.mask_path = os.path.join(tmp, "masks")
+    if focal_prior:
+        reader.camera_params = f"{focal_prior:.4f},{w / 2:.4f},{h / 2:.4f}"
+    extraction = _extraction(pycolmap, sift_options(images[0].shape, extra), _threads())
+    pycolmap.extract_features(db, os.path.join(tmp, "images"), files,
+                              camera_mode=pycolmap.CameraMode.SINGLE,
+                              camera_model="SIMPLE_PINHOLE", reader_options=reader,
+                              extraction_options=extraction, device=pycolmap.Device.cpu)
+
+
+def _features(images, masks, reporter, each, extra, again):
+    """Every view's :func:`features_of` through the runner ``each`` (the "features" stage,
+    ``k/N`` as the views finish)."""
+    n = len(images)
+    reporter.stage("features", f"Finding features in {n} views{again}")
+    finished = [0]
+
+    def done(_):
+        finished[0] += 1
+        reporter.update(finished[0] / n, f"Finding features ({finished[0]}/{n}){again}")
+
+    return each("features", list(zip(images, masks)), done,
+                shared=(sift_options(images[0].shape, extra),))
 
 
 def _cameras(model, names, shape):
@@ -123,31 +287,10 @@ def _files(n):
     return [f"{i:04d}.png" for i in range(n)]  # ASCII names whatever the photos'
 
 
-def _attempt(pycolmap, tmp, images, masks, reporter, focal_prior, sequential, sift,
-             matcher, again):
-    """One run of features, matching and mapping in ``tmp``: COLMAP's largest model (a
-    pycolmap.Reconstruction, kept in memory), or None."""
-    n = len(images)
-    h, w = images[0].shape[:2]
-    files = _files(n)
-    _write_inputs(tmp, images, masks, files)
-    db = os.path.join(tmp, "db.db")
-    reporter.stage("features", f"Finding features in {n} views{again}")
-    reader = pycolmap.ImageReaderOptions()
-    reader.mask_path = os.path.join(tmp, "masks")
-    if focal_prior:
-        reader.camera_params = f"{focal_prior:.4f},{w / 2:.4f},{h / 2:.4f}"
-    extraction = pycolmap.FeatureExtractionOptions()
-    extraction.num_threads = _threads()
-    extraction.sift.peak_threshold = PEAK_THRESHOLD
-    extraction.sift.max_num_features = MAX_FEATURES
-    extraction.sift.first_octave = -1 if max(h, w) <= 800 else 0
-    for key, value in sift.items():
-        setattr(extraction.sift, key, value)
-    pycolmap.extract_features(db, os.path.join(tmp, "images"), files,
-                              camera_mode=pycolmap.CameraMode.SINGLE,
-                              camera_model="SIMPLE_PINHOLE", reader_options=reader,
-                              extraction_options=extraction, device=pycolmap.Device.cpu)
+def _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again):
+    """Matching and mapping of the ``n`` views' features in the database ``db`` (working
+    folder ``tmp``): COLMAP's largest model (a pycolmap.Reconstruction, kept in memory),
+    or None."""
     reporter.stage("matching", f"Matching {'consecutive' if sequential else 'all'} "
                    f"pairs of {n} views{again}")
     matching = pycolmap.FeatureMatchingOptions()
@@ -173,9 +316,9 @@ def _attempt(pycolmap, tmp, images, masks, reporter, focal_prior, sequential, si
         reporter.update(min(count[0], n) / n,
                         f"Recovering the cameras ({min(count[0], n)}/{n}){again}")
 
-    models = pycolmap.incremental_mapping(db, os.path.join(tmp, "images"),
-                                          os.path.join(tmp, "sparse"), options=options,
-                                          next_image_callback=next_image)
+    # (the images' folder is read only for the points' colours, not extracted)
+    models = pycolmap.incremental_mapping(db, tmp, os.path.join(tmp, "sparse"),
+                                          options=options, next_image_callback=next_image)
     if not models:
         return None
     return max(models.values(), key=lambda r: r.num_reg_images())

@@ -3,8 +3,11 @@ cameras (COLMAP, or given) -> one closed surface -> texture atlas -> files.
 
 Same outputs, atomicity (:class:`output.result_files.Result`), progress stages and result
 event as a single photo; the sidecar adds ``"cameras"`` (each registered photo's ``K``,
-``R``, ``t`` in the written mesh's frame and units, keyed by file name), ``"registered"``
-and ``"unregistered"``.
+``R``, ``t`` in the written mesh's frame and units, keyed by file name), ``"registered"``,
+``"unregistered"`` and ``"learned_depth"``: null, or the depth model used as weak evidence
+where the photos match nothing and for how many views its depth could be aligned
+(``{"model": LABEL, "views": K}``; :mod:`learned`: ``--depth-model auto`` uses the default
+model only when it is on disk, a name loads it as for one photo).
 """
 
 import hashlib
@@ -24,7 +27,7 @@ from ..job import Job
 from ..output import export
 from ..output import result_files as outputs
 from ..source import image_io
-from . import atlas, cameras, colmap, fusion, hull, surface, views_each
+from . import atlas, cameras, colmap, fusion, hull, learned, surface, views_each
 
 MIN_VIEWS = 3
 #: fewer registered photos than this share of those given: refused (photos of another
@@ -32,7 +35,7 @@ MIN_VIEWS = 3
 MIN_SHARE = 0.5
 #: the progress bar's shares of a multi-view job's stages
 SHARES = dict(load=0.03, model=0.02, segment=0.1, features=0.12, matching=0.08, cameras=0.05,
-              depth=0.0, points=0.0, surface=0.4, trim=0.0, texture=0.15, export=0.05)
+              depth=0.04, points=0.0, surface=0.36, trim=0.0, texture=0.15, export=0.05)
 #: faces of the written mesh unless --target-faces says otherwise
 DEFAULT_FACES = 20000  # xatlas: ~15 s for 20k faces on a busy 2-core machine
 
@@ -98,20 +101,22 @@ def _masks(job, photos, work, alphas, reporter, cache, each):
     return [m for m, _ in made], sorted({source for _, source in made})
 
 
-def _cameras(args, photos, work, masks, reporter):
-    """``(cameras, method, agreement)``: COLMAP's with its :func:`hull.agreement` (which
-    chose among its attempts), or the given ones (agreement None: not measured yet)."""
+def _cameras(args, photos, work, masks, reporter, each):
+    """``(cameras, method, agreement, points)``: COLMAP's with its :func:`hull.agreement`
+    (which chose among its attempts) and sparse points, or the given ones (agreement
+    None: not measured yet; no points)."""
     names = [os.path.basename(p) for p in photos]
     size = (work[0].shape[1], work[0].shape[0])
     if args.cameras:
         reporter.stage("cameras", "Reading the given cameras")
         full = [image_io.open_image(p).size for p in photos]
         given, _ = cameras.load_given(args.cameras, names, full)
-        return {n: c.scaled(size) for n, c in given.items()}, "given", None
-    cams, _, agree = colmap.recover(work, masks, names, reporter,
-                                    focal_prior=focal_prior(photos, size),
-                                    sequential=args.sequential)
-    return cams, "colmap", agree
+        return {n: c.scaled(size) for n, c in given.items()}, "given", None, None
+    cams, points, agree = colmap.recover(work, masks, names, reporter,
+                                         focal_prior=focal_prior(photos, size),
+                                         sequential=args.sequential,
+                                         each=each.each if each.remote else None)
+    return cams, "colmap", agree, points
 
 
 def focal_prior(photos, size):
@@ -162,10 +167,21 @@ def run_views(args, reporter, cache=None):
     return result
 
 
-def _shape(args, photos, work, masks, reporter, each):
+def _learned(depth_model, spec, images, points, reporter):
+    """The registered views' learned depth (:class:`learned.ViewsDepth`), or None without a
+    depth model (``depth_model``: :func:`learned.estimator`'s)."""
+    est, _ = depth_model
+    if est is None:
+        return None
+    return learned.ViewsDepth(learned.predict_views(est, images, reporter),
+                              learned.kind_of(est, spec), points)
+
+
+def _shape(args, photos, work, masks, reporter, each, job, depth_model):
     """Cameras (recovered or given) and the closed surface of the registered views:
-    ``(cameras, method, surface, unregistered, used indices, file names)``."""
-    cams, method, agree = _cameras(args, photos, work, masks, reporter)
+    ``(cameras, method, surface, unregistered, used indices, file names)``; with a depth
+    model (:func:`learned.estimator`), its depth of each registered view is evidence too."""
+    cams, method, agree, points = _cameras(args, photos, work, masks, reporter, each)
     names = [os.path.basename(p) for p in photos]
     missing = check_registered(cams, names, method, photos)
     if missing:
@@ -177,10 +193,12 @@ def _shape(args, photos, work, masks, reporter, each):
     if agree < colmap.AGREE:
         reporter.warn(f"the cameras and the photos' outlines agree poorly ({agree:.2f} of 1): "
                       "the object may come out wrong; more photos, with more texture, help")
+    views_depth = _learned(depth_model, job.depth, [work[i] for i in used], points, reporter)
     reporter.stage("surface", "Building the surface")
     built = surface.reconstruct([cams[names[i]] for i in used], [work[i] for i in used],
                                 [masks[i] for i in used], reporter, each.each,
-                                target_faces=args.target_faces or DEFAULT_FACES)
+                                target_faces=args.target_faces or DEFAULT_FACES,
+                                learned_depth=views_depth)
     if built is None:
         raise Img2MeshError("the silhouettes do not agree on any common volume",
                             file=photos[0], hint="the photos must show one object")
@@ -196,12 +214,16 @@ def _run(args, reporter, cache, files, photos, output, t0):
     full, work, alphas = _load(photos, args, reporter)
     fmt = export.texture_format(args.texture_format, any(a is not None for a in alphas))
     export.plan_texture(files, paths, color, fmt)
+    depth_model = learned.estimator(job, reporter, cache)  # (a wrong name fails here, at once)
     with views_each.runner(args, cache) as each:
         masks, mask_sources = _masks(job, photos, work, alphas, reporter, cache, each)
         cams, method, built, missing, used, names = _shape(args, photos, work, masks,
-                                                           reporter, each)
+                                                           reporter, each, job, depth_model)
         per_view = dict(each.info)
     verts, faces, closed, info, _ = built
+    aligned = info.pop("learned_views", None)
+    learned_info = None if depth_model[0] is None else {"model": depth_model[1],
+                                                        "views": aligned or 0}
     reporter.stage("texture", "Painting the texture from the photos")
     full_cams = [cams[names[i]].scaled((full[i].shape[1], full[i].shape[0])) for i in used]
     baked = atlas.bake(verts, faces, full_cams, [full[i] for i in used],
@@ -234,7 +256,7 @@ def _run(args, reporter, cache, files, photos, output, t0):
         "mask": mask_sources[0] if len(mask_sources) == 1 else mask_sources,
         "camera_method": method, "per_view": per_view, "registered": [names[i] for i in used],
         "unregistered": missing, "working_size": [work[0].shape[1], work[0].shape[0]],
-        **info,
+        "learned_depth": learned_info, **info,
         "cameras": cameras.sidecar(full_by_name, names, frame, y_up),
         "bounds": [Vout.min(axis=0).round(5).tolist(), Vout.max(axis=0).round(5).tolist()],
         "timings": dict(reporter.timings), "seconds": round(time.perf_counter() - t0, 3),

@@ -6,7 +6,9 @@ Where the evidence ends: a gap in a depth map that measured depths enclose insid
 concavity (a cup's dark bottom) is filled smoothly, with a small weight
 (:func:`stereo.fill_enclosed`); below the lowest part of the hull a camera sees squarely
 is the ground the object stood on (:func:`ground`: photos from above never see the
-underside, and the hull hangs below it as a wedge).
+underside, and the hull hangs below it as a wedge).  With a depth model, what is still
+empty takes the views' learned depth aligned to the measured ones, with a small weight
+(:mod:`learned`).
 """
 
 import numpy as np
@@ -14,7 +16,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..output.render import raycasting_scene
-from . import fusion, hull, stereo
+from . import fusion, hull, learned, stereo
 from .cameras import apply
 
 #: voxels along the object's longest side
@@ -43,13 +45,15 @@ def _resize(rgb, mask, size):
     return small, m >= 128, wh
 
 
-def hull_range(mesh_v, mesh_f, cam, shape):
+def hull_range(mesh_v, mesh_f, cam, shape, within=None):
     """Camera z where each pixel's ray first enters and last leaves the hull mesh (NaN
-    where it misses)."""
+    where it misses, and outside ``within``, a bool (H, W) of the pixels wanted: the
+    view's mask casts a third of the rays of the whole image)."""
     import open3d as o3d
 
     scene = raycasting_scene(mesh_v, mesh_f)
-    d = cam.rays(shape)
+    wanted = np.ones(shape, bool) if within is None else within
+    d = cam.rays(shape)[wanted.ravel()]
     c = cam.centre
     far = 4.0 * float(np.linalg.norm(mesh_v - c, axis=1).max())
     first = scene.cast_rays(o3d.core.Tensor(np.hstack(
@@ -57,9 +61,11 @@ def hull_range(mesh_v, mesh_f, cam, shape):
     back = scene.cast_rays(o3d.core.Tensor(np.hstack(
         [c + d * far, -d]).astype(np.float32)))["t_hit"].numpy()
     cos = d @ cam.R[2]  # distance along the ray -> camera z
-    near = np.where(np.isfinite(first), first * cos, np.nan)
-    last = np.where(np.isfinite(back), (far - back) * cos, np.nan)
-    return near.reshape(shape).astype(np.float32), last.reshape(shape).astype(np.float32)
+    near = np.full(shape, np.nan, np.float32)
+    last = np.full(shape, np.nan, np.float32)
+    near[wanted] = np.where(np.isfinite(first), first * cos, np.nan)
+    last[wanted] = np.where(np.isfinite(back), (far - back) * cos, np.nan)
+    return near, last
 
 
 def visible_vertices(verts, faces, cameras, min_cosine=0.3):
@@ -106,16 +112,19 @@ def ground(cameras, hull_mesh, share=0.002):
 
 def view_depth(cameras, grays, hull_mesh, index, valid):
     """View ``index``'s depth map and score (:func:`stereo.depth_map`) between where its
-    rays enter and leave the hull mesh, and where they enter it (camera z): one view's
-    work, here or on a Ray actor."""
-    near, far = hull_range(*hull_mesh, cameras[index], grays[index].shape)
-    return (*stereo.depth_map(index, cameras, grays, near, far, valid), near)
+    rays enter and leave the hull mesh, and where they enter and leave it (camera z): one
+    view's work, here or on a Ray actor."""
+    near, far = hull_range(*hull_mesh, cameras[index], grays[index].shape, valid)
+    return (*stereo.depth_map(index, cameras, grays, near, far, valid), near, far)
 
 
-def reconstruct(cameras, images, masks, reporter, each, voxels=VOXELS, target_faces=None):
+def reconstruct(cameras, images, masks, reporter, each, voxels=VOXELS, target_faces=None,
+                learned_depth=None):
     """``cameras`` (list of :class:`cameras.Camera` for ``images``' size), ``images``
     (uint8 HxWx3), ``masks`` (bool) -> (vertices, triangles, info) in the cameras' world.
-    ``each``: the runner of the per-view depth maps (:mod:`views_each`: here or on Ray)."""
+    ``each``: the runner of the per-view depth maps (:mod:`views_each`: here or on Ray);
+    ``learned_depth``: a :class:`learned.ViewsDepth` of the same views, or None (the info's
+    ``learned_views`` says how many were aligned)."""
     n = len(cameras)
     small = [_resize(im, m, STEREO_SIZE) for im, m in zip(images, masks)]
     cams = [c.scaled(wh) for c, (_, _, wh) in zip(cameras, small)]
@@ -146,13 +155,21 @@ def reconstruct(cameras, images, masks, reporter, each, voxels=VOXELS, target_fa
     reporter.update(0.05, f"Matching the photos (0/{n})")
     valid = [ndimage.binary_erosion(m) for _, m, _ in small]
     maps = each("depth", list(enumerate(valid)), done, shared=(cams, grays, (hv, hf)))
-    depths, scores, nears = (list(x) for x in zip(*maps))
+    depths, scores, nears, fars = (list(x) for x in zip(*maps))
     reporter.update(0.8, "Checking the depth maps against each other")
     depths = [stereo.consistent(i, cams, depths, 2.0 * grid.step) for i in range(n)]
+    checked = list(depths)
     for i in range(n):  # (after the check: filled depths are not measurements)
         depths[i], filled = stereo.fill_enclosed(depths[i], valid[i], nears[i],
                                                  FILL_MARGIN * grid.step)
         scores[i] = np.where(filled, stereo.FILLED_WEIGHT, scores[i])
+    covered = [float(np.isfinite(d).sum()) / max(1, m.sum())  # (without learned depth)
+               for d, (_, m, _) in zip(depths, small)]
+    aligned = None
+    if learned_depth is not None:  # (where the measured and filled depths leave gaps)
+        reporter.update(0.81, "Aligning the learned depth to the measured one")
+        aligned = learned.add_views(learned_depth, cams, valid, checked, depths, scores,
+                                    nears, fars, learned.VISIBLE_VOXELS * grid.step)
     reporter.update(0.82, "Fusing the depth maps")
     tau = fusion.TRUNCATION * grid.step
     pts = grid.points()
@@ -164,9 +181,9 @@ def reconstruct(cameras, images, masks, reporter, each, voxels=VOXELS, target_fa
         field = np.maximum(field, np.clip((low - height) / tau, -1.0, 1.0))
     reporter.update(0.92, "Extracting the surface")
     verts, faces, closed = fusion.closed_mesh(field, grid, target_faces)
-    covered = [float(np.isfinite(d).sum()) / max(1, m.sum())
-               for d, (_, m, _) in zip(depths, small)]
     info = {"voxels": list(grid.shape), "voxel_size": grid.step,
             "stereo_size": list(small[0][2]), "depth_coverage": round(float(np.mean(covered)),
                                                                        4)}
+    if aligned is not None:
+        info["learned_views"] = aligned
     return verts, faces, closed, info, (depths, cams)

@@ -1,14 +1,16 @@
 """The per-view stages of ``--views``, run one view at a time here or on a Ray cluster's
-actors (``--ray [ADDRESS]``): each photo's mask (background removal) and each view's
-depth map (plane sweep).  COLMAP's features, matching and mapping, the fusion and the
-texture stay in this process: COLMAP writes one database, and the others need every view
-at once.
+actors (``--ray [ADDRESS]``): each photo's mask (background removal), each view's depth map
+(plane sweep) and, on Ray, each view's SIFT features (:func:`colmap.features_of`; here,
+COLMAP's own threaded extraction is faster: :mod:`colmap`).  COLMAP's matching and
+mapping, the fusion and the texture stay in this process: COLMAP reads one database
+(written here from the views' features), and the others need every view at once.
 
-Both runners call the same functions (:func:`mask_of`, :func:`surface.view_depth`);
-``each(name, items, done)`` returns their results in the order of ``items`` and calls
-``done(k)`` as the k-th finishes, for progress; ``info`` says where they ran (the
-sidecar's ``"per_view"``: ``runner`` here or ray, and on Ray the ``actors`` and the
-``nodes`` that did work).  On Ray, every actor keeps its own model
+Both runners call the same functions (:func:`mask_of`, :func:`colmap.features_of`,
+:func:`surface.view_depth`); ``each(name, items, done)`` returns their results in the order
+of ``items`` and calls ``done(k)`` as the k-th finishes, for progress; ``remote`` says
+whether the work leaves this process; ``info`` says where it ran (the sidecar's
+``"per_view"``: ``runner`` here or ray, the ``stages`` it ran, in order, and on Ray the
+``actors`` and the ``nodes`` that did work).  On Ray, every actor keeps its own model
 cache (the segmenter loads once per actor), the arguments shared by all views go to the
 object store once, and the connection follows the batch's rules
 (:mod:`batch.on_ray`: ``local``, ``auto``, ``HOST:PORT``; a Ray started here is shut down
@@ -31,19 +33,30 @@ def mask_of(spec, models, photo, rgb, alpha, cache):
 def _call(name, shared, item, cache):
     """One view's work: ``name``'s function on the shared and the view's own arguments
     (the mask also gets the model cache of the process it runs in)."""
-    from . import surface
+    from . import colmap, surface
 
     if name == "mask":
         return mask_of(*shared, *item, cache=cache)
+    if name == "features":
+        return colmap.features_of(*shared, *item)
     return surface.view_depth(*shared, *item)
 
 
+def _ran(info, name):
+    """Record stage ``name`` in a runner's ``info["stages"]`` (once, in order)."""
+    if name not in info["stages"]:
+        info["stages"].append(name)
+
+
 class _Local:
+    remote = False
+
     def __init__(self, cache):
         self.cache = cache
-        self.info = {"runner": "here"}
+        self.info = {"runner": "here", "stages": []}
 
     def each(self, name, items, done=None, shared=()):
+        _ran(self.info, name)
         out = []
         for k, item in enumerate(items):
             out.append(_call(name, shared, item, self.cache))
@@ -66,11 +79,14 @@ class ViewActor:
 
 
 class _OnRay:
+    remote = True
+
     def __init__(self, ray, actors):
         self.ray, self.actors, self.nodes = ray, actors, set()
-        self.info = {"runner": "ray", "actors": len(actors), "nodes": 0}
+        self.info = {"runner": "ray", "actors": len(actors), "nodes": 0, "stages": []}
 
     def each(self, name, items, done=None, shared=()):
+        _ran(self.info, name)
         ray = self.ray
         shared_ref = ray.put(tuple(shared))  # once, not once per view
         refs = [self.actors[k % len(self.actors)].run.remote(name, shared_ref, item)
