@@ -72,3 +72,32 @@ def test_a_decimation_that_opens_the_surface_is_not_kept(monkeypatch):
     grid = types.SimpleNamespace(shape=field.shape, origin=np.zeros(3), step=0.1)
     v, f, closed = fusion.closed_mesh(field.reshape(-1), grid, 2000)
     assert closed and _closed(v, f) and len(f) <= 3000
+
+
+def test_a_coarser_mesh_keeps_the_fine_fields_edges(monkeypatch):
+    """At a face count below the fine grid's, the mesh comes from a coarser grid, which
+    rounds off a box's edges; its vertices are moved back onto the fine field's zero
+    level, so the box's outline (what a view's silhouette shows) stays where it is."""
+    n, step, half = 96, 0.02, np.array([0.6, 0.45, 0.3])
+    grid = types.SimpleNamespace(shape=(n, n, n), origin=np.full(3, -0.95), step=step)
+    axes = [grid.origin[i] + step * np.arange(n) for i in range(3)]
+    p = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
+    q = np.abs(p) - half  # the box's signed distance, truncated at 3 voxels
+    dist = np.linalg.norm(np.maximum(q, 0), axis=-1) + np.minimum(q.max(-1), 0)
+    field = np.clip(dist / (3 * step), -1, 1).reshape(-1)
+
+    def box_distance(v):
+        q = np.abs(v) - half
+        return np.linalg.norm(np.maximum(q, 0), axis=-1) + np.minimum(q.max(-1), 0)
+
+    full = fusion.closed_mesh(field, grid)
+    v, f, closed = fusion.closed_mesh(field, grid, target_faces=len(full[1]) // 8)
+    assert closed and _closed(v, f) and len(f) < len(full[1]) / 4
+    assert np.quantile(np.abs(box_distance(v)), 0.9) < 0.1 * step
+    # the outline: the extent along each axis, to a fifth of a fine voxel
+    np.testing.assert_allclose(v.max(axis=0), half, atol=0.2 * step)
+    np.testing.assert_allclose(v.min(axis=0), -half, atol=0.2 * step)
+    # without the snap the coarser grid's surface is off by more than that
+    monkeypatch.setattr(fusion, "snap", lambda verts, *a, **k: verts)
+    rough = fusion.closed_mesh(field, grid, target_faces=len(full[1]) // 8)[0]
+    assert np.quantile(np.abs(box_distance(rough)), 0.9) > 0.3 * step

@@ -7,7 +7,8 @@ Voxels no depth map reaches (deep inside, or where no view found texture) are so
 the visual hull bounds everything (the field is at least the hull's distance).  Marching
 cubes on the padded grid gives a closed, manifold mesh; its largest part is kept, lightly
 smoothed (Taubin: no shrinking), at about the faces asked for by resampling the field on
-a coarser grid (:func:`closed_mesh`).
+a coarser grid (:func:`closed_mesh`), its vertices then moved onto the fine field's zero
+level (:func:`snap`).
 """
 
 import types
@@ -21,6 +22,9 @@ from .hull import in_image
 TRUNCATION = 3.0
 #: the jitter that breaks ties in the field before marching cubes
 TIE_BREAK = 1e-5
+#: Newton steps that move a coarser mesh's vertices onto the fine field's zero level
+#: (:func:`snap`)
+SNAP_STEPS = 1
 
 
 def fuse(points, hull, cameras, depths, scores, tau):
@@ -84,10 +88,33 @@ def closed_mesh(field, grid, target_faces=None):
         v = grid.origin + (v - grid.origin) * (step / coarse.step)  # (per-axis steps)
         mesh = clean(v, f)
         if mesh[2] and len(mesh[1]) <= 1.5 * target_faces:
-            return mesh
+            return snap(mesh[0], field, grid, float(step.max())), mesh[1], mesh[2]
         factor *= 0.8
     small = decimate(full, target_faces)
     return small if small[2] or not full[2] else full
+
+
+def snap(verts, field, grid, reach, steps=None):
+    """``verts`` moved onto the zero level of ``field`` (on ``grid``): Newton steps along
+    its gradient (trilinear), each at most ``reach`` (the coarse grid's step).  The
+    coarser grid's surface rounds off what is sharper than its step -- a cup's rim, a
+    box's edges -- and the held-out views then miss a ring of the object's outline (the
+    mug with its true cameras: 60-80% of the squared error was there); on the fine grid's
+    surface, the vertices keep it."""
+    steps = SNAP_STEPS if steps is None else steps
+    values = field.reshape(grid.shape)
+    gradient = np.gradient(values, grid.step)
+    verts = np.asarray(verts, np.float64).copy()
+    for _ in range(steps):
+        at = ((verts - grid.origin) / grid.step).T
+        f = ndimage.map_coordinates(values, at, order=1, mode="nearest")
+        g = np.stack([ndimage.map_coordinates(gi, at, order=1, mode="nearest")
+                      for gi in gradient], 1)
+        norm2 = (g ** 2).sum(1)
+        move = np.where(norm2 > 1e-12, f / np.maximum(norm2, 1e-12), 0.0)[:, None] * g
+        length = np.linalg.norm(move, axis=1, keepdims=True)
+        verts -= move * np.minimum(1.0, reach / np.maximum(length, 1e-12))
+    return verts
 
 
 def signed_volume(verts, faces):
