@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import hull
+from . import hull, views_each
 from .cameras import Camera
 
 #: SIFT's contrast threshold (COLMAP's default is 0.0067): photos of objects at working
@@ -258,12 +258,7 @@ def _features(images, masks, reporter, each, extra, again):
     ``k/N`` as the views finish)."""
     n = len(images)
     reporter.stage("features", f"Finding features in {n} views{again}")
-    finished = [0]
-
-    def done(_):
-        finished[0] += 1
-        reporter.update(finished[0] / n, f"Finding features ({finished[0]}/{n}){again}")
-
+    done = views_each.counter(reporter, n, "Finding features ({k}/{n})" + again)
     return each("features", list(zip(images, masks)), done,
                 shared=(sift_options(images[0].shape, extra),))
 

@@ -89,13 +89,7 @@ def _masks(job, photos, work, alphas, reporter, cache, each):
     if any(a is None for a in alphas):  # (a bad segmenter name fails here, at once)
         stages.segmenter(job.mask, None, reporter, cache, job.models)
     reporter.stage("segment", "Removing the backgrounds")
-    n = len(photos)
-    finished = [0]
-
-    def done(_):
-        finished[0] += 1
-        reporter.update(finished[0] / n, f"Removing the background ({finished[0]}/{n})")
-
+    done = views_each.counter(reporter, len(photos), "Removing the background ({k}/{n})")
     made = each.each("mask", list(zip(photos, work, alphas)), done,
                      shared=(job.mask, job.models))
     return [m for m, _ in made], sorted({source for _, source in made})
