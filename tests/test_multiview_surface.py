@@ -110,6 +110,25 @@ def test_a_gap_is_filled_only_inside_a_concavity_the_hull_does_not_see():
     assert filled[20:40, 25:55].all()
 
 
+def test_a_gap_behind_a_near_rim_is_filled_from_its_far_edge():
+    """A view into a cup: the gap (its dark bottom) is edged by the far wall on three
+    sides and by the near rim, a unit nearer, on the fourth.  The rim hides the bottom:
+    the fill must follow the far edge, not sag towards the rim."""
+    y, x = np.mgrid[0:60, 0:80]
+    truth = (5.0 + 0.002 * x).astype(np.float32)
+    truth[20:40, 15:25] = 4.0  # the near rim, left of the gap
+    region = np.zeros(truth.shape, bool)
+    region[5:55, 5:75] = True
+    depth = np.where(region, truth, np.nan)
+    depth[20:40, 25:55] = np.nan  # 20 of its 100 edge pixels are the rim's
+    behind = truth - 1.0  # the hull far in front: a concavity
+    out, filled = stereo.fill_enclosed(depth, region, behind, margin=0.1)
+    assert filled[20:40, 25:55].all()
+    assert np.abs(out[20:40, 25:55] - (5.0 + 0.002 * x[20:40, 25:55])).max() < 0.02
+    plain, _ = stereo.fill_enclosed(depth, region)  # no hull: every edge pixel counts
+    assert plain[20:40, 25:30].mean() < 4.8
+
+
 def _ring_photo(hole_colour=(235, 235, 235), size=160, seed=0):
     """A textured ring on a plain background (slightly noisy, as a render or a photo)."""
     rng = np.random.default_rng(seed)
