@@ -338,6 +338,10 @@ def _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again):
     options.mapper.abs_pose_min_num_inliers = 15
     options.ba_refine_principal_point = False
     options.extract_colors = False
+    # the global adjustments skip points that add no coverage (the last one, refine, uses
+    # all): the box's mapping 13.6 s -> 7.5 s; the cameras as precise (four sets, after
+    # refine: the centres' median error 0.05-0.49% of the diagonal, against 0.05-0.60%)
+    options.mapper.ba_global_ignore_redundant_points3D = True
     count = [0]
 
     def next_image():
