@@ -167,3 +167,16 @@ def terminal_sink(stream=None, quiet=False):
         stream.flush()
 
     return sink
+
+
+def counter(reporter, n, message, start=0.0, span=1.0):
+    """A ``done`` callback for ``n`` views (the runners of :mod:`multiview.views_each`):
+    progress ``start + span * k / n`` and ``message`` with ``{k}`` the views finished so
+    far and ``{n}`` their count."""
+    finished = [0]
+
+    def done(_):
+        finished[0] += 1
+        reporter.update(start + span * finished[0] / n, message.format(k=finished[0], n=n))
+
+    return done

@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import hull, views_each
+from . import hull
+from ..progress import counter
 from .cameras import Camera
 
 #: SIFT's contrast threshold (COLMAP's default is 0.0067): photos of objects at working
@@ -278,7 +279,7 @@ def _features(images, masks, reporter, each, extra, again):
     ``k/N`` as the views finish)."""
     n = len(images)
     reporter.stage("features", f"Finding features in {n} views{again}")
-    done = views_each.counter(reporter, n, "Finding features ({k}/{n})" + again)
+    done = counter(reporter, n, "Finding features ({k}/{n})" + again)
     return each("features", list(zip(images, masks)), done,
                 shared=(sift_options(images[0].shape, extra),))
 

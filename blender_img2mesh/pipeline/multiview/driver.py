@@ -28,6 +28,7 @@ from ..output import export
 from ..output import result_files as outputs
 from ..source import image_io
 from . import atlas, cameras, colmap, fusion, hull, learned, surface, views_each
+from ..progress import counter
 
 MIN_VIEWS = 3
 #: fewer registered photos than this share of those given: refused (photos of another
@@ -89,7 +90,7 @@ def _masks(job, photos, work, alphas, reporter, cache, each):
     if any(a is None for a in alphas):  # (a bad segmenter name fails here, at once)
         stages.segmenter(job.mask, None, reporter, cache, job.models)
     reporter.stage("segment", "Removing the backgrounds")
-    done = views_each.counter(reporter, len(photos), "Removing the background ({k}/{n})")
+    done = counter(reporter, len(photos), "Removing the background ({k}/{n})")
     made = each.each("mask", list(zip(photos, work, alphas)), done,
                      shared=(job.mask, job.models))
     return [m for m, _ in made], sorted({source for _, source in made})

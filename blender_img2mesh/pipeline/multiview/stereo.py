@@ -247,14 +247,15 @@ def fill_enclosed(depth, region, near=None, margin=0.0):
     pindex = np.pad(index, 1, constant_values=-1)
     steps = ((0, 1), (0, -1), (1, 0), (-1, 0))
     edge = [padded[ys + 1 + dy, xs + 1 + dx] for dy, dx in steps]
-    lowest = _edge_cut(edge, labels[ys, xs], n) if near is not None else None
+    # (inside a concavity, each pixel's gap's edge nearer than its cut is not used)
+    lowest = _edge_cut(edge, labels[ys, xs], n)[labels[ys, xs]] if near is not None \
+        else np.full(m, -np.inf)
     rows, cols = [np.arange(m)], [np.arange(m)]
     rhs, degree = np.zeros(m), np.zeros(m)
     for (dy, dx), value in zip(steps, edge):
         other = pindex[ys + 1 + dy, xs + 1 + dx]
-        gap, measured = other >= 0, np.isfinite(value)
-        if lowest is not None:
-            measured &= np.where(measured, value, -np.inf) >= lowest[labels[ys, xs]]
+        gap = other >= 0
+        measured = np.isfinite(value) & (np.where(np.isfinite(value), value, -np.inf) >= lowest)
         rows.append(np.flatnonzero(gap))
         cols.append(other[gap])
         rhs[measured] += value[measured]
@@ -270,15 +271,14 @@ def _edge_cut(edge, owner, n):
     """Per gap label (0..n), the depth below which its measured edge is not used: the
     :data:`OCCLUDING_SHARE` quantile of the depths next to its pixels (``edge``: one
     array per neighbour direction, ``owner``: the gap pixels' labels)."""
+    from scipy import ndimage
+
     values = np.concatenate(edge)
     labels = np.tile(owner, len(edge))
     ok = np.isfinite(values)
-    values, labels = values[ok], labels[ok]
-    cut = np.full(n + 1, -np.inf)
-    order = np.lexsort((values, labels))
-    values, labels = values[order], labels[order]
-    starts = np.searchsorted(labels, np.arange(n + 1))
-    ends = np.searchsorted(labels, np.arange(n + 1), side="right")
-    for k in np.flatnonzero(ends > starts):
-        cut[k] = values[starts[k] + int(OCCLUDING_SHARE * (ends[k] - starts[k] - 1))]
-    return cut
+
+    def quantile(v):
+        return np.sort(v)[int(OCCLUDING_SHARE * (len(v) - 1))]
+
+    return ndimage.labeled_comprehension(values[ok], labels[ok], np.arange(n + 1), quantile,
+                                         np.float64, -np.inf)

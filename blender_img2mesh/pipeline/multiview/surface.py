@@ -16,7 +16,8 @@ from PIL import Image
 from scipy import ndimage
 
 from ..output.render import raycasting_scene
-from . import fusion, hull, learned, stereo, views_each
+from . import fusion, hull, learned, stereo
+from ..progress import counter
 from .cameras import apply
 
 #: voxels along the object's longest side
@@ -145,7 +146,7 @@ def reconstruct(cameras, images, masks, reporter, each, voxels=VOXELS, target_fa
                                    mode="nearest")
     hv, hf = fusion.marching_cubes(fine, grid)
     grays = [stereo.gray(im) for im, _, _ in small]
-    done = views_each.counter(reporter, n, "Matching the photos ({k}/{n})", 0.05, 0.75)
+    done = counter(reporter, n, "Matching the photos ({k}/{n})", 0.05, 0.75)
     reporter.update(0.05, f"Matching the photos (0/{n})")
     valid = [ndimage.binary_erosion(m) for _, m, _ in small]
     maps = each("depth", list(enumerate(valid)), done, shared=(cams, grays, (hv, hf)))

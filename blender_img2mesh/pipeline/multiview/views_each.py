@@ -30,18 +30,6 @@ def mask_of(spec, models, photo, rgb, alpha, cache):
     return stages.make_mask(spec, photo, rgb, alpha, session, silhouette=True)
 
 
-def counter(reporter, n, message, start=0.0, span=1.0):
-    """A runner's ``done`` callback for ``n`` views: progress ``start + span * k / n`` and
-    ``message`` with ``{k}`` the views finished so far and ``{n}`` their count."""
-    finished = [0]
-
-    def done(_):
-        finished[0] += 1
-        reporter.update(start + span * finished[0] / n, message.format(k=finished[0], n=n))
-
-    return done
-
-
 def _call(name, shared, item, cache):
     """One view's work: ``name``'s function on the shared and the view's own arguments
     (the mask also gets the model cache of the process it runs in)."""
