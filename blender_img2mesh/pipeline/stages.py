@@ -24,6 +24,9 @@ DEFAULT_THICKNESS = 0.5
 #: between operators (:func:`depth.onnx_run.session`): the local batch's, which runs two
 #: stages side by side (:mod:`batch.ahead`)
 ORT_SPIN = "ort_spin"
+#: a ``cache`` entry: the background-removal session's onnxruntime threads (default: all
+#: cores), 1 for the caches of :mod:`multiview.views_each`'s side-by-side masks
+ORT_THREADS = "ort_threads"
 
 
 def cached(cache, key, make):
@@ -65,9 +68,10 @@ def segmenter(spec, alpha, reporter, cache, places):
     reporter.stage("model", f"Loading background removal ({name})")
     home = segment.rembg_home(name, folder, allow)  # a bad name fails at once
     segment.import_runtime(name, home)
-    return lambda: cached(cache, ("rembg", name, folder),
+    threads = cache.get(ORT_THREADS)
+    return lambda: cached(cache, ("rembg", name, folder, threads),
                           lambda: segment.rembg_session(name, folder, allow,
-                                                        cache.get(ORT_SPIN, True)))
+                                                        cache.get(ORT_SPIN, True), threads))
 
 
 def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None,

@@ -33,13 +33,15 @@ def providers():
 class U2NetSession:
     """A session of a U²-Net model file; ``predict(PIL image) -> [mask]`` as rembg's."""
 
-    def __init__(self, name, weights, spin=True):
+    def __init__(self, name, weights, spin=True, threads=None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        threads = os.environ.get("OMP_NUM_THREADS")  # as rembg's new_session
+        threads = threads or os.environ.get("OMP_NUM_THREADS")  # (the env.: rembg's way)
         if threads:
             options.inter_op_num_threads = options.intra_op_num_threads = int(threads)
+        if threads == 1:  # (see segment.rembg_session)
+            options.enable_cpu_mem_arena = False
         if not spin:  # see onnx_depth.session
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
