@@ -73,9 +73,10 @@ def test_colmap_recovers_the_cameras(cup, per_view):
 
 def test_one_views_features_are_colmaps_with_its_mask(cup, tmp_path):
     """colmap.features_of (one view, as on a Ray actor): every keypoint on the widened mask,
-    and the very features pycolmap.extract_features finds in the view's (stretched) PNG with
-    its mask file; write_database gives COLMAP's camera (the focal prior flagged), rig,
-    frames and features (that they register the cameras: the test above, per-view)."""
+    and the very features pycolmap.extract_features finds in the view's (stretched) PNG cut
+    to the box around the object, with its mask file; write_database gives COLMAP's camera
+    (the focal prior flagged), rig, frames and features (that they register the cameras:
+    the test above, per-view)."""
     import pycolmap
 
     _, paths, _, _ = cup
@@ -90,8 +91,11 @@ def test_one_views_features_are_colmaps_with_its_mask(cup, tmp_path):
         assert not mask[y, x].all()  # (the margin is used: features on the outline)
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
-    Image.fromarray(colmap.stretched(images[0], masks[0])).save(tmp_path / "images" / "a.png")
-    Image.fromarray(colmap.widened(masks[0]).astype(np.uint8) * 255).save(
+    rows, cols = colmap.crop_box(colmap.widened(masks[0]))
+    assert (rows.stop - rows.start) * (cols.stop - cols.start) < 0.8 * masks[0].size
+    Image.fromarray(colmap.stretched(images[0], masks[0])[rows, cols]).save(
+        tmp_path / "images" / "a.png")
+    Image.fromarray(colmap.widened(masks[0])[rows, cols].astype(np.uint8) * 255).save(
         tmp_path / "masks" / "a.png.png")
     reader = pycolmap.ImageReaderOptions()
     reader.mask_path = str(tmp_path / "masks")
@@ -104,6 +108,8 @@ def test_one_views_features_are_colmaps_with_its_mask(cup, tmp_path):
     db = pycolmap.Database.open(str(tmp_path / "colmap.db"))
     kp, desc = db.read_keypoints(1), db.read_descriptors(1)
     db.close()
+    kp[:, 0] += cols.start  # (the crop's pixels -> the view's)
+    kp[:, 1] += rows.start
     np.testing.assert_array_equal(features[0][0][:, :2], kp[:, :2])
     np.testing.assert_array_equal(features[0][1], desc)
 
@@ -120,6 +126,53 @@ def test_one_views_features_are_colmaps_with_its_mask(cup, tmp_path):
         np.testing.assert_array_equal(db.read_keypoints(image.image_id), kp)
         np.testing.assert_array_equal(db.read_descriptors(image.image_id), desc)
     db.close()
+
+
+def test_features_here_are_each_views_in_order_with_a_helper_process(cup, tmp_path,
+                                                                    monkeypatch):
+    """Without Ray, colmap._extract_here finds the last views' features in a helper process
+    (features_helper) beside this one: the database holds every view's features_of, in
+    the views' order, progress says k/N for each view, and the helper is gone afterwards.
+    A helper that fails costs nothing but time: its views are done here."""
+    import subprocess
+
+    import pycolmap
+
+    from blender_img2mesh.pipeline.multiview import features_helper
+
+    _, paths, _, _ = cup
+    rgba = [np.asarray(Image.open(p)) for p in paths[:6]]
+    images, masks = [a[..., :3] for a in rgba], [a[..., 3] > 127 for a in rgba]
+    sift = colmap.sift_options(images[0].shape)
+    expected = [colmap.features_of(sift, rgb, mask) for rgb, mask in zip(images, masks)]
+    assert colmap._helper_share(len(images)) == 2
+    children = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, args, **kwargs):
+            if fail:
+                args = [args[0], "-c", "import sys; sys.exit(3)"]
+            super().__init__(args, **kwargs)
+            children.append(self)
+
+    monkeypatch.setattr(features_helper.subprocess, "Popen", Recorded)
+    for fail in (False, True):
+        reporter = Reporter()
+        db_path = str(tmp_path / f"here{fail}.db")
+        colmap._extract_here(pycolmap, db_path, images, masks, reporter, None, {}, "")
+        assert children[-1].returncode == (3 if fail else 0)
+        db = pycolmap.Database.open(db_path)
+        try:
+            for k, (kp, desc) in enumerate(expected):
+                image = db.read_image_with_name(colmap._files(len(images))[k])
+                np.testing.assert_array_equal(db.read_keypoints(image.image_id), kp)
+                np.testing.assert_array_equal(db.read_descriptors(image.image_id), desc)
+        finally:
+            db.close()
+        said = [e["message"] for e in reporter.events if e["event"] == "progress"]
+        assert [f"Finding features ({k}/6)" for k in range(1, 7)] == \
+            [m for m in said if m.startswith("Finding features (")]
+    assert len(children) == 2
 
 
 def _project_mask(v, f, cam, size):

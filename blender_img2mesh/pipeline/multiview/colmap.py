@@ -5,27 +5,27 @@ photos carry one), and a last bundle adjustment with a robust loss (:func:`refin
 
 :func:`recover` works on the working-size images and returns cameras for that size.
 
-Where the features are found: with ``--ray``, one view at a time on the cluster's actors
-(:func:`features_of`, the per-view runner of :mod:`views_each`), written into COLMAP's
-database here (:func:`write_database`); without, by COLMAP's own extraction
-(``pycolmap.extract_features`` on the views written as PNG, with mask files), which is
-faster on one machine.  Both give the same features, bit for bit.  Measured on the
-benchmark's mug (30 views, 640x480, true masks) on an idle 2-core machine: COLMAP's
-extraction with 2 threads 8.5-8.7 s (PNGs included), the per-view extraction one view
-after another 10.5-12.6 s (1.24-1.44x; DSP-SIFT's attempt 21.4 s against 27.2 s, 1.27x):
-``pycolmap.Sift.extract`` holds the GIL, so threads do not overlap it.  (On the machine
-loaded by other jobs the per-view one was the faster, 11.0 s against 12.9-17.2 s:
-``extract_features`` waits for its threads in a busy loop that takes a core.)
+Where the features are found: one view at a time by :func:`features_of`, in the box
+around the object, written into COLMAP's database here (:func:`write_database`); with
+``--ray`` on the cluster's actors (the per-view runner of :mod:`views_each`), without it in
+this process and a helper process beside it (:func:`_extract_here`).  Measured on the
+benchmark's box (30 views, 640x480, true masks) on an idle 2-core machine: 4.1-4.3 s,
+against 6.5-6.7 s for COLMAP's own threaded extraction of the whole views
+(``pycolmap.extract_features`` on PNGs with mask files, what this module used before),
+and 10.1 -> 6.0 s for the L-block's finer attempt (DSP-SIFT).  ``pycolmap.Sift.extract``
+holds the GIL, so threads do not overlap it, and ``extract_features`` waits for its
+threads in a loop that takes a core (its CPU time is twice its wall time).
 """
 
 import os
 import tempfile
+import threading
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import hull
+from . import features_helper, hull
 from ..progress import counter
 from .cameras import Camera
 
@@ -37,6 +37,9 @@ MAX_FEATURES = 4000
 #: the masks are widened by this share of the image's longer side (features on the
 #: outline see the background in half their window, but still match)
 MASK_MARGIN = 0.01
+#: the features are looked for in the box around the (widened) mask grown by this share
+#: of the image's longer side (:func:`crop_box`)
+CROP_MARGIN = 0.05
 
 #: the attempts, in order, until one registers :data:`ENOUGH` of the views: (SIFT's options
 #: beyond the above, the matcher's).  The second is for weak or dark texture: DSP-SIFT
@@ -119,8 +122,11 @@ def grey(rgb):
 
 
 def features_of(sift, rgb, mask):
-    """One view's SIFT features as COLMAP's extraction finds them with a mask file:
-    ``(keypoints (N, 4) float32: x, y, scale, orientation; descriptors (N, 128) uint8)``.
+    """One view's SIFT features as COLMAP's extraction finds them in the box around the
+    object (:func:`crop_box`) with a mask file, moved to the view's pixels: ``(keypoints
+    (N, 4) float32: x, y, scale, orientation; descriptors (N, 128) uint8)``.  (The box is
+    for speed: SIFT's time goes with the pixels, and the object fills about half a photo:
+    0.43 -> 0.28 s a view of the benchmark's box.)
 
     ``sift``: :func:`sift_options`.  The image is :func:`stretched` and made :func:`grey`;
     COLMAP keeps the :data:`MAX_FEATURES` (its largest scales) first, then drops the
@@ -133,12 +139,16 @@ def features_of(sift, rgb, mask):
 
     pycolmap.logging.minloglevel = 2  # (on an actor too: no "Creating SIFT ..." lines)
     extraction = _extraction(pycolmap, sift)
-    image, scale = _fit(grey(stretched(rgb, mask)), extraction.max_image_size)
+    kept = widened(mask)
+    rows, cols = crop_box(kept)
+    image, scale = _fit(grey(stretched(rgb, mask))[rows, cols], extraction.max_image_size)
     keypoints, descriptors = pycolmap.Sift(extraction, device=pycolmap.Device.cpu) \
-        .extract(image)
+        .extract(np.ascontiguousarray(image))
     keypoints[:, :2] *= scale
     keypoints[:, 2] *= scale.mean()
-    keep = _inside(keypoints, widened(mask))
+    keypoints[:, 0] += cols.start
+    keypoints[:, 1] += rows.start
+    keep = _inside(keypoints, kept)
     return keypoints[keep], np.rint(descriptors[keep] * 512.0).astype(np.uint8)
 
 
@@ -198,7 +208,8 @@ def write_database(pycolmap, path, features, files, shape, focal_prior=None):
         db.close()
 
 
-def recover(images, masks, names, reporter, focal_prior=None, sequential=False, each=None):
+def recover(images, masks, names, reporter, focal_prior=None, sequential=False, each=None,
+            meanwhile=None):
     """Cameras of ``images`` (working size, uint8 HxWx3) from their ``masks``.
 
     ``names``: unique file names (keys of the result).  Returns ``(cameras, points,
@@ -210,11 +221,30 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False, 
     best (agreeing, then most views, then most points a view up to :data:`OBSERVED`).
     Each model is adjusted once more with a robust loss (:func:`refine`).
     ``each``: a per-view runner's ``each`` (:mod:`views_each`, on Ray's actors) that finds
-    each view's features (:func:`features_of`); None: COLMAP's own threaded extraction,
-    here (faster on one machine: the module's docstring)."""
+    each view's features (:func:`features_of`); None: here and in a helper process
+    (:func:`_extract_here`).  ``meanwhile``: a function run
+    on a thread while COLMAP's first mapping runs, which keeps one core busy and lets go of
+    the GIL (the next stage's imports, say); it has finished when this returns."""
     import pycolmap
 
     pycolmap.logging.minloglevel = 2  # COLMAP's progress lines: errors only (stderr)
+    n = len(names)
+    side = [] if meanwhile is None else [threading.Thread(target=meanwhile, daemon=True)]
+    try:
+        best = _attempts(pycolmap, images, masks, names, reporter, focal_prior, sequential,
+                         each, side)
+    finally:
+        for thread in side:
+            if thread.ident is not None:
+                thread.join()
+    reporter.update(1.0, f"Recovered {len(best[0])} of {n} cameras")
+    return best
+
+
+def _attempts(pycolmap, images, masks, names, reporter, focal_prior, sequential, each,
+              side):
+    """:func:`recover`'s attempts, the best model's ``(cameras, points, agreement)``;
+    ``side``: threads to start when the first mapping starts."""
     n = len(names)
     best, best_key = ({}, np.zeros((0, 3)), 0.0), None
     for k, (sift, matcher) in enumerate(ATTEMPTS):
@@ -222,13 +252,13 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False, 
         with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
             db = os.path.join(tmp, "db.db")
             if each is None:
-                _extract_here(pycolmap, tmp, db, images, masks, reporter, focal_prior, sift,
+                _extract_here(pycolmap, db, images, masks, reporter, focal_prior, sift,
                               again)
             else:
                 features = _features(images, masks, reporter, each, sift, again)
                 write_database(pycolmap, db, features, _files(n), images[0].shape,
                                focal_prior)
-            model = _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again)
+            model = _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again, side)
         if model is None:
             continue
         refine(pycolmap, model)
@@ -242,36 +272,60 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False, 
             best, best_key = (cams, points, agree), key
         if agree >= AGREE and len(cams) >= ENOUGH * n and observed >= OBSERVED:
             break
-    reporter.update(1.0, f"Recovered {len(best[0])} of {n} cameras")
     return best
 
 
-def _extract_here(pycolmap, tmp, db, images, masks, reporter, focal_prior, extra, again):
-    """Every view's features into the database ``db`` by COLMAP's own extraction, in this
-    process and :func:`_threads` threads: the views as PNG (:func:`stretched`) in
-    ``tmp/images``, their :func:`widened` masks as its mask files (``tmp/masks``, black =
-    ignored).  The features are :func:`features_of`'s, bit for bit (the test
-    ``test_one_views_features_are_colmaps_with_its_mask``)."""
+def crop_box(mask):
+    """The box (rows, columns) around ``mask`` grown by :data:`CROP_MARGIN` of the image's
+    longer side, within the image: where a view's features are looked for."""
+    h, w = mask.shape
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return slice(0, h), slice(0, w)
+    grow = int(round(CROP_MARGIN * max(h, w)))
+    return (slice(max(0, rows[0] - grow), min(h, rows[-1] + 1 + grow)),
+            slice(max(0, cols[0] - grow), min(w, cols[-1] + 1 + grow)))
+
+
+def _extract_here(pycolmap, db, images, masks, reporter, focal_prior, extra, again):
+    """Every view's :func:`features_of` into the database ``db`` (:func:`write_database`),
+    on this machine: this process finds the first views' and a helper process
+    (:mod:`features_helper`) the last :func:`_helper_share`'s at the same time (should it
+    fail, they are found here after all).  ``pycolmap.Sift.extract`` holds the GIL, so
+    threads would not overlap; COLMAP's own threaded extraction (``extract_features``)
+    waits for its threads in a loop that takes a core (the benchmark's box: 6.5-6.7 s
+    against 4.1-4.3 s here, the same features (the test
+    ``test_one_views_features_are_colmaps_with_its_mask``) in the box around the object)."""
     n = len(images)
-    h, w = images[0].shape[:2]
-    files = _files(n)
     reporter.stage("features", f"Finding features in {n} views{again}")
-    for sub in ("images", "masks"):
-        os.makedirs(os.path.join(tmp, sub))
-    for rgb, mask, name in zip(images, masks, files):
-        Image.fromarray(stretched(rgb, mask)).save(os.path.join(tmp, "images", name),
-                                                   compress_level=1)
-        Image.fromarray(widened(mask).astype(np.uint8) * 255).save(
-            os.path.join(tmp, "masks", name + ".png"), compress_level=1)
-    reader = pycolmap.ImageReaderOptions()
-    reader.mask_path = os.path.join(tmp, "masks")
-    if focal_prior:
-        reader.camera_params = f"{focal_prior:.4f},{w / 2:.4f},{h / 2:.4f}"
-    extraction = _extraction(pycolmap, sift_options(images[0].shape, extra), _threads())
-    pycolmap.extract_features(db, os.path.join(tmp, "images"), files,
-                              camera_mode=pycolmap.CameraMode.SINGLE,
-                              camera_model="SIMPLE_PINHOLE", reader_options=reader,
-                              extraction_options=extraction, device=pycolmap.Device.cpu)
+    done = counter(reporter, n, "Finding features ({k}/{n})" + again)
+    sift = sift_options(images[0].shape, extra)
+    mine = n - _helper_share(n)
+    features = []
+    with features_helper.started(sift, images[mine:], masks[mine:]) as helper:
+        for rgb, mask in zip(images[:mine], masks[:mine]):
+            features.append(features_of(sift, rgb, mask))
+            done(None)
+        theirs = helper.result()
+    if theirs is None:  # (no helper, or it failed)
+        theirs = [features_of(sift, rgb, mask) for rgb, mask in zip(images[mine:],
+                                                                    masks[mine:])]
+    for found in theirs:
+        features.append(found)
+        done(None)
+    write_database(pycolmap, db, features, _files(n), images[0].shape, focal_prior)
+
+
+#: a view's features take ~0.3 s here and the helper process ~0.5 s to start (Python,
+#: NumPy, pycolmap): it is given :data:`HELPER_START` views fewer than half
+HELPER_START = 2
+
+
+def _helper_share(n):
+    """How many of ``n`` views the helper process takes (0: no helper, one core)."""
+    if (os.cpu_count() or 1) < 2:
+        return 0
+    return max(0, (n - HELPER_START) // 2)
 
 
 def _features(images, masks, reporter, each, extra, again):
@@ -317,10 +371,12 @@ def _files(n):
     return [f"{i:04d}.png" for i in range(n)]  # ASCII names whatever the photos'
 
 
-def _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again):
+def _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again, side=()):
     """Matching and mapping of the ``n`` views' features in the database ``db`` (working
     folder ``tmp``): COLMAP's largest model (a pycolmap.Reconstruction, kept in memory),
-    or None."""
+    or None.  The threads ``side`` not yet started start with the mapping: it runs on one
+    core (measured on the benchmark's box: 8.0 s, the process's CPU time the same) and
+    lets go of the GIL."""
     reporter.stage("matching", f"Matching {'consecutive' if sequential else 'all'} "
                    f"pairs of {n} views{again}")
     matching = pycolmap.FeatureMatchingOptions()
@@ -350,6 +406,9 @@ def _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again):
         reporter.update(min(count[0], n) / n,
                         f"Recovering the cameras ({min(count[0], n)}/{n}){again}")
 
+    for thread in side:
+        if thread.ident is None:
+            thread.start()
     # (the images' folder is read only for the points' colours, not extracted)
     models = pycolmap.incremental_mapping(db, tmp, os.path.join(tmp, "sparse"),
                                           options=options, next_image_callback=next_image)

@@ -110,7 +110,8 @@ def _cameras(args, photos, work, masks, reporter, each):
     cams, points, agree = colmap.recover(work, masks, names, reporter,
                                          focal_prior=focal_prior(photos, size),
                                          sequential=args.sequential,
-                                         each=each.each if each.remote else None)
+                                         each=each.each if each.remote else None,
+                                         meanwhile=surface.warm_up)
     return cams, "colmap", agree, points
 
 

@@ -46,6 +46,17 @@ def _resize(rgb, mask, size):
     return small, m >= 128, wh
 
 
+def warm_up():
+    """Import what this stage needs (torch, open3d: 1.8 s of a fresh process here), on
+    a core that is free meanwhile (:func:`colmap.recover`'s ``meanwhile``).  A missing
+    one is left for the stage itself to report."""
+    try:
+        import open3d  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+
+
 def hull_range(mesh_v, mesh_f, cam, shape, within=None):
     """Camera z where each pixel's ray first enters and last leaves the hull mesh (NaN
     where it misses, and outside ``within``, a bool (H, W) of the pixels wanted: the

@@ -1,0 +1,82 @@
+"""The helper process that finds some views' SIFT features (:func:`colmap.features_of`)
+while this one finds the others' (:func:`colmap._extract_here`): ``pycolmap`` holds the
+GIL while it extracts, so a second core needs a second process.
+
+A plain child (``python -m`` this module, its own process group's member: a cancel that
+kills the worker's group kills it too), not multiprocessing's "spawn", which would run the
+caller's main script again in the child when it is not guarded.  The protocol: the
+child reads ``(sift options, images, masks)`` pickled on its stdin and writes the list of
+their features pickled on its stdout.
+"""
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+
+#: the folder that holds the ``blender_img2mesh`` package (for the child's imports)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+
+class _Helper:
+    def __init__(self, proc, writer):
+        self.proc, self.writer = proc, writer
+
+    def result(self):
+        """The views' features, or None when the child failed (its stderr says why)."""
+        if self.proc is None:
+            return None
+        out = self.proc.stdout.read()
+        self.writer.join()
+        if self.proc.wait() != 0 or not out:
+            return None
+        return pickle.loads(out)
+
+
+@contextlib.contextmanager
+def started(sift, images, masks):
+    """A helper working on ``images`` (and their ``masks``) with the SIFT options ``sift``,
+    or, with no views, one whose :meth:`result` is None; the child is gone on the way
+    out, whatever happened."""
+    if not len(images):
+        yield _Helper(None, None)
+        return
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
+    data = pickle.dumps((sift, list(images), list(masks)), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def feed():
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except OSError:  # (the child is gone: result() says so)
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        yield _Helper(proc, writer)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if not pipe.closed:
+                pipe.close()
+
+
+def main():
+    sift, images, masks = pickle.load(sys.stdin.buffer)
+    from blender_img2mesh.pipeline.multiview.colmap import features_of
+
+    found = [features_of(sift, rgb, mask) for rgb, mask in zip(images, masks)]
+    pickle.dump(found, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+if __name__ == "__main__":
+    main()
