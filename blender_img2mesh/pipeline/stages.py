@@ -27,6 +27,9 @@ ORT_SPIN = "ort_spin"
 #: a ``cache`` entry: the background-removal session's onnxruntime threads (default: all
 #: cores), 1 for the caches of :mod:`multiview.views_each`'s side-by-side masks
 ORT_THREADS = "ort_threads"
+#: a ``cache`` entry: False makes the background-removal session go without onnxruntime's
+#: memory arena (:func:`mask.u2net.session_options`): the side-by-side masks' again
+ORT_ARENA = "ort_arena"
 
 
 def cached(cache, key, make):
@@ -68,10 +71,11 @@ def segmenter(spec, alpha, reporter, cache, places):
     reporter.stage("model", f"Loading background removal ({name})")
     home = segment.rembg_home(name, folder, allow)  # a bad name fails at once
     segment.import_runtime(name, home)
-    threads = cache.get(ORT_THREADS)
-    return lambda: cached(cache, ("rembg", name, folder, threads),
+    threads, arena = cache.get(ORT_THREADS), cache.get(ORT_ARENA, True)
+    return lambda: cached(cache, ("rembg", name, folder, threads, arena),
                           lambda: segment.rembg_session(name, folder, allow,
-                                                        cache.get(ORT_SPIN, True), threads))
+                                                        cache.get(ORT_SPIN, True), threads,
+                                                        arena))
 
 
 def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None,

@@ -22,12 +22,13 @@ from ..errors import Img2MeshError, ModelUnavailable
 from ..models import BUNDLED_MODELS_DIR, DISCARD, REMBG_MODELS, download_failure, partial_folder
 
 
-def rembg_session(name, models_dir=None, allow_download=True, spin=True, threads=None):
+def rembg_session(name, models_dir=None, allow_download=True, spin=True, threads=None,
+                  arena=True):
     """A rembg session for model ``name``; weights from ``models_dir`` when there;
-    ``spin``: as :func:`onnx_depth.session`'s; ``threads``: onnxruntime's threads for one
-    run (None: its default, every core; 1 for sessions that run side by side, without
-    onnxruntime's memory arena: two of them held 1.3 GB at their peak with it, 0.84 GB
-    without, as fast)."""
+    ``spin``, ``threads`` (onnxruntime's threads for one run; None: every core) and
+    ``arena``: :func:`u2net.session_options`, for rembg's own models too."""
+    from .u2net import U2NetSession, session_options
+
     home = rembg_home(name, models_dir, allow_download)
     weights = os.path.join(home, f"{name}.onnx")
     if not os.path.isfile(weights) and allow_download and models_dir:
@@ -36,21 +37,9 @@ def rembg_session(name, models_dir=None, allow_download=True, spin=True, threads
     os.environ["U2NET_HOME"] = home  # for rembg, and where the weights are (fetch.py)
     try:
         if uses_rembg(name, weights):
-            if spin and not threads:
-                return import_rembg().new_session(name)
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            if not spin:
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if threads:
-                opts.intra_op_num_threads = opts.inter_op_num_threads = threads
-            if threads == 1:
-                opts.enable_cpu_mem_arena = False
-            return import_rembg().new_session(name, sess_opts=opts)
-        from .u2net import U2NetSession
-
-        return U2NetSession(name, weights, spin, threads)
+            return import_rembg().new_session(
+                name, sess_opts=session_options(spin, threads, arena))
+        return U2NetSession(name, weights, spin, threads, arena)
     except Exception as exc:
         raise ModelUnavailable(
             f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",

@@ -77,11 +77,11 @@ class _Local:
     def _side_by_side(self, name, items, done, shared):
         """``each`` on :data:`MASK_THREADS` threads, each with a model cache of its own
         (kept in this runner's cache for the next job): one-thread sessions, sleeping
-        between operators."""
+        between operators, without onnxruntime's memory arena."""
         caches = queue.SimpleQueue()
         for k in range(MASK_THREADS):
             caches.put(stages.cached(self.cache, ("side by side", k), lambda: {
-                stages.ORT_THREADS: 1, stages.ORT_SPIN: False}))
+                stages.ORT_THREADS: 1, stages.ORT_SPIN: False, stages.ORT_ARENA: False}))
 
         def one(item):
             cache = caches.get()
