@@ -8,7 +8,7 @@ photos carry one), and a last bundle adjustment with a robust loss (:func:`refin
 Where the features are found: one view at a time by :func:`features_of`, in the box
 around the object, written into COLMAP's database here (:func:`write_database`); with
 ``--ray`` on the cluster's actors (the per-view runner of :mod:`views_each`), without it in
-this process and a helper process beside it (:func:`_extract_here`).  Measured on the
+this process and a helper process beside it (:func:`_features`).  Measured on the
 benchmark's box (30 views, 640x480, true masks) on an idle 2-core machine: 4.1-4.3 s,
 against 6.5-6.7 s for COLMAP's own threaded extraction of the whole views
 (``pycolmap.extract_features`` on PNGs with mask files, what this module used before),
@@ -61,6 +61,11 @@ AGREE = 0.94
 #: 251 a view and is off by at most 1.5 %.  The mug, torus and box see 245-574 with the
 #: first attempt
 OBSERVED = 180
+#: the features a view has on average (the first attempt's) below which the next attempt
+#: is tried at once: about a third to a half of a view's features end up observed (the
+#: benchmark's mug 752 -> 245, box 1108 -> 577), too few to reach :data:`OBSERVED`; the
+#: dark L-block has 472 (135 observed)
+FEW_FEATURES = 3 * OBSERVED
 #: the last bundle adjustment's robust loss (Cauchy) and its scale in pixels: COLMAP's own
 #: adjustments use squares, and the few matches that are still 1-4 px off (its filter's
 #: limit) pull the cameras.  Measured on the benchmark's four sets (true masks): the camera
@@ -222,7 +227,7 @@ def recover(images, masks, names, reporter, focal_prior=None, sequential=False, 
     Each model is adjusted once more with a robust loss (:func:`refine`).
     ``each``: a per-view runner's ``each`` (:mod:`views_each`, on Ray's actors) that finds
     each view's features (:func:`features_of`); None: here and in a helper process
-    (:func:`_extract_here`).  ``meanwhile``: a function run
+    (:func:`_features`).  ``meanwhile``: a function run
     on a thread while COLMAP's first mapping runs, which keeps one core busy and lets go of
     the GIL (the next stage's imports, say); it has finished when this returns."""
     import pycolmap
@@ -251,13 +256,11 @@ def _attempts(pycolmap, images, masks, names, reporter, focal_prior, sequential,
         again = f" (attempt {k + 1}: finer features)" if k else ""
         with tempfile.TemporaryDirectory(prefix="img2mesh-colmap-") as tmp:
             db = os.path.join(tmp, "db.db")
-            if each is None:
-                _extract_here(pycolmap, db, images, masks, reporter, focal_prior, sift,
-                              again)
-            else:
-                features = _features(images, masks, reporter, each, sift, again)
-                write_database(pycolmap, db, features, _files(n), images[0].shape,
-                               focal_prior)
+            features = _features(images, masks, reporter, each, sift, again)
+            if k + 1 < len(ATTEMPTS) and \
+                    np.mean([len(kp) for kp, _ in features]) < FEW_FEATURES:
+                continue  # (the next attempt's finer features it is)
+            write_database(pycolmap, db, features, _files(n), images[0].shape, focal_prior)
             model = _attempt(pycolmap, tmp, db, n, reporter, sequential, matcher, again, side)
         if model is None:
             continue
@@ -287,9 +290,10 @@ def crop_box(mask):
             slice(max(0, cols[0] - grow), min(w, cols[-1] + 1 + grow)))
 
 
-def _extract_here(pycolmap, db, images, masks, reporter, focal_prior, extra, again):
-    """Every view's :func:`features_of` into the database ``db`` (:func:`write_database`),
-    on this machine: this process finds the first views' and a helper process
+def _features(images, masks, reporter, each, extra, again):
+    """Every view's :func:`features_of`, in the views' order (the "features" stage, ``k/N``
+    as the views finish): through the per-view runner ``each`` (Ray's actors), or, with
+    None, here: this process finds the first views' and a helper process
     (:mod:`features_helper`) the last :func:`_helper_share`'s at the same time (should it
     fail, they are found here after all).  ``pycolmap.Sift.extract`` holds the GIL, so
     threads would not overlap; COLMAP's own threaded extraction (``extract_features``)
@@ -300,6 +304,8 @@ def _extract_here(pycolmap, db, images, masks, reporter, focal_prior, extra, aga
     reporter.stage("features", f"Finding features in {n} views{again}")
     done = counter(reporter, n, "Finding features ({k}/{n})" + again)
     sift = sift_options(images[0].shape, extra)
+    if each is not None:
+        return each("features", list(zip(images, masks)), done, shared=(sift,))
     mine = n - _helper_share(n)
     features = []
     with features_helper.started(sift, images[mine:], masks[mine:]) as helper:
@@ -313,7 +319,7 @@ def _extract_here(pycolmap, db, images, masks, reporter, focal_prior, extra, aga
     for found in theirs:
         features.append(found)
         done(None)
-    write_database(pycolmap, db, features, _files(n), images[0].shape, focal_prior)
+    return features
 
 
 #: a view's features take ~0.3 s here and the helper process ~0.5 s to start (Python,
@@ -326,16 +332,6 @@ def _helper_share(n):
     if (os.cpu_count() or 1) < 2:
         return 0
     return max(0, (n - HELPER_START) // 2)
-
-
-def _features(images, masks, reporter, each, extra, again):
-    """Every view's :func:`features_of` through the runner ``each`` (the "features" stage,
-    ``k/N`` as the views finish)."""
-    n = len(images)
-    reporter.stage("features", f"Finding features in {n} views{again}")
-    done = counter(reporter, n, "Finding features ({k}/{n})" + again)
-    return each("features", list(zip(images, masks)), done,
-                shared=(sift_options(images[0].shape, extra),))
 
 
 def _cameras(model, names, shape):

@@ -1,5 +1,5 @@
 """The helper process that finds some views' SIFT features (:func:`colmap.features_of`)
-while this one finds the others' (:func:`colmap._extract_here`): ``pycolmap`` holds the
+while this one finds the others' (:func:`colmap._features`): ``pycolmap`` holds the
 GIL while it extracts, so a second core needs a second process.
 
 A plain child (``python -m`` this module, its own process group's member: a cancel that
