@@ -1,7 +1,8 @@
 """The per-view stages of ``--views``, run one view at a time here or on a Ray cluster's
 actors (``--ray [ADDRESS]``): each photo's mask (background removal), each view's depth map
 (plane sweep) and, on Ray, each view's SIFT features (:func:`colmap.features_of`; here,
-COLMAP's own threaded extraction is faster: :mod:`colmap`).  COLMAP's matching and
+this process and a helper process find them: pycolmap's SIFT holds the GIL, so threads
+would not help; :func:`colmap._features`).  COLMAP's matching and
 mapping, the fusion and the texture stay in this process: COLMAP reads one database
 (written here from the views' features), and the others need every view at once.
 
