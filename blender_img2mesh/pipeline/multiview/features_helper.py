@@ -12,6 +12,7 @@ their features pickled on its stdout.
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -46,8 +47,12 @@ def started(sift, images, masks):
         return
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=env)
+    except (OSError, ValueError):  # (no interpreter to start: all views here, then)
+        yield _Helper(None, None)
+        return
     data = pickle.dumps((sift, list(images), list(masks)), protocol=pickle.HIGHEST_PROTOCOL)
 
     def feed():
@@ -71,6 +76,8 @@ def started(sift, images, masks):
 
 
 def main():
+    # Ctrl+C reaches the whole process group: the parent stops this child itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sift, images, masks = pickle.load(sys.stdin.buffer)
     from blender_img2mesh.pipeline.multiview.colmap import features_of
 
