@@ -72,10 +72,11 @@ def segmenter(spec, alpha, reporter, cache, places):
     home = segment.rembg_home(name, folder, allow)  # a bad name fails at once
     segment.import_runtime(name, home)
     threads, arena = cache.get(ORT_THREADS), cache.get(ORT_ARENA, True)
-    return lambda: cached(cache, ("rembg", name, folder, threads, arena),
+    size = spec.input_size
+    return lambda: cached(cache, ("rembg", name, folder, threads, arena, size),
                           lambda: segment.rembg_session(name, folder, allow,
                                                         cache.get(ORT_SPIN, True), threads,
-                                                        arena))
+                                                        arena, size))
 
 
 def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None,
