@@ -40,12 +40,10 @@ class Source:
 
 @dataclass(frozen=True)
 class MaskSpec:
-    """The object's mask: from ``file``, none (``keep_background``), or ``segmenter``
-    (``input_size``: the side of the square a U²-Net model sees; None: its own, 320)."""
+    """The object's mask: from ``file``, none (``keep_background``), or ``segmenter``."""
     segmenter: str = DEFAULT_SEGMENTER
     file: Optional[str] = None
     keep_background: bool = False
-    input_size: Optional[int] = None
 
 
 @dataclass(frozen=True)

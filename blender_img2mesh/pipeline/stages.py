@@ -72,11 +72,10 @@ def segmenter(spec, alpha, reporter, cache, places):
     home = segment.rembg_home(name, folder, allow)  # a bad name fails at once
     segment.import_runtime(name, home)
     threads, arena = cache.get(ORT_THREADS), cache.get(ORT_ARENA, True)
-    size = spec.input_size
-    return lambda: cached(cache, ("rembg", name, folder, threads, arena, size),
+    return lambda: cached(cache, ("rembg", name, folder, threads, arena),
                           lambda: segment.rembg_session(name, folder, allow,
                                                         cache.get(ORT_SPIN, True), threads,
-                                                        arena, size))
+                                                        arena))
 
 
 def make_mask(spec, photo, rgb, alpha, session, exact_depth=False, photo_size=None,

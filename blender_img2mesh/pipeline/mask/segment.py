@@ -23,12 +23,10 @@ from ..models import BUNDLED_MODELS_DIR, DISCARD, REMBG_MODELS, download_failure
 
 
 def rembg_session(name, models_dir=None, allow_download=True, spin=True, threads=None,
-                  arena=True, size=None):
+                  arena=True):
     """A rembg session for model ``name``; weights from ``models_dir`` when there;
     ``spin``, ``threads`` (onnxruntime's threads for one run; None: every core) and
-    ``arena``: :func:`u2net.session_options`, for rembg's own models too; ``size``: the
-    side of the square a U²-Net model sees (:class:`u2net.U2NetSession`; None: its own;
-    rembg's other models ignore it)."""
+    ``arena``: :func:`u2net.session_options`, for rembg's own models too."""
     from .u2net import U2NetSession, session_options
 
     home = rembg_home(name, models_dir, allow_download)
@@ -41,7 +39,7 @@ def rembg_session(name, models_dir=None, allow_download=True, spin=True, threads
         if uses_rembg(name, weights):
             return import_rembg().new_session(
                 name, sess_opts=session_options(spin, threads, arena))
-        return U2NetSession(name, weights, spin, threads, arena, size)
+        return U2NetSession(name, weights, spin, threads, arena)
     except Exception as exc:
         raise ModelUnavailable(
             f"cannot load background-removal model '{name}' ({type(exc).__name__}: {exc})",

@@ -49,41 +49,22 @@ def session_options(spin=True, threads=None, arena=True):
     return options
 
 
-def any_size(weights):
-    """The model file ``weights`` (serialized) with its input's and outputs' height and
-    width left free: rembg's files declare 320 x 320, which onnxruntime enforces, though
-    every layer of a U²-Net (convolutions, pooling, upsampling to a neighbour's size)
-    takes any size that halves five times."""
-    import onnx
-
-    model = onnx.load(weights)
-    for value in (*model.graph.input, *model.graph.output):
-        for dim, name in zip(value.type.tensor_type.shape.dim[2:], ("height", "width")):
-            dim.dim_param = name  # (instead of its fixed value)
-    del model.graph.value_info[:]  # (the inner shapes, inferred for 320)
-    return model.SerializeToString()
-
-
 class U2NetSession:
     """A session of a U²-Net model file; ``predict(PIL image) -> [mask]`` as rembg's.
-    ``spin``, ``threads``, ``arena``: :func:`session_options`; ``size``: the side of the
-    square the model sees (None: :data:`SIZE`, what it was trained at and rembg uses; the
-    models are fully convolutional, see :func:`any_size`)."""
+    ``spin``, ``threads``, ``arena``: :func:`session_options`."""
 
-    def __init__(self, name, weights, spin=True, threads=None, arena=True, size=None):
+    def __init__(self, name, weights, spin=True, threads=None, arena=True):
         import onnxruntime as ort
 
         self.model_name = name
-        self.size = (int(size), int(size)) if size else SIZE
-        model = weights if self.size == SIZE else any_size(weights)
         self.inner_session = ort.InferenceSession(
-            model, sess_options=session_options(spin, threads, arena),
+            weights, sess_options=session_options(spin, threads, arena),
             providers=providers())
 
     def normalize(self, img):
         from PIL import Image
 
-        im = np.array(img.convert("RGB").resize(self.size, Image.Resampling.LANCZOS))
+        im = np.array(img.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS))
         im = im / max(np.max(im), 1e-6)
         x = np.zeros((im.shape[0], im.shape[1], 3))
         for c in range(3):

@@ -10,7 +10,6 @@ where the photos match nothing and for how many views its depth could be aligned
 model only when it is on disk, a name loads it as for one photo).
 """
 
-import dataclasses
 import hashlib
 import os
 import time
@@ -38,12 +37,6 @@ MIN_SHARE = 0.5
 #: the progress bar's shares of a multi-view job's stages
 SHARES = dict(load=0.03, model=0.02, segment=0.1, features=0.12, matching=0.08, cameras=0.05,
               depth=0.04, points=0.0, surface=0.36, trim=0.0, texture=0.15, export=0.05)
-#: the side of the square u2netp sees for the views' silhouettes (a single photo's mask:
-#: its own 320).  Measured on 10 photos of each benchmark set (640x480; IoU with the true
-#: masks, mean): 320: 0.605 s a photo on one thread, IoU box 0.992, L-block 0.994, mug
-#: 0.992, torus 0.960; 256: 0.353 s, 0.994, 0.992, 0.990, 0.968; 224: 0.319 s, 0.992,
-#: 0.990, 0.989, 0.964
-MASK_INPUT = 256
 #: faces of the written mesh unless --target-faces says otherwise
 DEFAULT_FACES = 20000  # xatlas: ~15 s for 20k faces on a busy 2-core machine
 
@@ -94,13 +87,12 @@ def _load(photos, args, reporter):
 def _masks(job, photos, work, alphas, reporter, cache, each):
     """Each photo's object mask at working size (its alpha, or background removal with the
     job's segmenter: :mod:`stages`), and where they came from."""
-    spec = dataclasses.replace(job.mask, input_size=MASK_INPUT)
     if any(a is None for a in alphas):  # (a bad segmenter name fails here, at once)
-        stages.segmenter(spec, None, reporter, cache, job.models)
+        stages.segmenter(job.mask, None, reporter, cache, job.models)
     reporter.stage("segment", "Removing the backgrounds")
     done = counter(reporter, len(photos), "Removing the background ({k}/{n})")
     made = each.each("mask", list(zip(photos, work, alphas)), done,
-                     shared=(spec, job.models))
+                     shared=(job.mask, job.models))
     return [m for m, _ in made], sorted({source for _, source in made})
 
 
