@@ -308,7 +308,8 @@ def _features(images, masks, reporter, each, extra, again):
         return each("features", list(zip(images, masks)), done, shared=(sift,))
     mine = n - _helper_share(n)
     features = []
-    with features_helper.started(sift, images[mine:], masks[mine:]) as helper:
+    with features_helper.started(features_of, (sift,),
+                                 list(zip(images[mine:], masks[mine:]))) as helper:
         for rgb, mask in zip(images[:mine], masks[:mine]):
             features.append(features_of(sift, rgb, mask))
             done(None)

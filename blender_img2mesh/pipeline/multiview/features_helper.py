@@ -1,12 +1,13 @@
-"""The helper process that finds some views' SIFT features (:func:`colmap.features_of`)
-while this one finds the others' (:func:`colmap._features`): ``pycolmap`` holds the
-GIL while it extracts, so a second core needs a second process.
+"""The helper process that finds some views' SIFT features while this one finds the
+others' (:func:`colmap._features`): ``pycolmap`` holds the GIL while it extracts, so a
+second core needs a second process.
 
 A plain child (``python -m`` this module, its own process group's member: a cancel that
 kills the worker's group kills it too), not multiprocessing's "spawn", which would run the
 caller's main script again in the child when it is not guarded.  The protocol: the
-child reads ``(sift options, images, masks)`` pickled on its stdin and writes the list of
-their features pickled on its stdout.
+child reads ``(function, shared, items)`` pickled on its stdin (the function by its name,
+:func:`colmap.features_of`: this module imports nothing of the pipeline) and writes
+``[function(*shared, *item) for item in items]`` pickled on its stdout.
 """
 
 import contextlib
@@ -27,7 +28,7 @@ class _Helper:
         self.proc, self.writer = proc, writer
 
     def result(self):
-        """The views' features, or None when the child failed (its stderr says why)."""
+        """The items' results, or None when the child failed (its stderr says why)."""
         if self.proc is None:
             return None
         out = self.proc.stdout.read()
@@ -38,11 +39,11 @@ class _Helper:
 
 
 @contextlib.contextmanager
-def started(sift, images, masks):
-    """A helper working on ``images`` (and their ``masks``) with the SIFT options ``sift``,
-    or, with no views, one whose :meth:`result` is None; the child is gone on the way
-    out, whatever happened."""
-    if not len(images):
+def started(function, shared, items):
+    """A helper calling ``function(*shared, *item)`` for each of ``items`` (a module-level
+    function, pickled by its name), or, with no items, one whose :meth:`result` is None;
+    the child is gone on the way out, whatever happened."""
+    if not len(items):
         yield _Helper(None, None)
         return
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -53,7 +54,8 @@ def started(sift, images, masks):
     except (OSError, ValueError):  # (no interpreter to start: all views here, then)
         yield _Helper(None, None)
         return
-    data = pickle.dumps((sift, list(images), list(masks)), protocol=pickle.HIGHEST_PROTOCOL)
+    data = pickle.dumps((function, tuple(shared), list(items)),
+                        protocol=pickle.HIGHEST_PROTOCOL)
 
     def feed():
         try:
@@ -78,10 +80,8 @@ def started(sift, images, masks):
 def main():
     # Ctrl+C reaches the whole process group: the parent stops this child itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sift, images, masks = pickle.load(sys.stdin.buffer)
-    from blender_img2mesh.pipeline.multiview.colmap import features_of
-
-    found = [features_of(sift, rgb, mask) for rgb, mask in zip(images, masks)]
+    function, shared, items = pickle.load(sys.stdin.buffer)
+    found = [function(*shared, *item) for item in items]
     pickle.dump(found, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
 
 
